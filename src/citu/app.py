@@ -1,0 +1,71 @@
+"""The app factory: assembles settings, logging, extensions, blueprints and error handlers."""
+
+from __future__ import annotations
+
+import uuid
+
+from quart import Quart, Response, request
+from quart_schema import Info, QuartSchema
+
+from citu.errors import register_error_handlers
+from citu.logging.setup import configure_logging, request_id_var
+from citu.services import Services
+from citu.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    settings = settings or Settings()
+    configure_logging(settings)
+
+    app = Quart("citu")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.config["citu.settings"] = settings
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        info=Info(
+            title="citu",
+            version="1.0.0",
+            description="Async text-to-SQL service (问数): agents, conversations, training, pipeline",
+        ),
+    )
+    app.json.ensure_ascii = False  # QuartSchema's provider escapes non-ASCII by default
+    app.json.sort_keys = False
+
+    services = Services(settings)
+    app.extensions["citu"] = services
+
+    @app.before_serving
+    async def _start_services() -> None:
+        await services.start()
+
+    @app.after_serving
+    async def _close_services() -> None:
+        await services.close()
+
+    _install_request_id(app)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    return app
+
+
+def _register_blueprints(app: Quart) -> None:
+    from citu.blueprints import system
+
+    for blueprint in (system.bp,):
+        app.register_blueprint(blueprint)
+
+
+def _install_request_id(app: Quart) -> None:
+    @app.before_request
+    async def _assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        # Accept a caller's id only if it is short and plain, so it is safe in logs.
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request_id_var.set(rid)
+        request.request_id = rid  # type: ignore[attr-defined]
+
+    @app.after_request
+    async def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = getattr(request, "request_id", request_id_var.get())
+        return response

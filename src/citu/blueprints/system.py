@@ -1,0 +1,89 @@
+"""Service-level routes: ``/``, ``/health`` and the Redis debug probe ``/api/test/redis``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from quart import Blueprint
+
+from citu import responses as r
+from citu.services import services
+
+bp = Blueprint("system", __name__)
+
+
+@bp.get("/")
+async def index():
+    """Service banner."""
+    return {"message": "统一API服务正在运行", "version": "1.0.0"}
+
+
+@bp.get("/health")
+async def health():
+    """Component health; ``degraded`` names what is down but the service keeps serving."""
+    svc = services()
+    checks = await asyncio.gather(
+        _pool_ok(svc.db),
+        _pool_ok(svc.business_db),
+        svc.redis_ok(),
+    )
+    components = {
+        "database": checks[0],
+        "business_database": checks[1],
+        "redis": checks[2],
+        "llm": svc.llm is not None,
+        "embeddings": svc.embeddings is not None,
+    }
+    down = [name for name, ok in components.items() if not ok]
+    react_agent = svc.components.get("react_agent")
+    body = {
+        "status": "degraded" if down else "healthy",
+        "react_agent_initialized": react_agent is not None,
+        "timestamp": r.now_iso(),
+        "services": {
+            "redis": components["redis"],
+            "vanna": components["database"] and components["llm"],
+            **components,
+        },
+    }
+    if down:
+        body["degraded_components"] = down
+    return body, 200
+
+
+async def _pool_ok(pool) -> bool:
+    if pool is None:
+        return False
+    try:
+        async with asyncio.timeout(3):
+            async with pool.acquire() as conn:
+                return await conn.fetchval("SELECT 1") == 1
+    except Exception:  # noqa: BLE001 - any failure means "down"
+        return False
+
+
+@bp.get("/api/test/redis")
+async def test_redis():
+    """Debug probe of Redis: connectivity and checkpoint-like keys (at most 500 scanned)."""
+    try:
+        redis = services().require_redis()
+        keys: list[str] = []
+        async for key in redis.scan_iter(match="checkpoint:*", count=100):
+            keys.append(key)
+            if len(keys) > 500:
+                break
+        counts: dict[str, int] = {}
+        for key in keys:
+            parts = key.split(":")
+            if len(parts) > 1:
+                counts[parts[1]] = counts.get(parts[1], 0) + 1
+        data = {
+            "redis_connected": bool(await redis.ping()),
+            "total_checkpoint_keys": len(keys),
+            "users_found": sorted(counts),
+            "user_key_counts": counts,
+            "sample_keys": keys[:5],
+        }
+        return {"success": True, "data": data, "timestamp": r.now_iso()}
+    except Exception as error:  # noqa: BLE001 - the old route answered every failure this way
+        return {"success": False, "error": str(error), "timestamp": r.now_iso()}, 500

@@ -1,0 +1,145 @@
+"""Typed errors that handlers raise; ``register_error_handlers`` turns each into the envelope.
+
+Handlers raise instead of formatting, so every failure of a kind looks the same on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+from quart import Quart, Response
+from quart_schema import RequestSchemaValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from werkzeug.exceptions import HTTPException
+
+from citu import responses as r
+
+log = logging.getLogger("citu.errors")
+
+
+class ApiError(Exception):
+    """An error that already knows its envelope and HTTP status."""
+
+    status = 500
+
+    def body(self) -> dict[str, Any]:
+        return r.internal_error_response(str(self))
+
+
+class BadRequest(ApiError):
+    status = 400
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        missing_params: list[str] | None = None,
+        invalid_params: list[str] | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.missing_params = missing_params
+        self.invalid_params = invalid_params
+
+    def body(self) -> dict[str, Any]:
+        return r.bad_request_response(str(self), self.missing_params, self.invalid_params)
+
+
+class NotFound(ApiError):
+    status = 404
+
+    def body(self) -> dict[str, Any]:
+        return r.not_found_response(str(self))
+
+
+class Conflict(ApiError):
+    status = 409
+
+    def body(self) -> dict[str, Any]:
+        return r.error_response(str(self), "conflict", r.Msg.PROCESSING_FAILED, 409)
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+    def __init__(self, text: str, *, can_retry: bool = True) -> None:
+        super().__init__(text)
+        self.can_retry = can_retry
+
+    def body(self) -> dict[str, Any]:
+        return r.service_unavailable_response(str(self), self.can_retry)
+
+
+class GatewayTimeout(ApiError):
+    status = 504
+
+    def body(self) -> dict[str, Any]:
+        return r.error_response(
+            str(self), r.ErrorType.NETWORK_ERROR, r.Msg.SERVICE_UNAVAILABLE, 504, can_retry=True
+        )
+
+
+def validation_details(error: Exception) -> tuple[str, list[str]]:
+    """A readable sentence and the offending field names of a pydantic error."""
+    cause = getattr(error, "validation_error", error)
+    if isinstance(cause, ValidationError):
+        fields = [".".join(str(p) for p in e["loc"]) or "body" for e in cause.errors()]
+        text = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in cause.errors()
+        )
+        return f"请求参数无效: {text}", sorted(set(fields))
+    return f"请求参数无效: {cause}", []
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ApiError)
+    async def _api_error(error: ApiError) -> Response:
+        return r.reply(error.body(), error.status)
+
+    @app.errorhandler(RequestSchemaValidationError)
+    async def _schema_error(error: RequestSchemaValidationError) -> Response:
+        text, fields = validation_details(error)
+        return r.reply(r.bad_request_response(text, invalid_params=fields or None), 400)
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    async def _redis_down(error: Exception) -> Response:
+        log.warning("Redis unavailable: %s", error)
+        return r.reply(r.service_unavailable_response("Redis服务不可用，请稍后重试"), 503)
+
+    @app.errorhandler(asyncpg.exceptions.CannotConnectNowError)
+    @app.errorhandler(asyncpg.exceptions.ConnectionDoesNotExistError)
+    @app.errorhandler(asyncpg.exceptions.TooManyConnectionsError)
+    @app.errorhandler(ConnectionRefusedError)
+    async def _database_down(error: Exception) -> Response:
+        log.warning("database unavailable: %s", error)
+        return r.reply(r.service_unavailable_response("数据库服务不可用，请稍后重试"), 503)
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(error: HTTPException) -> Response:
+        code = error.code or 500
+        if code == 404:
+            body = r.not_found_response(f"接口不存在: {error.description or ''}".strip())
+        elif code == 405:
+            body = r.error_response(
+                "请求方法不被允许", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 405
+            )
+        elif code == 413:
+            body = r.error_response(
+                "请求体过大", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 413
+            )
+        elif code < 500:
+            body = r.bad_request_response(error.description or "请求无效")
+            body["code"] = code
+        else:
+            body = r.internal_error_response("服务器内部错误，请稍后重试")
+            body["code"] = code
+        return r.reply(body, code)
+
+    @app.errorhandler(Exception)
+    async def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error: %s", error)
+        return r.reply(r.internal_error_response("服务器内部错误，请稍后重试"), 500)

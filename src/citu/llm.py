@@ -1,0 +1,60 @@
+"""LangChain clients for the OpenAI-compatible LLM and embedding endpoints."""
+
+from __future__ import annotations
+
+import httpx
+from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+
+from citu.errors import ServiceUnavailable
+from citu.settings import Settings
+
+
+def build_chat_model(settings: Settings, http_client: httpx.AsyncClient) -> ChatOpenAI | None:
+    if not settings.llm_configured:
+        return None
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "not-needed",
+        model=settings.llm_model,
+        temperature=settings.llm_temperature,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries,
+        http_async_client=http_client,
+    )
+
+
+def build_embeddings(settings: Settings, http_client: httpx.AsyncClient) -> OpenAIEmbeddings | None:
+    if not settings.embedding_configured:
+        return None
+    # check_embedding_ctx_length=False: the length check downloads tiktoken files (offline
+    # here) and only fits OpenAI's own models anyway.
+    return OpenAIEmbeddings(
+        base_url=settings.embedding_base_url,
+        api_key=settings.embedding_api_key or "not-needed",
+        model=settings.embedding_model,
+        dimensions=settings.embedding_dimension,
+        check_embedding_ctx_length=False,
+        chunk_size=settings.embedding_batch_size,
+        timeout=settings.embedding_timeout,
+        max_retries=settings.llm_max_retries,
+        http_async_client=http_client,
+    )
+
+
+def require_llm(llm: ChatOpenAI | None) -> ChatOpenAI:
+    """The chat model, or a 503 naming the setting that is missing."""
+    if llm is None:
+        raise ServiceUnavailable(
+            "LLM未配置：请设置 CITU_LLM_BASE_URL（以及 CITU_LLM_API_KEY、CITU_LLM_MODEL）",
+            can_retry=False,
+        )
+    return llm
+
+
+def require_embeddings(embeddings: OpenAIEmbeddings | None) -> OpenAIEmbeddings:
+    if embeddings is None:
+        raise ServiceUnavailable(
+            "Embedding服务未配置：请设置 CITU_EMBEDDING_BASE_URL（以及 CITU_EMBEDDING_API_KEY、CITU_EMBEDDING_MODEL）",
+            can_retry=False,
+        )
+    return embeddings

@@ -1,0 +1,136 @@
+"""Everything with a connection: built once in ``before_serving``, closed in ``after_serving``.
+
+Stores and agents are plain classes that receive these pools and clients, so tests can build
+them without the web layer; the app keeps one ``Services`` in ``app.extensions["citu"]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+import httpx
+from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+from quart import current_app
+from redis.asyncio import Redis
+
+from citu.db.embedded import start_embedded_server, with_database
+from citu.db.pools import open_business_pool, open_citu_pool
+from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
+from citu.errors import ServiceUnavailable
+from citu.llm import build_chat_model, build_embeddings
+from citu.settings import Settings, redact_url
+
+log = logging.getLogger("citu.services")
+
+
+async def resolve_database_urls(settings: Settings) -> tuple[str, str | None]:
+    """citu's database URL and, when none is configured, the demo business database URL."""
+    if settings.database_url:
+        database_url = settings.database_url
+    else:
+        admin_url = await asyncio.to_thread(start_embedded_server, settings.data_dir)
+        database_url = with_database(admin_url, "citu")
+    await ensure_database(database_url)
+    if settings.business_db_url:
+        return database_url, settings.business_db_url
+    demo_url = with_database(database_url, settings.demo_database_name)
+    return database_url, demo_url
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database_url: str | None = None
+        self.business_db_url: str | None = None
+        self.db: asyncpg.Pool | None = None
+        self.business_db: asyncpg.Pool | None = None
+        self.redis: Redis | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.llm: ChatOpenAI | None = None
+        self.embeddings: OpenAIEmbeddings | None = None
+        # Components added by the feature areas (stores, agents, pipeline) hang off here.
+        self.components: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.database_url, business_url = await resolve_database_urls(settings)
+        self.db = await open_citu_pool(self.database_url, settings)
+        async with self.db.acquire() as conn:
+            await apply_schema(conn)
+        if not settings.business_db_url:
+            await ensure_demo_database(business_url)
+        self.business_db_url = business_url
+        await self._open_business_pool()
+        self.redis = Redis.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            socket_timeout=settings.redis_timeout,
+            socket_connect_timeout=settings.redis_timeout,
+            health_check_interval=30,
+        )
+        if not await self.redis_ok():
+            log.warning(
+                "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
+            )
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout, connect=10.0))
+        self.llm = build_chat_model(settings, self.http)
+        self.embeddings = build_embeddings(settings, self.http)
+        log.info(
+            "services started: database=%s business=%s llm=%s embeddings=%s",
+            redact_url(self.database_url),
+            redact_url(self.business_db_url),
+            settings.llm_base_url or "not configured",
+            settings.embedding_base_url or "not configured",
+        )
+
+    async def _open_business_pool(self) -> None:
+        try:
+            self.business_db = await open_business_pool(self.business_db_url, self.settings)
+        except (OSError, asyncpg.PostgresError) as error:
+            # The service still serves training, conversations and feedback without it.
+            log.error(
+                "business database %s unreachable: %s", redact_url(self.business_db_url), error
+            )
+
+    async def close(self) -> None:
+        for name, component in reversed(list(self.components.items())):
+            closer = getattr(component, "aclose", None)
+            if closer is not None:
+                try:
+                    await closer()
+                except Exception:  # noqa: BLE001 - keep closing the rest
+                    log.exception("closing %s failed", name)
+        if self.redis is not None:
+            await self.redis.aclose()
+        if self.http is not None:
+            await self.http.aclose()
+        for pool in (self.business_db, self.db):
+            if pool is not None:
+                await pool.close()
+        log.info("services closed")
+
+    async def redis_ok(self) -> bool:
+        if self.redis is None:
+            return False
+        try:
+            return bool(await self.redis.ping())
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
+
+    def require_business_db(self) -> asyncpg.Pool:
+        if self.business_db is None:
+            raise ServiceUnavailable("业务数据库不可用：请检查 CITU_BUSINESS_DB_URL")
+        return self.business_db
+
+    def require_redis(self) -> Redis:
+        if self.redis is None:
+            raise ServiceUnavailable("Redis服务不可用，请稍后重试")
+        return self.redis
+
+
+def services() -> Services:
+    """The running app's services (inside a request or serving hook)."""
+    return current_app.extensions["citu"]

@@ -1,0 +1,112 @@
+"""The one settings object: environment variables prefixed ``CITU_`` plus an optional ``.env``.
+
+Defaults follow the old service's ``app_config.py`` (see ../shared/spec); only connection
+targets differ, because citu runs locally without configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITU_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- connections -------------------------------------------------------------------
+    database_url: str | None = None  # citu's own PostgreSQL (pgvector); None → embedded
+    business_db_url: str | None = None  # questions are answered from here; None → demo DB
+    redis_url: str = "redis://127.0.0.1:6379/1"
+    redis_timeout: float = 5.0
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    business_pool_max: int = 10
+    business_statement_timeout_ms: int = 30_000
+    demo_database_name: str = "citu_demo"
+
+    # --- LLM and embeddings (OpenAI-compatible endpoints) ---------------------------------
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "qwen3-235b-a22b"
+    llm_temperature: float = 0.6
+    llm_timeout: float = 60.0
+    llm_max_retries: int = 2
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_model: str = "text-embedding-v4"
+    embedding_dimension: int = 1024
+    embedding_timeout: float = 30.0
+    embedding_batch_size: int = 10
+
+    # --- paths ----------------------------------------------------------------------------
+    log_dir: Path = Path("logs")
+    data_dir: Path = Path("data")
+    log_config: Path | None = None  # a dictConfig YAML replacing the packaged default
+    log_level: str = "INFO"
+
+    # --- HTTP -----------------------------------------------------------------------------
+    max_content_length: int = 16 * 1024 * 1024
+    admin_api_key: str | None = None  # when set, administrative routes require it
+
+    # --- behaviour (app_config.py names, lower-cased) --------------------------------------
+    question_routing_mode: str = "hybrid"
+    enable_result_summary: bool = True
+    api_max_return_rows: int = 1000
+    display_result_thinking: bool = False
+    enable_result_vector_score_threshold: bool = True
+    result_vector_sql_score_threshold: float = 0.65
+    result_vector_ddl_score_threshold: float = 0.5
+    result_vector_doc_score_threshold: float = 0.5
+    enable_error_sql_prompt: bool = True
+    result_vector_error_sql_score_threshold: float = 0.8
+    n_results: int = 6
+    conversation_context_count: int = 2
+    conversation_max_length: int = 10
+    user_max_conversations: int = 5
+    default_anonymous_user: str = "guest"
+    enable_conversation_context: bool = True
+    enable_question_answer_cache: bool = False
+    enable_embedding_cache: bool = True
+    conversation_ttl: int = 604_800
+    user_conversations_ttl: int = 604_800
+    question_answer_ttl: int = 86_400
+    embedding_cache_ttl: int = 2_592_000
+    embedding_cache_max_size: int = 5000
+    training_upload_max_bytes: int = 500 * 1024
+    training_batch_limit: int = 50
+    checkpoint_keep_count: int = 10
+    react_recursion_limit: int = 100
+    react_trim_max_chars: int = 60_000
+    health_cache_seconds: float = 30.0
+
+    @field_validator("question_routing_mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        modes = {"database_direct", "chat_direct", "hybrid", "llm_only"}
+        if value not in modes:
+            raise ValueError(f"CITU_QUESTION_ROUTING_MODE must be one of {sorted(modes)}")
+        return value
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url)
+
+    @property
+    def embedding_configured(self) -> bool:
+        return bool(self.embedding_base_url)
+
+
+def redact_url(url: str | None) -> str | None:
+    """A DSN with its password replaced, for logs and responses."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

