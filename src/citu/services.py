@@ -78,6 +78,7 @@ class Services:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout, connect=10.0))
         self.llm = build_chat_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
+        await self._start_components()
         log.info(
             "services started: database=%s business=%s llm=%s embeddings=%s",
             redact_url(self.database_url),
@@ -85,6 +86,9 @@ class Services:
             settings.llm_base_url or "not configured",
             settings.embedding_base_url or "not configured",
         )
+
+    async def _start_components(self) -> None:
+        """Stores and agents of the feature areas, built once from the clients above."""
 
     async def _open_business_pool(self) -> None:
         try:
