@@ -89,6 +89,9 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.stores.conversations import ConversationStore
+
+        self.components["conversations"] = ConversationStore(self.redis, self.settings)
 
     async def _open_business_pool(self) -> None:
         try:
