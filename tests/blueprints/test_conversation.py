@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 
@@ -161,6 +162,16 @@ async def test_conversation_stats(client, services, redis):
     assert (data["total_users"], data["total_conversations"], data["cached_qa_count"]) == (2, 2, 1)
     assert data["redis_info"]["memory_usage_mb"] > 0
     assert data["redis_info"]["connected_clients"] >= 1
+
+
+async def test_app_client_serves_more_writers_than_its_pool(services, redis):
+    """500 concurrent saves through the app's Redis pool (50 connections): none is dropped."""
+    store = conversations(services)
+    store.settings.conversation_max_length = 1000
+    cid = await store.create_conversation("wang1")
+    results = await asyncio.gather(*(store.save_message(cid, "user", f"q{i}") for i in range(500)))
+    assert all(results)
+    assert await redis.llen(f"conversation:{cid}:messages") == 500
 
 
 # --- conversation_cleanup -----------------------------------------------------------------------
