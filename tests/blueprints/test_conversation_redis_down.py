@@ -15,6 +15,7 @@ import time
 import pytest
 
 from citu.app import create_app
+from citu.blueprints.conversation import REDIS_DOWN_TEXT
 
 ROUTES = [
     ("GET", "/api/v0/user/wang1/conversations", None),
@@ -109,7 +110,7 @@ async def test_routes_answer_503_when_redis_stops(settings, own_redis):
             assert response.status_code == 503, (path, reply)
             assert reply["code"] == 503 and reply["success"] is False, path
             assert reply["message"] == "服务暂时不可用" and reply["data"]["can_retry"] is True
-            assert "Redis服务不可用" in reply["data"]["response"]
+            assert reply["data"]["response"] == REDIS_DOWN_TEXT, path
         elapsed = time.monotonic() - started
 
         # The agent-facing operations degrade instead of failing the ask request.

@@ -34,7 +34,13 @@ from citu.errors import BadRequest
 from citu.responses import now_iso
 from citu.settings import Settings
 from citu.stores import conversation_scripts as lua
-from citu.stores.caches import QuestionAnswerCache, delete_keys, scan_keys
+from citu.stores.caches import (
+    QA_PREFIX,
+    SCAN_COUNT,
+    QuestionAnswerCache,
+    delete_keys,
+    scan_keys,
+)
 
 log = logging.getLogger("citu.stores.conversations")
 
@@ -411,16 +417,22 @@ class ConversationStore:
 
     async def stats(self) -> dict[str, Any]:
         """The ``conversation_stats`` object (without response/timestamp)."""
-        users = await scan_keys(self.redis, USER_LIST_PATTERN)
-        metas = await scan_keys(self.redis, "conversation:*:meta")
-        cached = await self.qa_cache.keys()
+        users = metas = cached = 0
+        # One SCAN pass classifies every key instead of one pass per pattern.
+        async for key in self.redis.scan_iter(count=SCAN_COUNT):
+            if key.startswith("user:") and key.endswith(":conversations"):
+                users += 1
+            elif key.startswith("conversation:") and key.endswith(":meta"):
+                metas += 1
+            elif key.startswith(QA_PREFIX):
+                cached += 1
         memory = await self.redis.info("memory")
         clients = await self.redis.info("clients")
         return {
             "available": True,
-            "total_users": len(users),
-            "total_conversations": len(metas),
-            "cached_qa_count": len(cached),
+            "total_users": users,
+            "total_conversations": metas,
+            "cached_qa_count": cached,
             "redis_info": {
                 "memory_usage_mb": round(memory.get("used_memory", 0) / 1048576, 2),
                 "connected_clients": clients.get("connected_clients", 0),
