@@ -87,7 +87,12 @@ async def test_metrics_json_reflects_the_requests_made(ops_client):
     assert data["request_count"] == 4 and data["error_count"] == 1
     assert data["error_rate"] == 25.0
     assert 0 < data["min_response_time"] <= data["avg_response_time"] <= data["max_response_time"]
-    assert set(data["system_stats"]) == {"cpu_percent", "memory_percent", "disk_percent", "timestamp"}
+    assert set(data["system_stats"]) == {
+        "cpu_percent",
+        "memory_percent",
+        "disk_percent",
+        "timestamp",
+    }
     again = (await (await ops_client.get("/api/v0/metrics")).get_json())["data"]
     assert again["request_count"] == 5  # the first metrics call is counted once it answered
 
@@ -241,8 +246,12 @@ async def test_read_only_switch_requires_the_admin_key_when_configured(settings:
     app = create_app(settings)
     async with app.test_app():
         client = app.test_client()
-        for headers in ({}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"},
-                        {"Authorization": "Basic admin-s3cret"}):
+        for headers in (
+            {},
+            {"X-API-Key": "wrong"},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Basic admin-s3cret"},
+        ):
             response = await set_read_only(client, True, headers=headers)
             body = await response.get_json()
             assert response.status_code == 401 and body["code"] == 401

@@ -111,7 +111,9 @@ def test_sample_window_keeps_the_value_at_the_window_start():
 
 def test_thresholds_windows_and_cooldowns_come_from_settings():
     alerts, requests = evaluator(
-        alert_response_time_seconds=1.0, alert_response_time_window=10, alert_response_time_cooldown=5
+        alert_response_time_seconds=1.0,
+        alert_response_time_window=10,
+        alert_response_time_cooldown=5,
     )
     requests.record(2.0, 200, now=T0)
     assert fired(alerts.evaluate(T0)) == ["slow_responses"]
