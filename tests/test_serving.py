@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from citu.settings import Settings
@@ -61,18 +60,17 @@ async def start_hypercorn(env: dict[str, str], port: int, workers: int, cwd: Pat
     )  # fmt: skip
 
 
-async def wait_until_serving(client: httpx.AsyncClient, proc, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.returncode is not None:
-            raise RuntimeError(f"hypercorn exited with {proc.returncode}")
-        try:
-            if (await client.get("/")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise TimeoutError("hypercorn did not start")
+async def wait_until_serving(client: httpx.AsyncClient, proc) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            if proc.returncode is not None:
+                raise RuntimeError(f"hypercorn exited with {proc.returncode}")
+            try:
+                if (await client.get("/")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
 
 
 async def stop(proc) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, Field, StrictBool
 from quart import Blueprint, Response
 from quart_schema import validate_request
@@ -25,6 +27,7 @@ async def get_metrics():
     svc = services()
     data = svc.ops.requests.snapshot()
     data["system_stats"] = system_stats(svc.settings.data_dir)
+    data["worker_pid"] = os.getpid()  # figures are per worker; /metrics aggregates them all
     return r.reply(r.success_response("获取系统指标成功", data))
 
 
