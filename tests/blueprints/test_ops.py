@@ -105,12 +105,14 @@ async def test_prometheus_counts_requests_by_url_rule_and_status(ops_client):
     await ops_client.get("/test/items/2")
     await ops_client.get("/test/boom")
     await ops_client.get("/no/such/page")
+    await ops_client.open("/test/items/1", method="BREW")
     text = await scrape(ops_client)
     counts = samples(text, "citu_http_requests_total")
     item = {"method": "GET", "route": "/test/items/<int:item_id>"}
     assert counts[labels(**item, status="200")] == 2
     assert counts[labels(method="GET", route="/test/boom", status="500")] == 1
     assert counts[labels(method="GET", route="<unmatched>", status="404")] == 1
+    assert counts[labels(method="OTHER", route="<unmatched>", status="405")] == 1
     assert "/test/items/1" not in text and "/no/such/page" not in text
     histogram = samples(text, "citu_http_request_duration_seconds_count")
     assert histogram[labels(**item, status="200")] == 2

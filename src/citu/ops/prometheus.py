@@ -35,6 +35,7 @@ log = logging.getLogger("citu.ops")
 HTTP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 MODEL_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 UNMATCHED_ROUTE = "<unmatched>"  # 404s: raw paths would give every scanner its own series
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 ModelCallObserver = Callable[[str, float, str | None], None]
 
@@ -87,7 +88,8 @@ class PrometheusMetrics:
     # ---- recording ---------------------------------------------------------------------
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
+        # A client may send any method name: keep unknown ones from adding series.
+        labels = (method if method in HTTP_METHODS else "OTHER", route, str(status))
         self.http_requests.labels(*labels).inc()
         self.http_latency.labels(*labels).observe(seconds)
 
