@@ -91,7 +91,7 @@ async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings, tmp
                 proxy.delay = 2.0
                 started = time.monotonic()
                 in_flight = asyncio.create_task(client.get("/health"))
-                await asyncio.sleep(0.7)  # the handler is now waiting for Redis's PONG
+                await asyncio.wait_for(proxy.holding.wait(), 10)  # the handler awaits Redis
                 assert not in_flight.done()
                 proc.send_signal(signal.SIGTERM)
                 response = await in_flight

@@ -3,6 +3,7 @@
 async with DelayProxy("127.0.0.1", 6379) as proxy:
     url = f"redis://127.0.0.1:{proxy.port}/8"
     proxy.delay = 2.0   # from now on each client->server chunk waits 2 s
+    await proxy.holding.wait()  # set once a chunk is being held
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ class DelayProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.delay = 0.0
+        self.holding = asyncio.Event()
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task] = set()
@@ -48,6 +50,7 @@ class DelayProxy:
         try:
             while chunk := await reader.read(65536):
                 if delayed and self.delay:
+                    self.holding.set()
                     await asyncio.sleep(self.delay)
                 writer.write(chunk)
                 await writer.drain()
