@@ -100,9 +100,7 @@ def business_db_url() -> Iterator[str]:
 async def citu_db_url(embedded_pg_url: str, template_ready: str) -> AsyncIterator[str]:
     """A fresh citu database for one test, dropped afterwards."""
     name = f"citu_t_{uuid.uuid4().hex[:12]}"
-    await _admin_execute(
-        embedded_pg_url, f"CREATE DATABASE {name} TEMPLATE {template_ready}"
-    )
+    await _admin_execute(embedded_pg_url, f"CREATE DATABASE {name} TEMPLATE {template_ready}")
     yield with_database(embedded_pg_url, name)
     await _admin_execute(embedded_pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
