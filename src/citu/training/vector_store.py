@@ -286,31 +286,32 @@ class VectorStore:
         if self._iterative_scan is None:
             self._iterative_scan = await self._supports_iterative_scan()
         sql = f"""
-            SELECT c.name, hit.document, hit.distance
-            FROM langchain_pg_collection c
-            CROSS JOIN LATERAL (
-                SELECT e.document, {self._vec} <=> $1 AS distance
-                FROM langchain_pg_embedding e
-                WHERE e.collection_id = c.uuid AND e.embedding IS NOT NULL
-                ORDER BY {self._vec} <=> $1
-                LIMIT $3
-            ) AS hit
-            WHERE c.name = ANY($2::text[])
-            ORDER BY c.name, hit.distance
+            SELECT e.document, {self._vec} <=> $1 AS distance
+            FROM langchain_pg_embedding e
+            WHERE e.collection_id = $2 AND e.embedding IS NOT NULL
+            ORDER BY {self._vec} <=> $1
+            LIMIT $3
         """
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            # An HNSW scan filtered to one collection must keep scanning until it has k rows
-            # (pgvector >= 0.8); older versions only widen the candidate list.
+            # One query per collection, planned for that collection's size: the HNSW index for
+            # a large one, the collection_id index (and an exact sort) for a small one. A
+            # generic plan would walk the whole HNSW graph to find a handful of DDL rows.
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            # A filtered HNSW scan must continue until it has k rows (pgvector >= 0.8); older
+            # versions can only widen the candidate list.
             if self._iterative_scan:
                 await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             else:
                 await conn.execute("SET LOCAL hnsw.ef_search = 1000")
-            rows = await conn.fetch(sql, vector, collections, k)
-        for row in rows:
-            if row["document"] is None:
-                continue
-            similarity = round(1.0 - float(row["distance"]), 4)
-            results[row["name"]].append(Hit(row["document"], similarity))
+            uuids = await conn.fetch(
+                "SELECT name, uuid FROM langchain_pg_collection WHERE name = ANY($1::text[])",
+                collections,
+            )
+            for row in uuids:
+                for hit in await conn.fetch(sql, vector, row["uuid"], k):
+                    if hit["document"] is not None:
+                        similarity = round(1.0 - float(hit["distance"]), 4)
+                        results[row["name"]].append(Hit(hit["document"], similarity))
         return results
 
     async def collection_sizes(self, conn: asyncpg.Connection) -> dict[str, int]:
