@@ -97,6 +97,8 @@ async def test_create_partial_and_total_failure_keep_old_statuses(client, servic
     assert failed[1]["error"] == "不支持的训练数据类型: nope" and failed[1]["type"] == "nope"
     assert failed[2]["type"] == "unknown" and failed[2]["message"] == "创建失败"
 
+    status, body = await create(client, {"training_data_type": "documentation", "content": "\x00 "})
+    assert status == 400 and body["data"]["results"][0]["error"] == "content字段是必需的"
     status, body = await create(client, {"training_data_type": "ddl"})
     assert status == 400 and body["code"] == 500
     assert body["data"]["results"][0]["error"] == "ddl字段是必需的"
@@ -185,6 +187,10 @@ async def test_query_filters_search_sort_and_pages(client):
     )
     ids = [r["id"] for r in body["data"]["records"]]
     assert ids == sorted(ids) and len(ids) == 7
+
+    _, body = await post(client, "/api/v0/training_data/query", {"page": 9, "page_size": 5})
+    assert body["data"]["records"] == [] and body["data"]["pagination"]["total"] == 7
+    assert body["data"]["pagination"]["has_next"] is False
 
     _, body = await post(client, "/api/v0/training_data/query", {"search_keyword": "100%_"})
     assert body["data"]["records"] == [] and body["data"]["response"] == "查询成功，共找到 0 条记录"

@@ -132,8 +132,10 @@ def training_sql_problem(sql: str) -> str | None:
 
 def _text(raw: Mapping[str, Any], key: str) -> str | None:
     value = raw.get(key)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if isinstance(value, str):
+        # NUL cannot be stored as text by PostgreSQL, nor its JSON escape as jsonb.
+        value = value.replace("\x00", "").strip()
+        return value or None
     return None
 
 

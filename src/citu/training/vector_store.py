@@ -35,7 +35,7 @@ WITH classified AS (
                 WHEN right(coalesce(cmetadata->>'id', id), 4) = '-ddl' THEN 'ddl'
            END AS training_data_type
     FROM langchain_pg_embedding
-), parsed AS (
+), parsed AS MATERIALIZED (
     SELECT id, training_data_type, document,
            CASE WHEN training_data_type IN ('sql', 'error_sql')
                 THEN citu_try_jsonb(document) END AS doc
@@ -261,12 +261,10 @@ class VectorStore:
             order = "id ASC"
         pattern = _like_pattern(keyword) if keyword else None
         async with self.pool.acquire() as conn:
-            total = await conn.fetchval(
-                RECORDS_CTE + "SELECT count(*) FROM records" + where, kind, pattern
-            )
             rows = await conn.fetch(
                 RECORDS_CTE
-                + "SELECT id, question, content, training_data_type FROM records"
+                + "SELECT id, question, content, training_data_type, count(*) OVER () AS total"
+                + " FROM records"
                 + where
                 + f" ORDER BY {order} LIMIT $3 OFFSET $4",
                 kind,
@@ -274,7 +272,17 @@ class VectorStore:
                 limit,
                 offset,
             )
-        return [dict(r) for r in rows], int(total)
+            if rows:
+                total = rows[0]["total"]
+            else:  # a page past the end carries no window count
+                total = await conn.fetchval(
+                    RECORDS_CTE + "SELECT count(*) FROM records" + where, kind, pattern
+                )
+        records = [
+            {key: r[key] for key in ("id", "question", "content", "training_data_type")}
+            for r in rows
+        ]
+        return records, int(total)
 
     async def search(
         self, vector: np.ndarray, collections: list[str], k: int
