@@ -366,7 +366,9 @@ async def test_upload_sql_pair_json(client, services):
     status, body = await upload(client, "sql_pair_json", "pairs.json", json.dumps(pairs).encode())
     assert status == 200 and body["data"]["status"] == "partially_completed", body
     assert body["data"]["stored_count"] == 2 and body["data"]["failed_count"] == 1
-    assert body["data"]["failed_items"][0]["index"] == 2
+    failed = [r for r in body["data"]["results"] if not r["success"]]
+    assert [r["index"] for r in failed] == [2] and "禁止" in failed[0]["error"]
+    assert body["data"]["results"][0]["training_id"].endswith("-sql")
     assert {json.loads(d)["question"] for d in await stored(services, "sql")} == {
         "服务区数量？",
         "总收入？",

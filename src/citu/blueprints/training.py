@@ -322,7 +322,10 @@ async def upload_training_file() -> Response:
         "stored_count": sum(1 for s in stored if s.created),
         "duplicate_count": sum(1 for s in stored if not s.created),
         "failed_count": len(failures),
-        "failed_items": [{"index": f.index, "error": f.error} for f in failures],
+        "results": [
+            _result_json(res, entry, None)
+            for res, entry in zip(results, parsed.entries, strict=True)
+        ],
     }
     if not stored:
         data["status"] = "failed"
