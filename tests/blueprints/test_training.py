@@ -567,3 +567,21 @@ async def test_training_error_question_sql(client, services):
     assert body["data"]["response"] == "question和sql参数都是必需的"
     status, body = await post(client, "/api/v0/training_error_question_sql", {})
     assert body["data"]["missing_params"] == ["question", "sql"]
+
+
+async def test_routes_are_documented(client):
+    spec = await (await client.get("/openapi.json")).get_json()
+    create = spec["paths"]["/api/v0/training_data/create"]["post"]
+    assert create["summary"].startswith("Train one item or a batch")
+    assert "requestBody" in create
+    for path in (
+        "/api/v0/training_data/stats",
+        "/api/v0/training_data/query",
+        "/api/v0/training_data/delete",
+        "/api/v0/training_data/update",
+        "/api/v0/training_data/upload",
+        "/api/v0/training_data/combine",
+        "/api/v0/citu_train_question_sql",
+        "/api/v0/training_error_question_sql",
+    ):
+        assert path in spec["paths"]

@@ -109,7 +109,10 @@ class TrainingService:
     async def add_items(
         self, items: Sequence[TrainingItem], *, conn: asyncpg.Connection | None = None
     ) -> list[StoredItem]:
-        """Embed, then write every item in one transaction (or in the caller's ``conn``)."""
+        """Embed, then write every item in one transaction (or in the caller's ``conn``).
+
+        With ``conn`` the embedding request runs while the caller's transaction is open; to keep
+        it short, call ``prepare`` before opening it and ``store_prepared`` inside it."""
         return await self.store_prepared(await self.prepare(items), conn=conn)
 
     async def prepare(
