@@ -34,17 +34,27 @@ async def test_put_get_value_and_ttl(services, redis, settings):
 
 
 async def test_eviction_drops_keys_closest_to_expiry(services, redis, settings):
-    settings.embedding_cache_max_size = 3
+    settings.embedding_cache_max_size = 10
     cache = EmbeddingCache(services.redis, settings)
     vector = [0.1] * settings.embedding_dimension
-    for i in range(3):
+    for i in range(10):
         await cache.put(f"q{i}", vector)
-    await redis.expire(cache.key("q1"), 10)  # the oldest by remaining life
+        await redis.expire(cache.key(f"q{i}"), 1000 + i)
+    await redis.expire(cache.key("q3"), 10)  # the least remaining life
     await redis.set("conversation:x:meta", "untouched")
-    await cache.put("q3", vector)
+    cache._puts_before_count = 0  # as if the headroom seen last was used up (other workers)
+    await cache.put("q10", vector)
     keys = {k async for k in redis.scan_iter(match="embedding_cache:*")}
-    assert keys == {cache.key(q) for q in ("q0", "q2", "q3")}
+    # Down to 90 % of the maximum: q3 and then q0 (next closest to expiry) go.
+    assert keys == {cache.key(f"q{i}") for i in (1, 2, 4, 5, 6, 7, 8, 9, 10)}
     assert await redis.get("conversation:x:meta") == "untouched"
+
+
+async def test_keys_are_not_counted_on_every_write(services, redis, settings):
+    settings.embedding_cache_max_size = 100
+    cache = EmbeddingCache(services.redis, settings)
+    await cache.put("first", [0.1] * settings.embedding_dimension)
+    assert cache._puts_before_count == 49  # half the headroom: other workers write too
 
 
 async def test_second_query_embedding_comes_from_the_cache(services, redis, fake_llm):

@@ -4,6 +4,10 @@ Key ``embedding_cache:<first 16 hex of sha256(question)>:<model>:<dimension>``, 
 ``{question, vector, model_name, dimension, created_at, version}``, SETEX with the configured
 TTL. When more than ``embedding_cache_max_size`` keys exist after a write, the keys with the
 least remaining life are deleted. A Redis failure never fails a request: the cache is skipped.
+
+Counting and evicting cost a SCAN (and a TTL per key) over up to max_size keys, ~100 ms at
+5000: so the count is taken only when the headroom seen last time may be used up, and an
+eviction goes down to 90 % of the maximum rather than to exactly the maximum.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ KEY_PREFIX = "embedding_cache:"
 KEY_PATTERN = f"{KEY_PREFIX}*"
 VALUE_VERSION = "1.0"
 _SCAN_COUNT = 1000
+_LOW_WATER = 0.9  # an eviction leaves this share of max_size
 
 
 def cache_key(question: str, model_name: str, dimension: int | str) -> str:
@@ -38,6 +43,7 @@ class EmbeddingCache:
         self.dimension = settings.embedding_dimension
         self.ttl = settings.embedding_cache_ttl
         self.max_size = settings.embedding_cache_max_size
+        self._puts_before_count = 0  # writes left before the keys must be counted again
 
     def key(self, question: str) -> str:
         return cache_key(question, self.model_name, self.dimension)
@@ -70,28 +76,33 @@ class EmbeddingCache:
             "version": VALUE_VERSION,
         }
         try:
-            await self.redis.setex(
-                self.key(question), self.ttl, json.dumps(value, ensure_ascii=False)
-            )
-            await self.evict_if_needed()
+            payload = json.dumps(value, ensure_ascii=False)
+            await self.redis.set(self.key(question), payload, ex=self.ttl)
+            self._puts_before_count -= 1
+            if self._puts_before_count <= 0:
+                await self.evict_if_needed()
         except RedisError as error:
             log.warning("embedding cache write failed: %s", error)
             return False
         return True
 
     async def evict_if_needed(self) -> int:
-        """Keep at most ``max_size`` keys, dropping those closest to expiry; return how many."""
+        """Over ``max_size`` keys: drop those closest to expiry down to 90 % of it. Returns
+        how many were deleted."""
         keys = [key async for key in self.redis.scan_iter(match=KEY_PATTERN, count=_SCAN_COUNT)]
-        excess = len(keys) - self.max_size
-        if excess <= 0:
-            return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.ttl(key)
-            ttls = await pipe.execute()
-        ranked = sorted((ttl, key) for key, ttl in zip(keys, ttls, strict=True) if ttl > 0)
-        victims = [key for _, key in ranked[:excess]]
-        if victims:
-            await self.redis.delete(*victims)
-            log.info("embedding cache evicted %d keys (max %d)", len(victims), self.max_size)
+        victims: list[str] = []
+        if len(keys) > self.max_size:
+            keep = int(self.max_size * _LOW_WATER)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.ttl(key)
+                ttls = await pipe.execute()
+            ranked = sorted((ttl, key) for key, ttl in zip(keys, ttls, strict=True) if ttl > 0)
+            victims = [key for _, key in ranked[: len(keys) - keep]]
+            if victims:
+                await self.redis.delete(*victims)
+                log.info("embedding cache evicted %d keys (max %d)", len(victims), self.max_size)
+        # Other workers write too: only half of the headroom seen is trusted.
+        headroom = self.max_size - (len(keys) - len(victims))
+        self._puts_before_count = max(1, headroom // 2)
         return len(victims)
