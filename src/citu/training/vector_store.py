@@ -304,13 +304,14 @@ class VectorStore:
             # One query per collection, planned for that collection's size: the HNSW index for
             # a large one, the collection_id index (and an exact sort) for a small one. A
             # generic plan would walk the whole HNSW graph to find a handful of DDL rows.
-            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             # A filtered HNSW scan must continue until it has k rows (pgvector >= 0.8); older
             # versions can only widen the candidate list.
-            if self._iterative_scan:
-                await conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            else:
-                await conn.execute("SET LOCAL hnsw.ef_search = 1000")
+            scan = (
+                "hnsw.iterative_scan = strict_order"
+                if self._iterative_scan
+                else "hnsw.ef_search = 1000"
+            )
+            await conn.execute(f"SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL {scan}")
             uuids = await conn.fetch(
                 "SELECT name, uuid FROM langchain_pg_collection WHERE name = ANY($1::text[])",
                 collections,

@@ -27,8 +27,9 @@ CREATE TABLE IF NOT EXISTS langchain_pg_embedding (
 CREATE INDEX IF NOT EXISTS ix_cmetadata_gin
     ON langchain_pg_embedding USING gin (cmetadata jsonb_path_ops);
 
--- Finds an existing row with the same document (rows written before citu keyed their ids on
--- content) without reading every document of the collection.
+-- Finds an existing row with the same document (rows written before citu did not key their ids
+-- on content) without reading every document of the collection; its leading column also serves
+-- similarity searches in small collections, where an exact sort beats the HNSW graph.
 CREATE INDEX IF NOT EXISTS ix_langchain_pg_embedding_document_md5
     ON langchain_pg_embedding (collection_id, md5(document));
 
