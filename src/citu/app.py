@@ -10,6 +10,7 @@ from quart_schema import Info, QuartSchema
 from citu.errors import register_error_handlers
 from citu.logging.setup import configure_logging, request_id_var
 from citu.ops import install_ops
+from citu.security import OPENAPI_SECURITY_SCHEMES
 from citu.services import Services
 from citu.settings import Settings
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             version="1.0.0",
             description="Async text-to-SQL service (问数): agents, conversations, training, pipeline",
         ),
+        security_schemes=OPENAPI_SECURITY_SCHEMES,
     )
     app.json.ensure_ascii = False  # QuartSchema's provider escapes non-ASCII by default
     app.json.sort_keys = False

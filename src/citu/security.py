@@ -8,11 +8,18 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from quart import current_app, request
+from quart_schema import security_scheme
 from werkzeug.datastructures import Headers
 
 from citu.errors import Unauthorized
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+
+# The OpenAPI security scheme name (declared in ``create_app``) of the admin routes.
+ADMIN_SCHEME = "AdminApiKey"
+OPENAPI_SECURITY_SCHEMES = {
+    ADMIN_SCHEME: {"type": "apiKey", "in_": "header", "name": "X-API-Key"},
+}
 
 
 def presented_key(headers: Headers) -> str | None:
@@ -34,11 +41,14 @@ def check_admin_key(expected: str | None, headers: Headers) -> None:
 
 
 def require_admin(handler: Handler) -> Handler:
-    """Refuse the route with 401 unless the admin key is presented (when one is configured)."""
+    """Refuse the route with 401 unless the admin key is presented (when one is configured).
+
+    Put it above ``validate_request`` so a caller without the key learns nothing about the body.
+    """
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         check_admin_key(current_app.extensions["citu"].settings.admin_api_key, request.headers)
         return await handler(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return security_scheme([{ADMIN_SCHEME: []}])(wrapper)  # type: ignore[return-value]

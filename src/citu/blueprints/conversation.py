@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from citu import responses as r
 from citu.errors import ApiError, BadRequest
+from citu.security import require_admin
 from citu.services import services
 from citu.stores import cache_views
 from citu.stores.caches import EmbeddingCacheAdmin
@@ -230,6 +231,7 @@ async def conversation_stats():
 
 
 @bp.post("/api/v0/conversation_cleanup")
+@require_admin
 @document_request(CleanupBody)
 @on_failure("对话清理失败，请稍后重试")
 async def cleanup_conversations():
@@ -286,6 +288,7 @@ def _bad_request_with(text: str, data: dict[str, Any]) -> Response:
 
 
 @bp.post("/api/v0/conversation_limit_enforcement")
+@require_admin
 @document_request(LimitEnforcementBody)
 @on_failure("对话限额执行失败，请稍后重试")
 async def enforce_conversation_limits():
@@ -332,6 +335,7 @@ async def embedding_cache_stats():
 
 
 @bp.post("/api/v0/embedding_cache_cleanup")
+@require_admin
 @on_failure("清空embedding缓存失败，请稍后重试")
 async def embedding_cache_cleanup():
     """Delete every cached question embedding."""
@@ -371,6 +375,7 @@ async def qa_cache_list(query_args: LimitQuery):
 
 
 @bp.post("/api/v0/qa_cache_cleanup")
+@require_admin
 @on_failure("清空问答缓存失败，请稍后重试")
 async def qa_cache_cleanup():
     """Delete every cached answer (also while the cache is off)."""
@@ -445,6 +450,7 @@ async def cache_preview_cleanup():
 
 
 @bp.post("/api/v0/cache_cleanup")
+@require_admin
 @document_request(TimeConditionBody)
 @on_failure("缓存清理失败，请稍后重试")
 async def cache_cleanup():

@@ -17,10 +17,12 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, Response, request
-from quart_schema import validate_request
+from quart_schema import DataSource, document_request, validate_request
+from quart_schema.pydantic import File
 
 from citu import responses as r
 from citu.errors import ApiError, BadRequest
+from citu.security import require_admin
 from citu.services import services
 from citu.training.models import KINDS, InvalidTrainingData, TrainingItem, parse_item
 from citu.training.questions import MSG_NO_LLM
@@ -182,6 +184,7 @@ class CreateIn(BaseModel):
 
 
 @bp.post("/api/v0/training_data/create")
+@require_admin
 @validate_request(CreateIn)
 @_fails_with("创建训练数据失败，请稍后重试")
 async def create_training_data(data: CreateIn) -> Response:
@@ -223,6 +226,7 @@ class DeleteIn(BaseModel):
 
 
 @bp.post("/api/v0/training_data/delete")
+@require_admin
 @validate_request(DeleteIn)
 @_fails_with("删除训练数据失败，请稍后重试")
 async def delete_training_data(data: DeleteIn) -> Response:
@@ -262,6 +266,7 @@ class UpdateIn(BaseModel):
 
 
 @bp.post("/api/v0/training_data/update")
+@require_admin
 @validate_request(UpdateIn)
 @_fails_with("更新训练数据失败，请稍后重试")
 async def update_training_data(data: UpdateIn) -> Response:
@@ -287,7 +292,16 @@ async def update_training_data(data: UpdateIn) -> Response:
 # ---- upload and combine (always HTTP 200) -----------------------------------------------------
 
 
+class UploadForm(BaseModel):
+    """Documents the multipart form; the handler reads it itself to keep the old 200 answers."""
+
+    file: File
+    file_type: str
+
+
 @bp.post("/api/v0/training_data/upload")
+@require_admin
+@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @_fails_with("训练失败: {error}", http_status=200)
 async def upload_training_file() -> Response:
     """Train from a file (multipart ``file`` + ``file_type``: ddl, markdown, sql_pair_json,
@@ -345,6 +359,7 @@ class CombineIn(BaseModel):
 
 
 @bp.post("/api/v0/training_data/combine")
+@require_admin
 @validate_request(CombineIn)
 @_fails_with("合并操作失败: {error}", http_status=200)
 async def combine_training_data(data: CombineIn) -> Response:
@@ -383,6 +398,7 @@ class QuestionSqlIn(BaseModel):
 
 
 @bp.post("/api/v0/citu_train_question_sql")
+@require_admin
 @validate_request(QuestionSqlIn)
 @_fails_with("训练失败，请稍后重试")
 async def train_question_sql(data: QuestionSqlIn) -> Response:
@@ -403,6 +419,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
 
 
 @bp.post("/api/v0/training_error_question_sql")
+@require_admin
 @validate_request(QuestionSqlIn)
 @_fails_with("存储错误SQL失败，请稍后重试")
 async def train_error_question_sql(data: QuestionSqlIn) -> Response:
