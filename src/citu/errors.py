@@ -111,6 +111,11 @@ def register_error_handlers(app: Quart) -> None:
         text, fields = validation_details(error)
         return r.reply(r.bad_request_response(text, invalid_params=fields or None), 400)
 
+    @app.errorhandler(UnicodeDecodeError)
+    async def _undecodable_body(error: UnicodeDecodeError) -> Response:
+        # Quart decodes a JSON body as UTF-8 and lets the error escape as a 500.
+        return r.reply(r.bad_request_response("请求体不是有效的UTF-8编码JSON"), 400)
+
     @app.errorhandler(RedisConnectionError)
     @app.errorhandler(RedisTimeoutError)
     async def _redis_down(error: Exception) -> Response:

@@ -133,7 +133,10 @@ async def json_object(force: bool = False) -> dict[str, Any]:
     """The JSON object body; ``null``/``[]``/empty count as ``{}``, anything else is a 400."""
     if not (force or request.is_json):
         raise BadRequest(BODY_FORMAT_TEXT)
-    text = await request.get_data(as_text=True)
+    try:
+        text = await request.get_data(as_text=True)
+    except UnicodeDecodeError:
+        raise BadRequest(BODY_FORMAT_TEXT) from None
     if not text.strip():
         if force:
             return {}

@@ -246,7 +246,10 @@ def parse_time_condition(body: Any) -> tuple[str, datetime]:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise BadRequest(f"{name} 必须是数字", invalid_params=[name])
-        return f"{name}: {value}", now - timedelta(**{unit: value})
+        try:
+            return f"{name}: {value}", now - timedelta(**{unit: value})
+        except (OverflowError, ValueError):  # huge, infinite or NaN: no date is that far back
+            raise BadRequest(f"{name} 超出有效范围", invalid_params=[name]) from None
     stamp = body.get("before_timestamp")
     if stamp:
         try:

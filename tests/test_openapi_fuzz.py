@@ -1,0 +1,176 @@
+"""Bad input, generated from ``/openapi.json``: schemathesis sends valid and invalid requests to
+every documented route of a real hypercorn server; none may answer 5xx or break the envelope.
+
+Bounded for CI: a few derandomized examples per route and mode. Every route must also be
+documented (summary, request model for bodies), or the fuzzing would miss it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import pytest
+import schemathesis
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.generation import GenerationMode
+
+from citu.app import create_app
+
+EXAMPLES_PER_MODE = 4
+# Routes with their own wire shape (agents.md §3): not the {code, success, message, data} envelope.
+NOT_ENVELOPED = {"/", "/health", "/api/test/redis", "/metrics"}
+# Run last: switching read-only mode on makes every later write answer 503 on purpose.
+LAST = {("POST", "/api/v0/maintenance/readonly")}
+# POST routes that take no body.
+NO_BODY = {"/api/v0/embedding_cache_cleanup", "/api/v0/qa_cache_cleanup"}
+QUART_SCHEMA_PAGES = {"openapi", "swagger_ui", "redoc_ui", "scalar_ui"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def envelope_problem(path: str, status: int, content_type: str, content: bytes) -> str | None:
+    """Why this answer is not acceptable, or None."""
+    if status >= 500:
+        return f"HTTP {status}"
+    if path == "/metrics":
+        return None
+    if not content_type.startswith("application/json"):
+        return f"content type {content_type!r}"
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return "body is not JSON"
+    if path in NOT_ENVELOPED:
+        return None if isinstance(body, dict) else "body is not an object"
+    if not isinstance(body, dict) or not {"code", "success", "message"} <= body.keys():
+        return f"not an envelope: {str(body)[:200]}"
+    if not isinstance(body["code"], int) or not isinstance(body["message"], str):
+        return "code/message of the wrong type"
+    if body["success"] is not (200 <= body["code"] < 300):
+        return f"success {body['success']} with code {body['code']}"
+    data = body.get("data")
+    if not body["success"]:
+        if not isinstance(data, dict) or not isinstance(data.get("response"), str):
+            return "an error without data.response"
+        # internal_error_response is what an unexpected exception becomes.
+        if data.get("error_type") == "database_error":
+            return f"internal error: {data['response'][:200]}"
+    return None
+
+
+def fuzz_operation(operation: Any, base_url: str, mode: GenerationMode) -> list[str]:
+    problems: list[str] = []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @hypothesis_settings(
+        max_examples=EXAMPLES_PER_MODE,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case: Any) -> None:
+        response = case.call(base_url=base_url, timeout=30)
+        problem = envelope_problem(
+            operation.path,
+            response.status_code,
+            (response.headers.get("content-type") or [""])[0],
+            response.content,
+        )
+        if problem:
+            problems.append(
+                f"{operation.method.upper()} {operation.path} ({mode}): {problem}"
+                f" — request {case.path_parameters} {case.query} {str(case.body)[:200]}"
+            )
+
+    try:
+        check()
+    except Unsatisfiable:
+        # Negative mode on a route without parameters: there is nothing to make invalid.
+        assert mode == GenerationMode.NEGATIVE, operation.path
+    return problems
+
+
+def fuzz_all(base_url: str) -> tuple[list[str], int]:
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    operations.sort(key=lambda op: (op.method.upper(), op.path) in LAST)
+    problems: list[str] = []
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            problems.extend(fuzz_operation(operation, base_url, mode))
+    return problems, len(operations)
+
+
+@pytest.fixture
+async def served_url(settings):
+    """citu served by hypercorn in this test's loop (serving hooks and all) on a free port."""
+    app = create_app(settings)
+    config = Config()
+    port = free_port()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    stop.set()
+    await server
+
+
+async def test_every_route_is_documented(client):
+    spec = await (await client.get("/openapi.json")).get_json()
+    undocumented = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("summary"):
+                undocumented.append(f"{method.upper()} {path}: no docstring")
+            if method == "post" and "requestBody" not in operation and path not in NO_BODY:
+                undocumented.append(f"POST {path}: no request model")
+    assert not undocumented
+    documented = {path for path in spec["paths"]}
+    app_rules = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in client.app.url_map.iter_rules()
+        if rule.endpoint != "static" and rule.endpoint not in QUART_SCHEMA_PAGES
+    }
+    assert app_rules <= documented
+
+
+async def test_fuzzed_requests_get_no_5xx_and_keep_the_envelope(served_url, fake_llm):
+    problems, operations = await asyncio.to_thread(fuzz_all, served_url)
+    assert operations >= 30
+    assert not problems, "\n".join(problems[:30])
+
+
+def test_the_checker_flags_a_server_error_and_a_broken_envelope():
+    assert envelope_problem("/api/v0/x", 500, "application/json", b"{}") == "HTTP 500"
+    assert "not an envelope" in envelope_problem("/api/v0/x", 200, "application/json", b"[]")
+    internal = {
+        "code": 500,
+        "success": False,
+        "message": "系统内部错误",
+        "data": {"response": "boom", "error_type": "database_error"},
+    }
+    body = json.dumps(internal).encode()
+    assert "internal error" in envelope_problem("/api/v0/x", 200, "application/json", body)
+    ok = {"code": 200, "success": True, "message": "操作成功", "data": {"timestamp": "t"}}
+    assert envelope_problem("/api/v0/x", 200, "application/json", json.dumps(ok).encode()) is None
