@@ -448,7 +448,7 @@ class FakeOpenAI:
 
         if await self._sleep(self.latency + reply.delay, receive):
             return  # client gave up (timeout test); nobody to answer
-        if reply.status != 200:
+        if reply.status != 200 or reply.error_body is not None:  # fail(200, body): garbage
             await _send_error(send, reply.status, reply.error_body, "server_error")
             return
         model = str(body.get("model", "fake"))

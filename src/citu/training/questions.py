@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-import httpx
-import openai
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
 from citu.errors import BadRequest, ServiceUnavailable
+from citu.llm import invoke_chat
 
 SYSTEM_PROMPT = (
     "你是一名数据分析专家。请根据用户给出的SQL查询语句，推断出它所回答的业务问题。"
@@ -33,10 +32,7 @@ async def generate_question(llm: ChatOpenAI | None, sql: str) -> str:
     """Ask the LLM which question ``sql`` answers; 400 when no LLM is configured."""
     if llm is None:
         raise BadRequest(MSG_NO_LLM, missing_params=["question"])
-    try:
-        answer = await llm.ainvoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(sql)])
-    except (openai.APIError, httpx.HTTPError) as error:
-        raise ServiceUnavailable(f"LLM服务调用失败，无法生成问题: {error}") from error
+    answer = await invoke_chat(llm, [SystemMessage(SYSTEM_PROMPT), HumanMessage(sql)])
     question = clean_question(str(answer.content or ""))
     if not question or question == "?":
         raise ServiceUnavailable("LLM未能根据SQL生成问题，请提供question字段")

@@ -1,0 +1,233 @@
+"""Faults of the components citu depends on: each answers a clear envelope, the service recovers
+when the component returns, and nothing the service acknowledged is lost or half-written.
+
+Redis: a private redis-server subprocess (killed, or frozen with SIGSTOP); the machine's shared
+Redis is never touched. Business database: a TCP forwarder in front of the machine's PostgreSQL
+that can refuse connections. LLM: the fake OpenAI server hangs or answers garbage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from citu.app import create_app
+from citu.settings import Settings
+
+ENVELOPE_KEYS = {"code", "success", "message", "data"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnRedis:
+    """A private redis-server on a free port: killed, restarted, frozen and thawed at will."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/1"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def freeze(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[OwnRedis]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(binary)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.thaw()
+    server.kill()
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator:
+    app = create_app(settings)
+    async with app.test_app():
+        yield app
+
+
+async def call(client, method: str, path: str, body=None, **kwargs):
+    response = await client.open(path, method=method, json=body, **kwargs)
+    return response.status_code, await response.get_json()
+
+
+def assert_clear_error(status: int, body, path: str) -> None:
+    """An error the frontend can show: the envelope, a reason, no bare 500."""
+    assert status != 500 and status >= 400, (path, status, body)
+    assert ENVELOPE_KEYS <= body.keys() and body["success"] is False, (path, body)
+    assert body["data"]["response"], (path, body)
+
+
+async def get_routes(client) -> list[str]:
+    """Every documented GET route, with sample path parameters."""
+    spec = await (await client.get("/openapi.json")).get_json()
+    return [
+        path.replace("{user_id}", "wang1").replace("{conversation_id}", "wang1:20250101000000000")
+        for path, operations in spec["paths"].items()
+        if "get" in operations
+        and "{" not in path.replace("{user_id}", "").replace("{conversation_id}", "")
+    ]
+
+
+# ---- Redis ---------------------------------------------------------------------------------------
+
+
+async def test_redis_down_every_read_answers_clearly_and_the_rest_keeps_serving(
+    settings, own_redis
+):
+    settings.redis_url = own_redis.url
+    settings.redis_timeout = 1.0
+    async with running(settings) as app:
+        client = app.test_client()
+        own_redis.kill()
+        for path in await get_routes(client):
+            status, body = await call(client, "GET", path)
+            if status >= 400 and path not in ("/api/test/redis",):
+                assert_clear_error(status, body, path)
+        # Training does not need Redis (its embedding cache is skipped while Redis is down).
+        item = {"data": {"training_data_type": "documentation", "content": "营业额为日营收合计"}}
+        status, body = await call(client, "POST", "/api/v0/training_data/create", item)
+        assert status == 200, body
+        status, stats = await call(client, "GET", "/api/v0/training_data/stats")
+        assert stats["data"]["total_count"] == 1
+        health = await (await client.get("/health")).get_json()
+        assert health["status"] == "degraded" and "redis" in health["degraded_components"]
+
+
+async def test_redis_frozen_then_thawed_loses_no_acknowledged_message(settings, own_redis):
+    """A hung Redis (SIGSTOP): writes time out with 503/False, none half-applied; after it
+    resumes, every acknowledged message is there and each conversation's count matches."""
+    settings.redis_url = own_redis.url
+    settings.redis_timeout = 0.5
+    async with running(settings) as app:
+        client = app.test_client()
+        store = app.extensions["citu"].components["conversations"]
+        acknowledged: dict[str, list[str]] = {}
+        for user in ("u1", "u2"):
+            cid = await store.create_conversation(user)
+            acknowledged[cid] = []
+            for i in range(3):
+                text = f"{user}-before-{i}"
+                assert await store.save_message(cid, "user", text)
+                acknowledged[cid].append(text)
+
+        own_redis.freeze()
+        started = time.monotonic()
+        for cid in acknowledged:
+            if await store.save_message(cid, "user", f"{cid}-while-frozen"):
+                acknowledged[cid].append(f"{cid}-while-frozen")
+        status, body = await call(client, "GET", "/api/v0/user/u1/conversations")
+        assert status == 503 and body["data"]["can_retry"] is True
+        assert time.monotonic() - started < 10, "a frozen Redis must not hang requests"
+        own_redis.thaw()
+
+        for _ in range(100):
+            status, body = await call(client, "GET", "/api/v0/user/u1/conversations")
+            if status == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 200
+        for cid, texts in acknowledged.items():
+            meta, messages = await store.read_conversation(cid, None)
+            contents = [m["content"] for m in messages]
+            assert contents[: len(texts)] == texts  # nothing acknowledged is missing
+            # A write that timed out may still land once Redis resumes, but whole or not at all.
+            assert int(meta["message_count"]) == len(messages)
+            assert set(contents) - set(texts) <= {f"{cid}-while-frozen"}
+        cid = next(iter(acknowledged))
+        assert await store.save_message(cid, "assistant", "after")  # writes work again
+
+
+# ---- LLM -------------------------------------------------------------------------------------------
+
+
+# fault -> (how the fake misbehaves, the status citu answers)
+LLM_FAULTS = {
+    "timeout": (lambda fake: fake.hang(5.0), 504),
+    "http_error": (lambda fake: fake.fail(502, "<html>bad gateway</html>"), 503),
+    "garbage_json": (lambda fake: fake.fail(200, {"unexpected": ["shape"]}), 503),
+    "empty_answer": (lambda fake: fake.reply(""), 503),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(LLM_FAULTS))
+async def test_llm_fault_answers_clearly_stores_nothing_and_recovers(settings, fake_llm, fault):
+    settings.llm_timeout = 0.5
+    async with running(settings) as app:
+        client = app.test_client()
+        example = {"sql": "SELECT count(*) FROM bss_service_area"}  # the LLM writes the question
+        misbehave, expected = LLM_FAULTS[fault]
+        misbehave(fake_llm)
+        status, body = await call(client, "POST", "/api/v0/citu_train_question_sql", example)
+        assert_clear_error(status, body, fault)
+        assert status == expected and body["code"] == expected, body
+        stats = await (await client.get("/api/v0/training_data/stats")).get_json()
+        assert stats["data"]["total_count"] == 0  # no half-written example
+
+        fake_llm.reply("服务区一共有多少个？")
+        status, body = await call(client, "POST", "/api/v0/citu_train_question_sql", example)
+        assert status == 200 and body["data"]["question"] == "服务区一共有多少个？"
+
+
+async def test_embedding_fault_stores_nothing(settings, fake_llm):
+    settings.embedding_timeout = 0.5
+    async with running(settings) as app:
+        client = app.test_client()
+        item = {"data": {"training_data_type": "documentation", "content": "服务区按片区管理"}}
+        fake_llm.hang(5.0, endpoint="embeddings")
+        status, body = await call(client, "POST", "/api/v0/training_data/create", item)
+        assert status >= 400 and body["success"] is False
+        stats = await (await client.get("/api/v0/training_data/stats")).get_json()
+        assert stats["data"]["total_count"] == 0
+        status, body = await call(client, "POST", "/api/v0/training_data/create", item)
+        assert status == 200
+
+
+def with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
+    return urlunsplit(parts._replace(netloc=f"{netloc}:{port}"))
