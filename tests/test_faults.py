@@ -23,6 +23,7 @@ import pytest
 
 from citu.app import create_app
 from citu.settings import Settings
+from fakes.tcp_proxy import DelayProxy
 
 ENVELOPE_KEYS = {"code", "success", "message", "data"}
 
@@ -231,3 +232,70 @@ def with_port(url: str, port: int) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit(":", 1)[0] if parts.port else parts.netloc
     return urlunsplit(parts._replace(netloc=f"{netloc}:{port}"))
+
+
+# ---- business database -------------------------------------------------------------------------
+
+
+async def health_of(client) -> dict:
+    return await (await client.get("/health")).get_json()
+
+
+async def wait_for(predicate, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_business_db_unreachable_at_start_then_back(settings, business_db_url):
+    """Start degraded (nothing listens where the business DB should be), recover when it comes."""
+    target = urlsplit(business_db_url)
+    port = free_port()
+    settings.business_db_url = with_port(business_db_url, port)
+    settings.business_reconnect_seconds = 0.1
+    async with running(settings) as app:
+        client = app.test_client()
+        svc = app.extensions["citu"]
+        health = await health_of(client)
+        assert health["status"] == "degraded"
+        assert health["degraded_components"] == ["business_database"]
+        with pytest.raises(Exception) as refused:
+            svc.require_business_db()
+        assert refused.value.status == 503  # the clear envelope the SQL routes answer
+        status, stats = await call(client, "GET", "/api/v0/training_data/stats")
+        assert status == 200  # the rest keeps serving
+
+        async with DelayProxy(target.hostname, target.port or 5432, listen_port=port):
+
+            async def business_up() -> bool:
+                return (await health_of(client))["services"]["business_database"]
+
+            assert await wait_for(business_up)
+            async with svc.require_business_db().acquire() as conn:
+                assert await conn.fetchval("SELECT count(*) FROM bss_service_area") > 0
+
+
+async def test_business_db_lost_after_start_then_back(settings, business_db_url):
+    target = urlsplit(business_db_url)
+    port = free_port()
+    settings.business_db_url = with_port(business_db_url, port)
+    proxy = DelayProxy(target.hostname, target.port or 5432, listen_port=port)
+    await proxy.__aenter__()
+    async with running(settings) as app:
+        client = app.test_client()
+        assert (await health_of(client))["status"] == "healthy"
+        await proxy.__aexit__(None, None, None)  # drops every open connection too
+
+        health = await health_of(client)
+        assert health["services"]["business_database"] is False
+        assert (await call(client, "GET", "/api/v0/training_data/stats"))[0] == 200
+
+        async with DelayProxy(target.hostname, target.port or 5432, listen_port=port):
+
+            async def business_up() -> bool:
+                return (await health_of(client))["services"]["business_database"]
+
+            assert await wait_for(business_up)

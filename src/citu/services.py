@@ -7,6 +7,7 @@ them without the web layer; the app keeps one ``Services`` in ``app.extensions["
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -57,6 +58,7 @@ class Services:
         # reverse order, while the pools and Redis are still open (see close()).
         self.components: dict[str, Any] = {}
         self.ops = Ops(settings)  # metrics, alerts, maintenance switch; no connection yet
+        self._business_retry: asyncio.Task | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -130,11 +132,22 @@ class Services:
     async def _open_business_pool(self) -> None:
         try:
             self.business_db = await open_business_pool(self.business_db_url, self.settings)
-        except (OSError, asyncpg.PostgresError) as error:
-            # The service still serves training, conversations and feedback without it.
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            # The service still serves training, conversations and feedback without it, and
+            # keeps trying in the background so it recovers when the database returns.
             log.error(
                 "business database %s unreachable: %s", redact_url(self.business_db_url), error
             )
+            self._business_retry = asyncio.create_task(self._reconnect_business())
+
+    async def _reconnect_business(self) -> None:
+        while self.business_db is None:
+            await asyncio.sleep(self.settings.business_reconnect_seconds)
+            try:
+                self.business_db = await open_business_pool(self.business_db_url, self.settings)
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                continue
+            log.info("business database %s reachable again", redact_url(self.business_db_url))
 
     async def close(self) -> None:
         """Shutdown hooks first (components' ``aclose()``, newest first), then the clients.
@@ -149,6 +162,10 @@ class Services:
                     await closer()
                 except Exception:  # noqa: BLE001 - keep closing the rest
                     log.exception("closing %s failed", name)
+        if self._business_retry is not None:
+            self._business_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._business_retry
         if self.redis is not None:
             await self.redis.aclose()
         if self.http is not None:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     business_pool_max: int = 10
     business_statement_timeout_ms: int = 30_000
+    business_connect_timeout: float = 10.0
+    business_reconnect_seconds: float = 5.0  # retry interval while unreachable at start
     demo_database_name: str = "citu_demo"
 
     # --- LLM and embeddings (OpenAI-compatible endpoints) ---------------------------------

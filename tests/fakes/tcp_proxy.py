@@ -13,16 +13,16 @@ import contextlib
 
 
 class DelayProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, listen_port: int = 0) -> None:
         self.target = (target_host, target_port)
         self.delay = 0.0
         self.holding = asyncio.Event()
-        self.port = 0
+        self.port = listen_port  # 0: a free port, known after start
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task] = set()
 
     async def __aenter__(self) -> DelayProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

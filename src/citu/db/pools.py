@@ -28,6 +28,7 @@ async def open_business_pool(url: str, settings: Settings) -> asyncpg.Pool:
         url,
         min_size=1,
         max_size=settings.business_pool_max,
+        timeout=settings.business_connect_timeout,
         server_settings={
             "application_name": "citu-business",
             "default_transaction_read_only": "on",
