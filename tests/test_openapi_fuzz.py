@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from typing import Any
 
 import pytest
 import schemathesis
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
 from citu.app import create_app
+from fakes.served import served
 
 EXAMPLES_PER_MODE = 4
 # Routes with their own wire shape (agents.md §3): not the {code, success, message, data} envelope.
@@ -31,12 +29,6 @@ LAST = {("POST", "/api/v0/maintenance/readonly")}
 # POST routes that take no body.
 NO_BODY = {"/api/v0/embedding_cache_cleanup", "/api/v0/qa_cache_cleanup"}
 QUART_SCHEMA_PAGES = {"openapi", "swagger_ui", "redoc_ui", "scalar_ui"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def envelope_problem(path: str, status: int, content_type: str, content: bytes) -> str | None:
@@ -117,23 +109,8 @@ def fuzz_all(base_url: str) -> tuple[list[str], int]:
 @pytest.fixture
 async def served_url(settings):
     """citu served by hypercorn in this test's loop (serving hooks and all) on a free port."""
-    app = create_app(settings)
-    config = Config()
-    port = free_port()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = config.errorlog = None
-    stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            break
-        except OSError:
-            await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    stop.set()
-    await server
+    async with served(create_app(settings)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def test_every_route_is_documented(client):
