@@ -173,7 +173,8 @@ def start_baseline(run: Stack, server: str, threads: int) -> tuple[subprocess.Po
 def worker_process(server: subprocess.Popen) -> psutil.Process:
     """The process serving requests: hypercorn's (only) worker child, else the server itself."""
     parent = psutil.Process(server.pid)
-    children = [c for c in parent.children() if "multiprocessing" not in " ".join(c.cmdline())]
+    # hypercorn spawns its worker with multiprocessing (spawn_main); skip the resource tracker.
+    children = [c for c in parent.children() if "resource_tracker" not in " ".join(c.cmdline())]
     return children[0] if children else parent
 
 
