@@ -22,6 +22,7 @@ from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
 from citu.llm import build_chat_model, build_embeddings
 from citu.settings import Settings, redact_url
+from citu.stores.feedback import FeedbackStore
 
 log = logging.getLogger("citu.services")
 
@@ -89,6 +90,7 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        self.components["feedback"] = FeedbackStore(self.db)
 
     async def _open_business_pool(self) -> None:
         try:
