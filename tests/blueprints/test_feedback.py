@@ -454,3 +454,11 @@ async def test_timestamps_share_one_format(client, services):
     _, body = await query(client)
     record = body["data"]["records"][0]
     assert TIMESTAMP.match(record["create_time"]) and TIMESTAMP.match(record["update_time"])
+
+
+async def test_routes_are_documented_in_openapi(client):
+    paths = (await (await client.get("/openapi.json")).get_json())["paths"]
+    query = paths["/api/v0/qa_feedback/query"]["post"]
+    assert query["summary"] == "List feedback records, filtered, sorted and paginated."
+    assert "page_size" in str(query["requestBody"])
+    assert "/api/v0/qa_feedback/update/{feedback_id}" in paths
