@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import feedback, system
+    from citu.blueprints import conversation, feedback, system
 
-    for blueprint in (system.bp, feedback.bp):
+    for blueprint in (system.bp, conversation.bp, feedback.bp):
         app.register_blueprint(blueprint)
 
 
