@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 
@@ -462,3 +463,178 @@ async def test_routes_are_documented_in_openapi(client):
     assert query["summary"] == "List feedback records, filtered, sorted and paginated."
     assert "page_size" in str(query["requestBody"])
     assert "/api/v0/qa_feedback/update/{feedback_id}" in paths
+
+
+# --- add_to_training ----------------------------------------------------------------------
+
+
+async def vector_documents(services, collection: str) -> list[dict]:
+    rows = await services.db.fetch(
+        "SELECT e.document FROM langchain_pg_embedding e"
+        " JOIN langchain_pg_collection c ON c.uuid = e.collection_id WHERE c.name = $1"
+        " ORDER BY e.document",
+        collection,
+    )
+    return [json.loads(row["document"]) for row in rows]
+
+
+async def trained_flags(services) -> dict[int, bool]:
+    rows = await services.db.fetch("SELECT id, is_in_training_data FROM qa_feedback")
+    return {row["id"]: row["is_in_training_data"] for row in rows}
+
+
+async def promote(client, ids) -> tuple[int, dict]:
+    response = await client.post("/api/v0/qa_feedback/add_to_training", json={"feedback_ids": ids})
+    return response.status_code, await response.get_json()
+
+
+async def test_add_to_training_promotes_a_mixed_batch(client, services, fake_llm):
+    up, down, trained, no_question, unsafe = await seed(
+        services,
+        {"question": "各服务区的收入是多少？", "sql": "SELECT name FROM bss_service_area"},
+        {
+            "question": "查询车流量",
+            "sql": "SELEC count(*) FROM bss_car_day_count",
+            "is_thumb_up": False,
+        },
+        {"question": "已训练", "is_in_training_data": True},
+        {"question": "   "},
+        {"question": "删除数据", "sql": "DELETE FROM bss_company"},
+    )
+    requested = [up, down, trained, no_question, unsafe, up, 987654, str(down)]
+    status, body = await promote(client, requested)
+
+    assert status == 200 and body["code"] == 200 and body["success"] is True
+    data = body["data"]
+    assert data["summary"] == {
+        "total_requested": 8,  # duplicates and unknown ids included, as before
+        "total_processed": 5,
+        "positive_trained": 1,
+        "negative_trained": 1,
+        "already_trained": 1,
+        "errors": 2,
+    }
+    assert data["successfully_trained_ids"] == [up, down]
+    assert data["training_details"] == {"sql_training_count": 1, "error_sql_training_count": 1}
+    assert data["response"] == "训练数据添加完成，成功处理 2 条记录"
+
+    assert await vector_documents(services, "sql") == [
+        {"question": "各服务区的收入是多少？", "sql": "SELECT name FROM bss_service_area"}
+    ]
+    assert await vector_documents(services, "error_sql") == [
+        {
+            "question": "查询车流量",
+            "sql": "SELEC count(*) FROM bss_car_day_count",
+            "type": "error_sql",
+        }
+    ]
+    flags = await trained_flags(services)
+    assert flags == {up: True, down: True, trained: True, no_question: False, unsafe: False}
+    marked = await services.db.fetchval(
+        "SELECT count(*) FROM qa_feedback WHERE update_time IS NOT NULL"
+    )
+    assert marked == 2
+    assert len(fake_llm.embedding_requests) >= 1
+
+
+async def test_add_to_training_again_only_counts_already_trained(client, services, fake_llm):
+    (up,) = await seed(
+        services, {"question": "服务区数量", "sql": "SELECT count(*) FROM bss_service_area"}
+    )
+    await promote(client, [up])
+    calls = len(fake_llm.embedding_requests)
+    status, body = await promote(client, [up])
+    assert status == 200 and body["data"]["summary"]["already_trained"] == 1
+    assert body["data"]["successfully_trained_ids"] == []
+    assert body["data"]["response"] == "训练数据添加完成，成功处理 0 条记录"
+    assert len(fake_llm.embedding_requests) == calls  # nothing embedded the second time
+    assert len(await vector_documents(services, "sql")) == 1
+
+
+async def test_add_to_training_unknown_ids_are_404(client, services):
+    await seed(services, {})
+    status, body = await promote(client, [424242, 99999999999, -1])
+    assert status == 404 and body["data"]["response"] == "未找到任何有效的反馈记录"
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"feedback_ids": []}, {"feedback_ids": 5}, {"feedback_ids": None}]
+)
+async def test_add_to_training_without_id_list_is_400(client, body):
+    response = await client.post("/api/v0/qa_feedback/add_to_training", json=body)
+    data = (await response.get_json())["data"]
+    assert response.status_code == 400
+    assert data["response"] == "缺少有效的反馈ID列表" and data["missing_params"] == ["feedback_ids"]
+
+
+@pytest.mark.parametrize("ids", [["abc"], [1, True], [1.5], [[1]], [None]])
+async def test_add_to_training_malformed_ids_are_400(client, ids):
+    status, body = await promote(client, ids)
+    assert status == 400 and body["data"]["invalid_params"] == ["feedback_ids"]
+
+
+async def test_failed_embedding_leaves_nothing_trained(client, services, fake_llm):
+    ids = await seed(
+        services,
+        {"question": "收入", "sql": "SELECT 1"},
+        {"question": "车流", "sql": "SELECT 2", "is_thumb_up": False},
+    )
+    fake_llm.fail(500, endpoint="embeddings")
+    status, body = await promote(client, ids)
+    assert status == 503 and body["success"] is False and body["data"]["can_retry"] is True
+    assert await trained_flags(services) == dict.fromkeys(ids, False)
+    assert await services.db.fetchval("SELECT count(*) FROM langchain_pg_embedding") == 0
+
+    status, body = await promote(client, ids)  # the endpoint is back: the retry succeeds
+    assert status == 200 and body["data"]["successfully_trained_ids"] == ids
+
+
+async def test_database_error_mid_batch_rolls_back_every_vector(client, services):
+    first, second = await seed(
+        services,
+        {"question": "第一条", "sql": "SELECT 1"},
+        {"question": "第二条 boom", "sql": "SELECT 2"},
+    )
+    await services.db.execute(
+        """
+        CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.document LIKE '%boom%' THEN RAISE EXCEPTION 'disk on fire'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_boom BEFORE INSERT ON langchain_pg_embedding
+            FOR EACH ROW EXECUTE FUNCTION refuse_boom();
+        """
+    )
+    status, body = await promote(client, [first, second])
+    assert status == 500 and body["data"]["response"] == "添加训练数据失败，请稍后重试"
+    assert await trained_flags(services) == {first: False, second: False}
+    assert await services.db.fetchval("SELECT count(*) FROM langchain_pg_embedding") == 0
+
+
+async def test_failed_marking_rolls_back_the_vectors(client, services):
+    (feedback_id,) = await seed(services, {"question": "标记失败", "sql": "SELECT 1"})
+    await services.db.execute(
+        """
+        CREATE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'no updates today'; END $$;
+        CREATE TRIGGER refuse_update BEFORE UPDATE ON qa_feedback
+            FOR EACH ROW EXECUTE FUNCTION refuse_update();
+        """
+    )
+    status, _ = await promote(client, [feedback_id])
+    assert status == 500
+    assert await services.db.fetchval("SELECT count(*) FROM langchain_pg_embedding") == 0
+    assert await trained_flags(services) == {feedback_id: False}
+
+
+async def test_promoting_again_after_a_reset_adds_no_duplicate_vector(client, services):
+    (feedback_id,) = await seed(services, {"question": "路段数量", "sql": "SELECT count(*) FROM x"})
+    await promote(client, [feedback_id])
+    await client.put(
+        f"/api/v0/qa_feedback/update/{feedback_id}", json={"is_in_training_data": False}
+    )
+    status, body = await promote(client, [feedback_id])
+    assert status == 200 and body["data"]["successfully_trained_ids"] == [feedback_id]
+    assert len(await vector_documents(services, "sql")) == 1
+    assert await trained_flags(services) == {feedback_id: True}

@@ -63,6 +63,11 @@ class FeedbackIn(BaseModel):
     user_id: str = Field("guest", max_length=64)
 
 
+class FeedbackIdsIn(BaseModel):
+    # Any: a missing, empty or non-list value gets the route's own 400 text, not a schema error.
+    feedback_ids: Any = Field(None, description="non-empty list of feedback ids")
+
+
 class FeedbackUpdateIn(BaseModel):
     question: str | None = None
     sql: str | None = None
@@ -103,6 +108,21 @@ def record_json(row: asyncpg.Record) -> dict[str, Any]:
     record["create_time"] = format_timestamp(record["create_time"])
     record["update_time"] = format_timestamp(record["update_time"])
     return record
+
+
+def parse_feedback_ids(raw: Any) -> list[int]:
+    """Integers, or strings of digits (the old service's SQL accepted both)."""
+    if not isinstance(raw, list) or not raw:
+        raise BadRequest("缺少有效的反馈ID列表", missing_params=["feedback_ids"])
+    ids = []
+    for value in raw:
+        if isinstance(value, int) and not isinstance(value, bool):
+            ids.append(value)
+        elif isinstance(value, str) and value.strip().lstrip("+-").isdecimal():
+            ids.append(int(value))
+        else:
+            raise BadRequest(f"反馈ID必须是整数：{value!r}", invalid_params=["feedback_ids"])
+    return ids
 
 
 async def _timestamp(store: FeedbackStore, field: str, text: str | None) -> datetime | None:
@@ -203,6 +223,35 @@ async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
             "反馈记录更新成功", {"updated_id": feedback_id, "updated_fields": list(fields)}
         )
     )
+
+
+@bp.post("/api/v0/qa_feedback/add_to_training")
+@validate_request(FeedbackIdsIn)
+@fails_with("添加训练数据失败，请稍后重试")
+async def add_to_training(data: FeedbackIdsIn):
+    """Promote feedback into the vector store (up → sql, down → error_sql) and mark it trained."""
+    ids = parse_feedback_ids(data.feedback_ids)
+    promotion = await _store().promote_to_training(ids, services().components["training"])
+    if not promotion.found:
+        raise NotFound("未找到任何有效的反馈记录")
+    positive, negative = len(promotion.positive), len(promotion.negative)
+    summary = {
+        "total_requested": len(ids),
+        "total_processed": positive
+        + negative
+        + len(promotion.already_trained)
+        + len(promotion.errors),
+        "positive_trained": positive,
+        "negative_trained": negative,
+        "already_trained": len(promotion.already_trained),
+        "errors": len(promotion.errors),
+    }
+    data = {
+        "summary": summary,
+        "successfully_trained_ids": promotion.trained_ids,
+        "training_details": {"sql_training_count": positive, "error_sql_training_count": negative},
+    }
+    return reply(success_response(f"训练数据添加完成，成功处理 {positive + negative} 条记录", data))
 
 
 @bp.get("/api/v0/qa_feedback/stats")

@@ -1,16 +1,25 @@
-"""QA feedback rows (table ``qa_feedback`` in citu's database): query, add, update, delete, stats.
+"""QA feedback rows (table ``qa_feedback`` in citu's database): query, add, update, delete,
+stats, and promotion into the vector store.
 
-A plain async class over the asyncpg pool, so it can be tested without the web layer. The
-promotion of feedback into the vector store lives in ``citu.stores.feedback_promotion``.
+A plain async class over the asyncpg pool, so it can be tested without the web layer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
+
+from citu.training.models import InvalidTrainingData, TrainingItem, question_sql_item
+
+if TYPE_CHECKING:
+    from citu.training.service import TrainingService
+
+log = logging.getLogger("citu.feedback")
 
 SORT_COLUMNS = ("id", "create_time", "update_time", "user_id")
 DEFAULT_SORT = "create_time"
@@ -55,6 +64,21 @@ class FeedbackStats:
     negative: int
     trained: int
     untrained: int
+
+
+@dataclass
+class Promotion:
+    """What ``promote_to_training`` did with the requested ids (unknown ids appear nowhere)."""
+
+    found: int = 0
+    positive: list[int] = field(default_factory=list)  # written to collection ``sql``
+    negative: list[int] = field(default_factory=list)  # written to collection ``error_sql``
+    already_trained: list[int] = field(default_factory=list)
+    errors: list[int] = field(default_factory=list)  # not promotable, or changed meanwhile
+
+    @property
+    def trained_ids(self) -> list[int]:
+        return sorted(self.positive + self.negative)
 
 
 def valid_id(feedback_id: int) -> bool:
@@ -116,13 +140,6 @@ class FeedbackStore:
             datetime.now(),
         )
 
-    async def get(self, feedback_id: int) -> asyncpg.Record | None:
-        if not valid_id(feedback_id):
-            return None
-        return await self.pool.fetchrow(
-            f"SELECT {COLUMNS} FROM qa_feedback WHERE id = $1", feedback_id
-        )
-
     async def delete(self, feedback_id: int) -> bool:
         if not valid_id(feedback_id):
             return False
@@ -157,3 +174,80 @@ class FeedbackStore:
             " FROM qa_feedback"
         )
         return FeedbackStats(**dict(row))
+
+    async def promote_to_training(self, ids: Sequence[int], training: TrainingService) -> Promotion:
+        """Write untrained feedback into the vector store (thumbs up → ``sql``, thumbs down →
+        ``error_sql``) and mark it trained, all or nothing.
+
+        Embeddings are requested before the transaction opens; then the rows are locked (in id
+        order, so concurrent promotions cannot deadlock), re-checked, and the vectors and the
+        ``is_in_training_data`` flags are written in one transaction. Any failure there leaves
+        no vector written and no row marked.
+        """
+        wanted = sorted({i for i in ids if valid_id(i)})
+        rows = await self.pool.fetch(
+            f"SELECT {COLUMNS} FROM qa_feedback WHERE id = ANY($1::int[]) ORDER BY id", wanted
+        )
+        result = Promotion(found=len(rows))
+        candidates: dict[int, tuple[asyncpg.Record, TrainingItem]] = {}
+        for row in rows:
+            if row["is_in_training_data"]:
+                result.already_trained.append(row["id"])
+                continue
+            kind = "sql" if row["is_thumb_up"] else "error_sql"
+            try:
+                item = question_sql_item(row["question"], row["sql"], kind)
+                if item.needs_question:
+                    raise InvalidTrainingData("question字段是必需的", missing_params=["question"])
+            except InvalidTrainingData as error:
+                log.warning("feedback %s not promotable: %s", row["id"], error)
+                result.errors.append(row["id"])
+            else:
+                candidates[row["id"]] = (row, item)
+        if not candidates:
+            return result
+
+        items = [item for _, item in candidates.values()]
+        prepared = dict(zip(candidates, await training.prepare(items), strict=True))
+        ready: list[asyncpg.Record] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetch(
+                f"SELECT {COLUMNS} FROM qa_feedback WHERE id = ANY($1::int[]) ORDER BY id"
+                " FOR UPDATE",
+                list(candidates),
+            )
+            current = {row["id"]: row for row in locked}
+            for feedback_id, (snapshot, _) in candidates.items():
+                row = current.get(feedback_id)
+                if row is not None and row["is_in_training_data"]:
+                    result.already_trained.append(feedback_id)  # a concurrent call won
+                elif row is None or _content(row) != _content(snapshot):
+                    log.warning("feedback %s deleted or edited during promotion", feedback_id)
+                    result.errors.append(feedback_id)
+                else:
+                    ready.append(row)
+            if ready:
+                ready_ids = [row["id"] for row in ready]
+                await training.store_prepared([prepared[i] for i in ready_ids], conn=conn)
+                await conn.execute(
+                    "UPDATE qa_feedback SET is_in_training_data = TRUE, update_time = $2"
+                    " WHERE id = ANY($1::int[])",
+                    ready_ids,
+                    datetime.now(),
+                )
+        for row in ready:
+            (result.positive if row["is_thumb_up"] else result.negative).append(row["id"])
+        result.already_trained.sort()
+        result.errors.sort()
+        log.info(
+            "promoted feedback: %d to sql, %d to error_sql, %d already trained, %d errors",
+            len(result.positive),
+            len(result.negative),
+            len(result.already_trained),
+            len(result.errors),
+        )
+        return result
+
+
+def _content(row: asyncpg.Record) -> tuple[str, str, bool]:
+    return row["question"], row["sql"], row["is_thumb_up"]
