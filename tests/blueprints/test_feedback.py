@@ -567,7 +567,7 @@ async def test_add_to_training_without_id_list_is_400(client, body):
     assert data["response"] == "缺少有效的反馈ID列表" and data["missing_params"] == ["feedback_ids"]
 
 
-@pytest.mark.parametrize("ids", [["abc"], [1, True], [1.5], [[1]], [None]])
+@pytest.mark.parametrize("ids", [["abc"], [1, True], [1.5], [[1]], [None], ["+-5"], ["٣"]])
 async def test_add_to_training_malformed_ids_are_400(client, ids):
     status, body = await promote(client, ids)
     assert status == 400 and body["data"]["invalid_params"] == ["feedback_ids"]

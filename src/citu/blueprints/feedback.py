@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ bp = Blueprint("feedback", __name__)
 
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 2**63 - 1  # OFFSET is a bigint
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class FeedbackQueryIn(BaseModel):
@@ -118,7 +120,7 @@ def parse_feedback_ids(raw: Any) -> list[int]:
     for value in raw:
         if isinstance(value, int) and not isinstance(value, bool):
             ids.append(value)
-        elif isinstance(value, str) and value.strip().lstrip("+-").isdecimal():
+        elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
             ids.append(int(value))
         else:
             raise BadRequest(f"反馈ID必须是整数：{value!r}", invalid_params=["feedback_ids"])
