@@ -89,6 +89,9 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.pipeline.service import build_pipeline
+
+        self.components["pipeline"] = await build_pipeline(self)
 
     async def _open_business_pool(self) -> None:
         try:

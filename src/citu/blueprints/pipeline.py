@@ -1,0 +1,648 @@
+"""Data pipeline routes: tasks, execution, files, logs, database inspection, vector backup/restore.
+
+Request bodies are checked by hand because the contract fixes each error's Chinese text and
+order (spec pipeline.md §2); every check the old service failed to make answers 400 here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import mimetypes
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from quart import Blueprint, request, send_file
+
+from citu import responses as r
+from citu.errors import ApiError, BadRequest, NotFound
+from citu.pipeline.engine import RunOptions
+from citu.pipeline.files import TASK_ID_TEXT, is_valid_task_id, validate_task_id
+from citu.pipeline.service import PipelineService, database_name
+from citu.pipeline.tasklog import LEVELS, parse_time
+from citu.pipeline.tasks import SORT_FIELDS, STEP_NAMES, TIME_FILTERS, TaskQuery
+from citu.pipeline.vectors import SUPPORTED_TABLES, TIMESTAMP_RE, RestoreFailed
+from citu.services import services
+
+log = logging.getLogger("citu.pipeline.api")
+
+bp = Blueprint("pipeline", __name__)
+
+PREFIX = "/api/v0/data_pipeline"
+QUERY_STATUSES = (
+    "pending",
+    "in_progress",
+    "partial_completed",
+    "completed",
+    "failed",
+    "running",
+    "cancelled",
+)
+LOG_SORT_FIELDS = ("timestamp", "level", "logger", "step", "line_number")
+OVERWRITE_MODES = ("backup", "replace", "skip")
+DDL_TYPES = ("ddl", "md", "both")
+
+
+def pipeline() -> PipelineService:
+    return services().components["pipeline"]
+
+
+def fails_with(text: str | Callable[[], str]) -> Callable:
+    """Unexpected errors answer the route's own 500 text (typed errors keep their envelope)."""
+
+    def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(handler)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(*args, **kwargs)
+            except (ApiError, asyncio.CancelledError):
+                raise
+            except Exception:
+                log.exception("%s failed", handler.__name__)
+                message = text() if callable(text) else text
+                return r.reply(r.internal_error_response(message), 500)
+
+        return wrapper
+
+    return decorate
+
+
+async def json_body() -> dict[str, Any]:
+    """The body as a JSON object whatever the Content-Type; empty → {}; anything else → 400."""
+    raw = await request.get_data()
+    if not raw or not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("请求体必须是有效的JSON") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadRequest("请求体必须是JSON对象")
+    return data
+
+
+def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise BadRequest(f"参数 {name} 必须是布尔值", invalid_params=[name])
+    return value
+
+
+def _int(value: Any, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(name)
+    return value
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+
+
+@bp.post(f"{PREFIX}/tasks")
+@fails_with("创建任务失败，请稍后重试")
+async def create_task():
+    """Create a pipeline task (then upload its table list and execute it)."""
+    data = await pipeline().create_task(await json_body())
+    return r.reply(r.success_response("任务创建成功，请上传表清单文件后再执行任务", data), 201)
+
+
+@bp.post(f"{PREFIX}/tasks/<task_id>/execute")
+@fails_with("启动任务执行失败，请稍后重试")
+async def execute_task(task_id: str):
+    """Start the complete workflow or one step in the background (202)."""
+    body = await json_body()
+    mode = body.get("execution_mode", "complete")
+    step = body.get("step_name")
+    if mode not in ("complete", "step"):
+        raise BadRequest(
+            "无效的执行模式，必须是 'complete' 或 'step'", invalid_params=["execution_mode"]
+        )
+    if mode == "step" and not step:
+        raise BadRequest("步骤执行模式需要指定step_name", missing_params=["step_name"])
+    if mode == "step" and step not in STEP_NAMES:
+        raise BadRequest(
+            f"无效的步骤名称，支持的步骤: {', '.join(STEP_NAMES)}", invalid_params=["step_name"]
+        )
+    options = RunOptions(
+        mode=mode,
+        step=step if mode == "step" else None,
+        backup_vector_tables=_bool(body, "backup_vector_tables", False),
+        truncate_vector_tables=_bool(body, "truncate_vector_tables", False),
+        skip_training=_bool(body, "skip_training", False),
+    )
+    if mode == "step" and step != "training_load":
+        if options.backup_vector_tables or options.truncate_vector_tables or options.skip_training:
+            log.warning("vector flags ignored for step %s of task %s", step, task_id)
+        options.backup_vector_tables = options.truncate_vector_tables = options.skip_training = (
+            False
+        )
+    await pipeline().execute(task_id, options)
+    data = {
+        "task_id": task_id,
+        "execution_mode": mode,
+        "step_name": options.step,
+        "message": "任务正在后台执行，请通过状态接口查询进度",
+    }
+    return r.reply(r.success_response("任务执行已启动", data), 202)
+
+
+@bp.post(f"{PREFIX}/tasks/<task_id>/cancel")
+@fails_with("取消任务失败，请稍后重试")
+async def cancel_task(task_id: str):
+    """Cancel a running task (citu addition); the run stops and the task is marked failed."""
+    if not await pipeline().cancel(task_id):
+        raise BadRequest(f"任务未在执行中: {task_id}")
+    return r.reply(r.success_response("已请求取消任务", {"task_id": task_id}))
+
+
+@bp.get(f"{PREFIX}/tasks/<task_id>")
+@fails_with("获取任务状态失败，请稍后重试")
+async def get_task(task_id: str):
+    """Task status with every step's state."""
+    data = await pipeline().task_status(task_id)
+    return r.reply(r.success_response("获取任务状态成功", data))
+
+
+@bp.get(f"{PREFIX}/tasks")
+@fails_with("获取任务列表失败，请稍后重试")
+async def list_tasks():
+    """Newest tasks first, with an aggregate step status."""
+    args = request.args
+    try:
+        limit = int(args.get("limit", 50))
+        offset = int(args.get("offset", 0))
+    except ValueError:
+        raise BadRequest("limit和offset必须是整数", invalid_params=["limit", "offset"]) from None
+    if limit < 1 or offset < 0:
+        raise BadRequest("limit必须大于0，offset不能为负数", invalid_params=["limit", "offset"])
+    limit = min(limit, 100)
+    tasks = await pipeline().list_tasks(limit, offset, args.get("status") or None)
+    data = {"tasks": tasks, "total": len(tasks), "limit": limit, "offset": offset}
+    return r.reply(r.success_response("获取任务列表成功", data))
+
+
+@bp.post(f"{PREFIX}/tasks/query")
+@fails_with("查询任务列表失败，请稍后重试")
+async def query_tasks():
+    """Search tasks by status, name, creator, database and time ranges, paginated."""
+    body = await json_body()
+    try:
+        page = _int(body.get("page"), "page", 1)
+        page_size = _int(body.get("page_size"), "page_size", 20)
+    except TypeError as error:
+        raise BadRequest("页码和每页大小必须是整数", invalid_params=[str(error)]) from None
+    if page < 1:
+        raise BadRequest("页码必须大于0", invalid_params=["page"])
+    if not 1 <= page_size <= 100:
+        raise BadRequest("每页大小必须在1-100之间", invalid_params=["page_size"])
+    status = body.get("status")
+    if status and status not in QUERY_STATUSES:
+        raise BadRequest(
+            f"不支持的状态值: {status}，支持的状态: {', '.join(QUERY_STATUSES)}",
+            invalid_params=["status"],
+        )
+    task_name = body.get("task_name")
+    if task_name is not None and (not isinstance(task_name, str) or len(task_name) > 100):
+        raise BadRequest("任务名称搜索关键词最大长度为100字符", invalid_params=["task_name"])
+    sort_by = body.get("sort_by", "created_at")
+    if sort_by not in SORT_FIELDS:
+        raise BadRequest(
+            f"不支持的排序字段: {sort_by}，支持的字段: {', '.join(SORT_FIELDS)}",
+            invalid_params=["sort_by"],
+        )
+    sort_order = body.get("sort_order", "desc")
+    if not isinstance(sort_order, str) or sort_order.lower() not in ("asc", "desc"):
+        raise BadRequest("排序方向必须是 'asc' 或 'desc'", invalid_params=["sort_order"])
+    keys = ["status", "task_name", "created_by", "db_name", *(key for key, _, _ in TIME_FILTERS)]
+    filters = {}
+    for key in keys:
+        value = body.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"参数 {key} 必须是字符串", invalid_params=[key])
+        if value:
+            filters[key] = value
+    query = TaskQuery(page, page_size, filters, sort_by, sort_order)
+    data = await pipeline().query_tasks(query)
+    return r.reply(r.success_response("查询任务列表成功", data))
+
+
+@bp.delete(f"{PREFIX}/tasks")
+@fails_with("删除任务失败，请稍后重试")
+async def delete_tasks():
+    """Delete task directories (and optionally their rows), one or many; never a running task."""
+    params: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        name = key.removesuffix("[]")
+        params[name] = values if key.endswith("[]") else _query_bool(values[-1])
+    if request.is_json:
+        params.update(await json_body())
+    task_ids = params.get("task_ids")
+    confirm = params.get("confirm")
+    if not task_ids:
+        raise BadRequest("缺少必需参数: task_ids", missing_params=["task_ids"])
+    if not confirm:
+        raise BadRequest("缺少必需参数: confirm", missing_params=["confirm"])
+    if confirm is not True and confirm != 1:
+        raise BadRequest("confirm参数必须为true以确认删除操作", invalid_params=["confirm"])
+    if not isinstance(task_ids, list):
+        raise BadRequest("task_ids必须是非空的任务ID列表", invalid_params=["task_ids"])
+    invalid = [t for t in task_ids if not is_valid_task_id(t)]
+    if invalid:  # checked before anything is touched
+        raise BadRequest(
+            f"{TASK_ID_TEXT}: {', '.join(map(repr, invalid[:5]))}", invalid_params=["task_ids"]
+        )
+    result = await pipeline().delete_tasks(
+        task_ids,
+        delete_records=params.get("delete_database_records", False) is True,
+        continue_on_error=params.get("continue_on_error", True) is not False,
+    )
+    deleted, failed = result["deleted_tasks"], result["failed_tasks"]
+    removed = sum(1 for d in deleted if d["directory_deleted"])
+    absent = len(deleted) - removed
+    if len(task_ids) == 1:
+        text = deleted[0]["operation_message"] if deleted else f"任务删除失败: {failed[0]['error']}"
+    elif not failed:
+        if removed and absent:
+            text = f"批量操作完成：{removed}个目录已删除，{absent}个目录不存在"
+        elif removed:
+            text = f"批量删除完成：成功删除{removed}个目录"
+        else:
+            text = f"批量操作完成：{absent}个目录不存在，无需删除"
+    elif not deleted:
+        text = f"批量删除失败：{len(failed)}个任务处理失败"
+    else:
+        text = f"批量删除部分完成：成功{len(deleted)}个，失败{len(failed)}个"
+    data = {
+        **result,
+        "summary": {
+            "total_requested": len(task_ids),
+            "successfully_deleted": len(deleted),
+            "failed": len(failed),
+        },
+        "deleted_at": r.now_iso(),
+    }
+    return r.reply(r.success_response(text, data))
+
+
+def _query_bool(value: str) -> Any:
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    return value
+
+
+# ---- logs ----------------------------------------------------------------------------------
+
+
+@bp.get(f"{PREFIX}/tasks/<task_id>/logs")
+@fails_with("获取任务日志失败，请稍后重试")
+async def task_logs(task_id: str):
+    """The last lines of the task's log file, parsed."""
+    try:
+        limit = int(request.args.get("limit", 100))
+    except ValueError:
+        limit = 100
+    if limit < 1:
+        raise BadRequest("limit必须大于0", invalid_params=["limit"])
+    data = await pipeline().tail_logs(task_id, min(limit, 1000), request.args.get("level"))
+    return r.reply(r.success_response("获取任务日志成功", data))
+
+
+@bp.post(f"{PREFIX}/tasks/<task_id>/logs/query")
+@fails_with("查询任务日志失败，请稍后重试")
+async def query_task_logs(task_id: str):
+    """Filter, sort and page the task's log entries."""
+    if not is_valid_task_id(task_id):
+        raise NotFound(f"任务不存在: {task_id}")
+    await pipeline().require_task(task_id)
+    body = await json_body()
+    page, page_size = body.get("page", 1), body.get("page_size", 50)
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise BadRequest("页码必须是大于0的整数", invalid_params=["page"])
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 500:
+        raise BadRequest("每页大小必须是1-500之间的整数", invalid_params=["page_size"])
+    level = body.get("level")
+    if level is not None and (not isinstance(level, str) or level.upper() not in LEVELS):
+        raise BadRequest(
+            "日志级别必须是DEBUG、INFO、WARNING、ERROR、CRITICAL之一", invalid_params=["level"]
+        )
+    times = {}
+    for key, label in (("start_time", "开始时间"), ("end_time", "结束时间")):
+        value = body.get(key)
+        if value is not None:
+            parsed = parse_time(value) if isinstance(value, str) else None
+            if parsed is None:
+                raise BadRequest(
+                    f"{label}格式无效，支持格式：YYYY-MM-DD HH:MM:SS 或 YYYY-MM-DD",
+                    invalid_params=[key],
+                )
+            times[key] = parsed
+    keyword = body.get("keyword")
+    if keyword is not None and (not isinstance(keyword, str) or len(keyword) > 200):
+        raise BadRequest("关键字长度不能超过200个字符", invalid_params=["keyword"])
+    sort_by = body.get("sort_by", "timestamp")
+    if sort_by not in LOG_SORT_FIELDS:
+        raise BadRequest(
+            f"排序字段必须是以下之一: {', '.join(LOG_SORT_FIELDS)}", invalid_params=["sort_by"]
+        )
+    sort_order = body.get("sort_order", "desc")
+    if sort_order not in ("asc", "desc"):
+        raise BadRequest("排序方向必须是asc或desc", invalid_params=["sort_order"])
+
+    started = asyncio.get_running_loop().time()
+    entries, file_info = await pipeline().log_entries(task_id)
+
+    def keep(entry: dict[str, Any]) -> bool:
+        if level and entry["level"] != level.upper():
+            return False
+        stamp = datetime.strptime(entry["timestamp"], "%Y-%m-%d %H:%M:%S")
+        if "start_time" in times and stamp < times["start_time"]:
+            return False
+        if "end_time" in times and stamp > times["end_time"]:
+            return False
+        if keyword and keyword.lower() not in entry["message"].lower():
+            return False
+        if body.get("logger_name") and entry["logger"] != body["logger_name"]:
+            return False
+        return not (body.get("step_name") and entry["step"] != body["step_name"])
+
+    entries = [e for e in entries if keep(e)]
+    entries.sort(key=lambda e: (e[sort_by] is None, e[sort_by] or ""), reverse=sort_order == "desc")
+    total = len(entries)
+    pages = -(-total // page_size) if total else 0
+    data = {
+        "logs": entries[(page - 1) * page_size : page * page_size],
+        "pagination": {
+            "page": page,
+            "page_size": page_size,
+            "total": total,
+            "total_pages": pages,
+            "has_next": page < pages,
+            "has_prev": page > 1,
+        },
+        "log_file_info": file_info,
+        "query_time": f"{asyncio.get_running_loop().time() - started:.3f}s",
+    }
+    return r.reply(r.success_response("查询任务日志成功", data))
+
+
+# ---- files ---------------------------------------------------------------------------------
+
+
+@bp.get(f"{PREFIX}/tasks/<task_id>/files")
+@fails_with("获取任务文件列表失败，请稍后重试")
+async def list_task_files(task_id: str):
+    """Top-level files of the task directory, newest first."""
+    data = await pipeline().list_files(task_id)
+    return r.reply(r.success_response("获取任务文件列表成功", data))
+
+
+@bp.get(f"{PREFIX}/tasks/<task_id>/files/<file_name>")
+@fails_with("下载文件失败，请稍后重试")
+async def download_task_file(task_id: str, file_name: str):
+    """Download one file of the task directory (attachment)."""
+    path = pipeline().download_path(task_id, file_name)
+    mimetype = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+    if file_name.endswith(".md"):
+        mimetype = "text/markdown"
+    return await send_file(
+        path, mimetype=mimetype, as_attachment=True, attachment_filename=file_name
+    )
+
+
+async def _uploaded_file(missing_text: str) -> tuple[str, bytes]:
+    files = await request.files
+    upload = files.get("file")
+    if upload is None:
+        raise BadRequest(missing_text, missing_params=["file"])
+    if not upload.filename:
+        raise BadRequest("请选择有效的文件")
+    limit = max(
+        services().settings.pipeline_upload_max_bytes,
+        services().settings.pipeline_table_list_max_bytes,
+    )
+    raw = await asyncio.to_thread(upload.read, limit + 1)
+    return upload.filename, raw
+
+
+@bp.post(f"{PREFIX}/tasks/<task_id>/upload-table-list")
+@fails_with("处理上传请求失败，请稍后重试")
+async def upload_table_list(task_id: str):
+    """Upload table_list.txt (multipart field ``file``; .txt, UTF-8 or GBK, ≤ 2 MB)."""
+    await pipeline().require_task(task_id)
+    filename, raw = await _uploaded_file("请选择要上传的表清单文件")
+    if not filename.lower().endswith(".txt"):
+        raise BadRequest("不支持的文件类型，仅支持: .txt")
+    data = await pipeline().upload_table_list(task_id, raw)
+    return r.reply(r.success_response("表清单文件上传成功", data))
+
+
+@bp.get(f"{PREFIX}/tasks/<task_id>/table-list-info")
+@fails_with("获取表清单文件信息失败，请稍后重试")
+async def table_list_info(task_id: str):
+    """Whether the task has a table list, and its table names."""
+    validate_task_id(task_id)
+    info = await pipeline().table_list_info(task_id)
+    data = {"task_id": task_id, "has_file": info["exists"], **info}
+    return r.reply(r.success_response("获取表清单文件信息成功", data))
+
+
+@bp.post(f"{PREFIX}/tasks/<task_id>/table-list")
+@fails_with("创建表清单文件失败，请稍后重试")
+async def create_table_list(task_id: str):
+    """Write table_list.txt from ``tables`` (a comma string or an array)."""
+    await pipeline().require_task(task_id)
+    body = await json_body()
+    tables = body.get("tables")
+    if not tables:
+        raise BadRequest("缺少必需参数：tables", missing_params=["tables"])
+    data = await pipeline().create_table_list(task_id, tables)
+    return r.reply(r.success_response(f"表清单已成功创建，包含 {data['table_count']} 个表", data))
+
+
+@bp.post(f"{PREFIX}/tasks/<task_id>/files")
+@fails_with("处理上传请求失败，请稍后重试")
+async def upload_task_file(task_id: str):
+    """Upload a .ddl/.md/.txt/.json/.sql/.csv file into the task directory."""
+    await pipeline().require_task(task_id)
+    filename, raw = await _uploaded_file("请选择要上传的文件")
+    form = await request.form
+    mode = form.get("overwrite_mode", "backup")
+    if mode not in OVERWRITE_MODES:
+        raise BadRequest(
+            f"无效的overwrite_mode参数: {mode}，支持的值: {list(OVERWRITE_MODES)}",
+            invalid_params=["overwrite_mode"],
+        )
+    data = await pipeline().upload_file(task_id, filename, raw, mode)
+    text = data.get("message") if data.get("skipped") else "文件上传成功"
+    return r.reply(r.success_response(text, data))
+
+
+# ---- business database ---------------------------------------------------------------------
+
+
+@bp.post("/api/v0/database/tables")
+@fails_with("获取表列表失败: 数据库连接或查询失败")
+async def database_tables():
+    """Tables of the business database (or of ``db_connection``), optionally filtered."""
+    body = await json_body()
+    svc = pipeline()
+    dsn = svc.check_dsn(body.get("db_connection"))
+    schema = body.get("schema")
+    if schema is not None and not isinstance(schema, str):
+        raise BadRequest("schema必须是逗号分隔的字符串", invalid_params=["schema"])
+    schemas = [s.strip() for s in (schema or "").split(",") if s.strip()] or ["public"]
+    pattern = body.get("table_name_pattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise BadRequest("table_name_pattern必须是字符串", invalid_params=["table_name_pattern"])
+    like = (pattern if "%" in pattern else pattern.replace("*", "%")) if pattern else None
+    tables = await svc.database_tables(dsn, schemas, like)
+
+    data: dict[str, Any] = {
+        "tables": tables,
+        "total": len(tables),
+        "schemas": schemas,
+        "db_connection_info": {"database": database_name(dsn or svc.default_business_url)},
+    }
+    if pattern:
+        data["table_name_pattern"] = pattern
+    return r.reply(r.success_response("获取表列表成功", data))
+
+
+@bp.post("/api/v0/database/table/ddl")
+async def table_ddl():
+    """DDL and/or Markdown documentation of one business table (nothing is written)."""
+    body = await json_body()
+    output = body.get("type", "ddl")
+    label = str(output).upper()
+    try:
+        table = body.get("table")
+        if not table:
+            raise BadRequest("缺少必需参数：table", missing_params=["table"])
+        if not isinstance(table, str):
+            raise BadRequest("table必须是字符串", invalid_params=["table"])
+        if output not in DDL_TYPES:
+            raise BadRequest(
+                f"无效的type参数: {output}，支持的值: {list(DDL_TYPES)}", invalid_params=["type"]
+            )
+        context = body.get("business_context") or ""
+        if not isinstance(context, str):
+            raise BadRequest("business_context必须是字符串", invalid_params=["business_context"])
+        svc = pipeline()
+        dsn = svc.check_dsn(body.get("db_connection"))
+        data = await svc.table_ddl(dsn, table, context, output)
+    except NotFound as error:
+        raise NotFound(f"获取表{label}失败: {error}") from error
+    except (ApiError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("table ddl failed")
+        return r.reply(r.internal_error_response(f"获取表{label}失败: 数据库连接或查询失败"), 500)
+    return r.reply(r.success_response(f"获取表{label}成功", data))
+
+
+# ---- vector tables -------------------------------------------------------------------------
+
+
+@bp.post(f"{PREFIX}/vector/backup")
+@fails_with("Vector表备份失败，请稍后重试")
+async def backup_vectors():
+    """Back up the vector tables to CSV (globally or into a task's vector_bak/)."""
+    body = await json_body()
+    task_id = body.get("task_id")
+    if task_id is not None:
+        validate_task_id(task_id)
+    if body.get("db_connection"):
+        raise BadRequest(
+            "不支持指定db_connection：向量表备份使用citu自身的数据库",
+            invalid_params=["db_connection"],
+        )
+    if not _bool(body, "backup_vector_tables", True):
+        data = {"backup_performed": False, "truncate_performed": False}
+        return r.reply(r.success_response("Vector表备份完成", data))
+    data = await pipeline().backup_vectors(task_id)
+    return r.reply(r.success_response("Vector表备份完成", data))
+
+
+@bp.get(f"{PREFIX}/vector/restore/list")
+@fails_with("扫描备份文件失败，请稍后重试")
+async def list_vector_backups():
+    """Backup sets found globally and in task directories, newest first."""
+    task_id = request.args.get("task_id")
+    if task_id is not None:
+        validate_task_id(task_id)
+    global_only = request.args.get("global_only", "").lower() == "true"
+    locations = await pipeline().list_backups(task_id, global_only)
+    sets = sum(len(loc["backups"]) for loc in locations)
+    data = {
+        "backup_locations": locations,
+        "summary": {
+            "total_locations": len(locations),
+            "total_backup_sets": sets,
+            "global_backups": sum(len(x["backups"]) for x in locations if x["type"] == "global"),
+            "task_backups": sum(len(x["backups"]) for x in locations if x["type"] == "task"),
+            "scan_time": r.now_iso(),
+        },
+    }
+    text = (
+        f"成功扫描到 {len(locations)} 个备份位置，共 {sets} 个备份集"
+        if sets
+        else "未找到任何可用的备份文件"
+    )
+    return r.reply(r.success_response(text, data))
+
+
+@bp.post(f"{PREFIX}/vector/restore")
+@fails_with("Vector表恢复失败，请稍后重试")
+async def restore_vectors():
+    """Restore the vector tables from a backup set, in one transaction."""
+    body = await json_body()
+    missing = [key for key in ("backup_path", "timestamp") if not body.get(key)]
+    if missing:
+        raise BadRequest(f"缺少必需参数: {', '.join(missing)}", missing_params=missing)
+    tables = body.get("tables", list(SUPPORTED_TABLES))
+    if not isinstance(tables, list):
+        raise BadRequest("tables参数必须是数组格式", invalid_params=["tables"])
+    stamp, backup_path = body["timestamp"], body["backup_path"]
+    if not isinstance(stamp, str) or not TIMESTAMP_RE.match(stamp):
+        raise BadRequest("无效的timestamp格式，应为YYYYMMDD_HHMMSS", invalid_params=["timestamp"])
+    unsupported = [t for t in tables if t not in SUPPORTED_TABLES]
+    if unsupported or not tables:
+        raise BadRequest(f"不支持的表名: {unsupported}", invalid_params=["tables"])
+    if body.get("db_connection"):
+        raise BadRequest(
+            "不支持指定db_connection：向量表恢复使用citu自身的数据库",
+            invalid_params=["db_connection"],
+        )
+    if not isinstance(backup_path, str):
+        raise BadRequest("backup_path必须是字符串", invalid_params=["backup_path"])
+    svc = pipeline()
+    directory = svc.resolve_backup_dir(backup_path)
+    if not directory.is_dir():
+        raise NotFound(f"备份目录不存在: {backup_path}")
+    absent = [f"{t}_{stamp}.csv" for t in tables if not (directory / f"{t}_{stamp}.csv").is_file()]
+    if absent:
+        raise NotFound(f"备份文件不存在: {', '.join(absent)}")
+    truncate = _bool(body, "truncate_before_restore", False)
+    try:
+        data = await svc.restore_vectors(directory, stamp, tables, truncate)
+    except RestoreFailed as error:
+        body_ = r.internal_error_response("Vector表恢复失败，所有更改已回滚")
+        body_["data"]["restore_results"] = error.results
+        return r.reply(body_, 500)
+
+    data["backup_info"] = {
+        "backup_path": backup_path,
+        "timestamp": stamp,
+        "backup_date": datetime.strptime(stamp, "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    return r.reply(r.success_response("Vector表恢复完成", data))
