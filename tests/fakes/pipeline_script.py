@@ -89,13 +89,17 @@ DECISION = "\n".join(
 def _repair(body: dict[str, Any]) -> str:
     prompt = body["messages"][-1]["content"]
     sqls = re.findall(r"^SQL: (.*)$", prompt, re.MULTILINE)
-    return json.dumps({"repaired_sqls": [s.replace("pay_total", "pay_sum") for s in sqls]}, ensure_ascii=False)
+    return json.dumps(
+        {"repaired_sqls": [s.replace("pay_total", "pay_sum") for s in sqls]}, ensure_ascii=False
+    )
 
 
 def script_pipeline(fake_llm) -> None:
     fake_llm.when("个不同的业务分析主题", json.dumps(THEMES, ensure_ascii=False))
     for name, pairs in PAIRS.items():
-        fake_llm.when(f"主题名称：{name}", "```json\n" + json.dumps(pairs, ensure_ascii=False) + "\n```")
+        fake_llm.when(
+            f"主题名称：{name}", "```json\n" + json.dumps(pairs, ensure_ascii=False) + "\n```"
+        )
     fake_llm.when("归纳该数据库的业务范围", DECISION)
     fake_llm.when("请修复以下SQL语句", _repair)
 

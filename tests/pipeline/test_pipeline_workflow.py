@@ -45,7 +45,9 @@ async def create_task(client, **extra) -> str:
     return (await response.get_json())["data"]["task_id"]
 
 
-async def test_complete_workflow_without_training(client, fake_llm, services, settings, business_db_url):
+async def test_complete_workflow_without_training(
+    client, fake_llm, services, settings, business_db_url
+):
     script_pipeline(fake_llm)
     secret_dsn = business_db_url.replace("postgres@", "postgres:s3cret-pw@")
     task_id = await create_task(client, db_connection=secret_dsn, enable_training_data_load=False)
@@ -73,7 +75,9 @@ async def test_complete_workflow_without_training(client, fake_llm, services, se
     for table in DEMO_TABLES:
         assert f"{table}.ddl" in names and f"{table}_detail.md" in names
     pair_files = [n for n in names if n.endswith("_pair.json")]
-    assert len(pair_files) == 1 and pair_files[0].startswith(f"qs_{business_db_url.rsplit('/', 1)[1]}_")
+    assert len(pair_files) == 1 and pair_files[0].startswith(
+        f"qs_{business_db_url.rsplit('/', 1)[1]}_"
+    )
     for expected in (
         "table_list.txt",
         "task_config.json",
@@ -91,13 +95,20 @@ async def test_complete_workflow_without_training(client, fake_llm, services, se
     assert not any(n.startswith("qs_intermediate_") for n in names)  # all themes succeeded
 
     ddl = (task_dir / "bss_company.ddl").read_text(encoding="utf-8")
-    assert ddl.startswith("-- 中文名: 公司信息表：负责经营管理高速公路服务区的片区管理公司\n-- 描述: ")
+    assert ddl.startswith(
+        "-- 中文名: 公司信息表：负责经营管理高速公路服务区的片区管理公司\n-- 描述: "
+    )
     assert "create table public.bss_company (" in ddl
-    assert "  id varchar(32) not null" in ddl and "-- 公司唯一标识，主键（32位十六进制字符串），主键," in ddl
+    assert (
+        "  id varchar(32) not null" in ddl
+        and "-- 公司唯一标识，主键（32位十六进制字符串），主键," in ddl
+    )
     assert "  version integer not null default 1" in ddl
     assert ddl.rstrip().endswith("  primary key (id)\n);")
     doc = (task_dir / "bss_service_area_detail.md").read_text(encoding="utf-8")
-    assert doc.startswith("## bss_service_area（服务区基础信息表：高速公路服务区名称、编码、所属公司、位置、类型与营业状态）")
+    assert doc.startswith(
+        "## bss_service_area（服务区基础信息表：高速公路服务区名称、编码、所属公司、位置、类型与营业状态）"
+    )
     assert "- service_state (varchar(50)) - 营业状态：开放、关闭 [示例:" in doc
     assert "字段补充说明：" in doc and "- id 为主键" in doc
     assert "- company_id 为外键，关联 public.bss_company.id" in doc

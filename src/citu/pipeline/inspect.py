@@ -19,7 +19,9 @@ log = logging.getLogger("citu.pipeline.inspect")
 
 _CHARACTER_TYPES = {"character varying", "character", "text"}
 # Identifiers, codes, names and audit columns repeat without being categories.
-_NOT_ENUM_NAMES = re.compile(r"(^id$|_id$|_no$|_code$|^code$|_name$|^name$|^(created|updated|deleted)_by$)")
+_NOT_ENUM_NAMES = re.compile(
+    r"(^id$|_id$|_no$|_code$|^code$|_name$|^name$|^(created|updated|deleted)_by$)"
+)
 # Counting every row of a big table is a full scan: above this estimate we trust reltuples.
 _EXACT_COUNT_LIMIT = 100_000
 

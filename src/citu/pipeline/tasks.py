@@ -242,6 +242,9 @@ class TaskStore:
     async def unlock(self, conn: asyncpg.pool.PoolConnectionProxy, task_id: str) -> None:
         try:
             await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, task_id)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            # A lost connection already released its session locks.
+            log.warning("releasing the run lock of %s failed: %s", task_id, error)
         finally:
             await self.pool.release(conn)
 
