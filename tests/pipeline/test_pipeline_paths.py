@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import FileStorage
 
+from citu.errors import BadRequest
 from citu.pipeline.files import TaskPaths, is_safe_file_name, is_valid_task_id
 
 BASE = "/api/v0/data_pipeline"
@@ -43,6 +44,14 @@ def canary(settings) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("alive")
     return path
+
+
+def files_holding(base: Path, content: bytes, pattern: str = "*") -> list[Path]:
+    return [p for p in base.rglob(pattern) if p.is_file() and p.read_bytes() == content]
+
+
+def files_named(base: Path, pattern: str) -> list[Path]:
+    return list(base.glob(pattern))
 
 
 def root(settings) -> Path:
@@ -175,7 +184,7 @@ async def test_db_name_cannot_steer_file_names(client, settings, fake_llm, task_
     assert status["step_status"]["qa_generation"] == "completed", status
     pairs = list((root(settings) / evil).glob("*_pair.json"))
     assert len(pairs) == 1 and pairs[0].name.startswith("qs_______evil_")
-    assert not list(Path(settings.data_dir).glob("**/evil*"))
+    assert files_named(Path(settings.data_dir), "**/evil*") == []
 
 
 def test_validators_table():
@@ -185,7 +194,7 @@ def test_validators_table():
         assert not is_safe_file_name(bad), bad
     assert is_safe_file_name("qs_highway_db_20250721_234914_pair.json.backup")
     paths = TaskPaths(Path("/srv/citu"))
-    with pytest.raises(Exception):
+    with pytest.raises(BadRequest):
         paths.task_file("task_1", "../x")
-    with pytest.raises(Exception):
+    with pytest.raises(BadRequest):
         paths.task_dir("..")
