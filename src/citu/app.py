@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import pipeline, system
+    from citu.blueprints import conversation, pipeline, system
 
-    for blueprint in (system.bp, pipeline.bp):
+    for blueprint in (system.bp, conversation.bp, pipeline.bp):
         app.register_blueprint(blueprint)
 
 

@@ -128,13 +128,8 @@ async def test_upload_refuses_unsafe_names(client, settings, task_id, name):
     response = await client.post(f"{BASE}/tasks/{task_id}/files", files=files)
     assert response.status_code == 400
     assert (await response.get_json())["data"]["response"].startswith("文件名包含不安全字符")
-    assert not Path("/tmp/abs.txt").exists()
-    written = [
-        p
-        for p in Path(settings.data_dir).rglob("*")
-        if p.is_file() and p.read_bytes() == b"payload"
-    ]
-    assert written == []
+    assert files_holding(Path("/tmp"), b"payload", "abs.txt") == []
+    assert files_holding(Path(settings.data_dir), b"payload") == []
 
 
 @pytest.mark.parametrize("backup_path", ["/etc", "../..", "data_pipeline/training_data/../..", "/"])
