@@ -117,7 +117,9 @@ class PipelineService:
 
     # ---- tasks ---------------------------------------------------------------------------
 
-    async def create_task(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def create_task(
+        self, body: dict[str, Any], *, created_type: str = "api", prefix: str = "task"
+    ) -> dict[str, Any]:
         for name in BOOL_PARAMETERS:
             if name in body and not isinstance(body[name], bool):
                 raise BadRequest(f"参数 {name} 必须是布尔值", invalid_params=[name])
@@ -148,6 +150,8 @@ class PipelineService:
             business_dsn=dsn,
             db_name=body.get("db_name") or database_name(effective),
             output_directory=self.paths.output_directory("{task_id}"),
+            created_type=created_type,
+            prefix=prefix,
         )
         await asyncio.to_thread(self.paths.task_dir(task_id).mkdir, parents=True, exist_ok=True)
         task = await self.store.get(task_id)
