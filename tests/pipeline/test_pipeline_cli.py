@@ -11,7 +11,6 @@ from pathlib import Path
 import asyncpg
 
 import citu
-
 from fakes.pipeline_script import script_pipeline
 
 
@@ -46,20 +45,26 @@ def cli_env(settings, tmp_path: Path) -> dict:
         "CITU_DATA_DIR": str(tmp_path / "cli-data"),
         "CITU_LOG_DIR": str(tmp_path / "cli-logs"),
         # The subprocess must import this checkout's code, not an installed copy.
-        "PYTHONPATH": os.pathsep.join([str(Path(citu.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(citu.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
     }
     return env
 
 
 async def test_cli_runs_one_step_and_then_the_rest(settings, fake_llm, tmp_path):
     env = cli_env(settings, tmp_path)
-    code, out = await run_cli(env, "--tables", "bss_company,bss_branch", "--step", "ddl_generation", cwd=tmp_path)
+    code, out = await run_cli(
+        env, "--tables", "bss_company,bss_branch", "--step", "ddl_generation", cwd=tmp_path
+    )
     assert code == 0, out
     summary = json.loads(out[out.index("{") :])
     task_id = summary["task_id"]
     assert task_id.startswith("manual_") and summary["status"] == "partial_completed"
     task_dir = tmp_path / "cli-data" / "data_pipeline" / "training_data" / task_id
-    assert (task_dir / "bss_company.ddl").is_file() and (task_dir / "bss_branch_detail.md").is_file()
+    assert (task_dir / "bss_company.ddl").is_file() and (
+        task_dir / "bss_branch_detail.md"
+    ).is_file()
 
     script_pipeline(fake_llm)
     code, out = await run_cli(env, "--task-id", task_id, "--step", "qa_generation", cwd=tmp_path)

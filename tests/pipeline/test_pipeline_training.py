@@ -55,7 +55,9 @@ async def run(pipeline, task_id: str, options: RunOptions) -> dict:
 
 async def test_full_workflow_reaches_the_vector_store(pipeline, fake_llm, settings):
     script_pipeline(fake_llm)
-    data = await pipeline.create_task({"business_context": BUSINESS_CONTEXT, "db_name": "highway_db"})
+    data = await pipeline.create_task(
+        {"business_context": BUSINESS_CONTEXT, "db_name": "highway_db"}
+    )
     task_id = data["task_id"]
     await pipeline.create_table_list(task_id, DEMO_TABLES)
     status = await run(pipeline, task_id, RunOptions())
@@ -69,7 +71,13 @@ async def test_full_workflow_reaches_the_vector_store(pipeline, fake_llm, settin
     assert len(grouped["documentation"]) == len(DEMO_TABLES)  # one section per table doc
     assert len(grouped["sql"]) == valid_pair_count()
     assert all(row["id"].endswith("-ddl") for row in grouped["ddl"])
-    ddl_text = (task_dir / "bss_company.ddl").read_text(encoding="utf-8").rstrip().removesuffix(";").strip()
+    ddl_text = (
+        (task_dir / "bss_company.ddl")
+        .read_text(encoding="utf-8")
+        .rstrip()
+        .removesuffix(";")
+        .strip()
+    )
     assert ddl_text in [row["document"] for row in grouped["ddl"]]
     doc_text = (task_dir / "bss_company_detail.md").read_text(encoding="utf-8").strip()
     assert doc_text in [row["document"] for row in grouped["documentation"]]
@@ -95,7 +103,9 @@ async def test_training_load_backup_truncate_and_skip(pipeline, fake_llm, settin
     data = await pipeline.create_task({"business_context": BUSINESS_CONTEXT})
     task_id = data["task_id"]
     task_dir = pipeline.paths.task_dir(task_id)
-    (task_dir / "notes.md").write_text("# 营收口径\n营收=pay_sum\n## 车流\n车流=customer_count\n", encoding="utf-8")
+    (task_dir / "notes.md").write_text(
+        "# 营收口径\n营收=pay_sum\n## 车流\n车流=customer_count\n", encoding="utf-8"
+    )
     (task_dir / "extra_pair.sql").write_text(
         "Question: 公司数量\nSQL: SELECT COUNT(*) FROM bss_company;\n\nQuestion: 档口数量\nSQL: SELECT COUNT(*)\nFROM bss_branch;\n",
         encoding="utf-8",
@@ -116,7 +126,10 @@ async def test_training_load_backup_truncate_and_skip(pipeline, fake_llm, settin
     assert status["step_status"]["training_load"] == "completed"
     backups = sorted((task_dir / "vector_bak").glob("langchain_pg_embedding_*.csv"))
     assert len(backups) == 1
-    assert backups[0].read_text(encoding="utf-8").splitlines()[0] == "id,collection_id,embedding,document,cmetadata"
+    assert (
+        backups[0].read_text(encoding="utf-8").splitlines()[0]
+        == "id,collection_id,embedding,document,cmetadata"
+    )
     log = (task_dir / "vector_bak" / "vector_backup_log.txt").read_text(encoding="utf-8")
     assert f"Task ID: {task_id}" in log and "TRUNCATED (4 rows removed)" in log
     result = json.loads((task_dir / "training_load_result.json").read_text(encoding="utf-8"))
@@ -125,7 +138,9 @@ async def test_training_load_backup_truncate_and_skip(pipeline, fake_llm, settin
 
     # skip_training: only the backup happens.
     await asyncio.sleep(1.1)
-    options = RunOptions(mode="step", step="training_load", backup_vector_tables=True, skip_training=True)
+    options = RunOptions(
+        mode="step", step="training_load", backup_vector_tables=True, skip_training=True
+    )
     status = await run(pipeline, task_id, options)
     assert status["step_status"]["training_load"] == "completed"
     assert len(list((task_dir / "vector_bak").glob("langchain_pg_embedding_*.csv"))) == 2
@@ -143,7 +158,7 @@ async def test_training_load_without_files_fails(pipeline):
 async def seed_vectors(services) -> None:
     training = services.components["training"]
     await training.add_ddl("create table t1 (id int)")
-    await training.add_documentation("## 文档\n说明, 含逗号和\"引号\"\n第二行")
+    await training.add_documentation('## 文档\n说明, 含逗号和"引号"\n第二行')
     await training.add_question_sql("有多少公司？", "SELECT COUNT(*) FROM bss_company;")
 
 
@@ -159,13 +174,22 @@ async def test_backup_then_restore_round_trip(client, services, settings):
     assert data["backup_directory"] == "data_pipeline/training_data/vector_bak"
     assert data["tables_backed_up"]["langchain_pg_embedding"]["row_count"] == 3
     assert data["response"] == "Vector表备份完成"
-    stamp = data["tables_backed_up"]["langchain_pg_collection"]["backup_file"][len("langchain_pg_collection_") : -4]
+    stamp = data["tables_backed_up"]["langchain_pg_collection"]["backup_file"][
+        len("langchain_pg_collection_") : -4
+    ]
 
     listing = (await (await client.get(f"{BASE}/vector/restore/list")).get_json())["data"]
-    assert listing["summary"]["total_backup_sets"] == 1 and listing["summary"]["global_backups"] == 1
+    assert (
+        listing["summary"]["total_backup_sets"] == 1 and listing["summary"]["global_backups"] == 1
+    )
     location = listing["backup_locations"][0]
-    assert location["type"] == "global" and location["relative_path"] == "data_pipeline/training_data/vector_bak"
-    assert location["backups"][0]["timestamp"] == stamp and location["backups"][0]["has_log"] is True
+    assert (
+        location["type"] == "global"
+        and location["relative_path"] == "data_pipeline/training_data/vector_bak"
+    )
+    assert (
+        location["backups"][0]["timestamp"] == stamp and location["backups"][0]["has_log"] is True
+    )
 
     # Damage the store, then restore with truncate: identical rows come back.
     conn = await asyncpg.connect(settings.database_url)
@@ -176,7 +200,11 @@ async def test_backup_then_restore_round_trip(client, services, settings):
         )
     finally:
         await conn.close()
-    body = {"backup_path": location["relative_path"], "timestamp": stamp, "truncate_before_restore": True}
+    body = {
+        "backup_path": location["relative_path"],
+        "timestamp": stamp,
+        "truncate_before_restore": True,
+    }
     response = await client.post(f"{BASE}/vector/restore", json=body)
     assert response.status_code == 200, await response.get_data()
     data = (await response.get_json())["data"]
@@ -240,9 +268,21 @@ async def test_restore_validation(client):
     cases = [
         ({}, 400, "缺少必需参数: backup_path, timestamp"),
         ({"backup_path": "x", "timestamp": "t", "tables": "a"}, 400, "tables参数必须是数组格式"),
-        ({"backup_path": "x", "timestamp": "2025"}, 400, "无效的timestamp格式，应为YYYYMMDD_HHMMSS"),
-        ({"backup_path": "x", "timestamp": "20250101_000000", "tables": ["users"]}, 400, "不支持的表名: ['users']"),
-        ({"backup_path": "data_pipeline/training_data/nowhere", "timestamp": "20250101_000000"}, 404, "备份目录不存在: data_pipeline/training_data/nowhere"),
+        (
+            {"backup_path": "x", "timestamp": "2025"},
+            400,
+            "无效的timestamp格式，应为YYYYMMDD_HHMMSS",
+        ),
+        (
+            {"backup_path": "x", "timestamp": "20250101_000000", "tables": ["users"]},
+            400,
+            "不支持的表名: ['users']",
+        ),
+        (
+            {"backup_path": "data_pipeline/training_data/nowhere", "timestamp": "20250101_000000"},
+            404,
+            "备份目录不存在: data_pipeline/training_data/nowhere",
+        ),
     ]
     for body, status, text in cases:
         response = await client.post(f"{BASE}/vector/restore", json=body)
@@ -255,13 +295,21 @@ async def test_task_backup_and_listing(client, services):
     task_id = (await response.get_json())["data"]["task_id"]
     response = await client.post(f"{BASE}/vector/backup", json={"task_id": "task_19990101_000000"})
     assert response.status_code == 404
-    response = await client.post(f"{BASE}/vector/backup", json={"task_id": task_id, "backup_vector_tables": False})
+    response = await client.post(
+        f"{BASE}/vector/backup", json={"task_id": task_id, "backup_vector_tables": False}
+    )
     assert (await response.get_json())["data"]["backup_performed"] is False
     response = await client.post(f"{BASE}/vector/backup", json={"task_id": task_id})
     data = (await response.get_json())["data"]
     assert data["backup_directory"] == f"data_pipeline/training_data/{task_id}/vector_bak"
-    listing = (await (await client.get(f"{BASE}/vector/restore/list", query_string={"task_id": task_id})).get_json())["data"]
+    listing = (
+        await (
+            await client.get(f"{BASE}/vector/restore/list", query_string={"task_id": task_id})
+        ).get_json()
+    )["data"]
     assert listing["backup_locations"][0]["task_id"] == task_id
     assert listing["response"] == "成功扫描到 1 个备份位置，共 1 个备份集"
-    listing = (await (await client.get(f"{BASE}/vector/restore/list?global_only=true")).get_json())["data"]
+    listing = (await (await client.get(f"{BASE}/vector/restore/list?global_only=true")).get_json())[
+        "data"
+    ]
     assert listing["backup_locations"] == [] and listing["response"] == "未找到任何可用的备份文件"
