@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     pipeline_table_list_max_names: int = 1000
     pipeline_allow_custom_db: bool = True  # accept a client-chosen db_connection
     pipeline_cancel_poll_seconds: float = 1.0
+    pipeline_recovery_interval_seconds: float = 60.0  # sweep for runs of crashed workers
+    pipeline_max_running_tasks: int = 3  # per process; each run holds one pooled connection
 
     @field_validator("question_routing_mode")
     @classmethod

@@ -169,3 +169,44 @@ async def test_crash_then_restart_marks_the_task_failed(client, fake_llm, settin
     assert status["status"] == "failed"
     assert "中断" in status["error_message"]
     assert status["step_status"]["qa_generation"] == "failed"
+
+
+async def _kill_run_locks(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND classid = 7301 AND granted"
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_living_worker_sweeps_up_a_dead_workers_run(client, fake_llm, settings, services):
+    """The periodic sweep fails a run whose worker died, without any restart."""
+    runner = services.components["pipeline"].runner
+    task_id = await _hanging_run(client, fake_llm)
+    runner.recovery_interval = 0.2
+    sweeper = asyncio.create_task(runner._sweep())
+    try:
+        await asyncio.sleep(0.5)
+        assert (await _status(client, task_id))["status"] == "in_progress"  # lock held: alive
+        await _kill_run_locks(settings.database_url)
+
+        async def failed() -> bool:
+            return (await _status(client, task_id))["status"] == "failed"
+
+        await _wait(failed)
+        assert "中断" in (await _status(client, task_id))["error_message"]
+    finally:
+        sweeper.cancel()
+
+
+async def test_running_tasks_per_process_are_bounded(client, fake_llm, services):
+    runner = services.components["pipeline"].runner
+    runner.max_running = 1
+    await _hanging_run(client, fake_llm)
+    other = await _ready_task(client)
+    response = await client.post(f"{BASE}/tasks/{other}/execute", json={})
+    assert response.status_code == 409
+    assert "上限" in (await response.get_json())["data"]["response"]

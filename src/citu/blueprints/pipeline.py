@@ -415,7 +415,7 @@ async def download_task_file(task_id: str, file_name: str):
     if file_name.endswith(".md"):
         mimetype = "text/markdown"
     return await send_file(
-        path, mimetype=mimetype, as_attachment=True, attachment_filename=file_name
+        path, mimetype=mimetype, as_attachment=True, attachment_filename=file_name, conditional=True
     )
 
 

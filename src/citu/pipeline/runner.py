@@ -23,16 +23,39 @@ SHUTDOWN_TEXT = "任务执行中断：服务已停止"
 
 
 class PipelineRunner:
-    def __init__(self, store: TaskStore, engine: PipelineEngine, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        engine: PipelineEngine,
+        *,
+        poll_seconds: float = 1.0,
+        recovery_interval: float = 60.0,
+        max_running: int = 3,
+    ) -> None:
         self.store = store
         self.engine = engine
         self.poll_seconds = poll_seconds
+        self.recovery_interval = recovery_interval
+        self.max_running = max_running
         self._runs: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
     async def start(self) -> list[str]:
-        """Fail the runs a crash left ``in_progress`` (their lock is free)."""
-        return await self.store.recover_interrupted()
+        """Fail the runs a crash left ``in_progress`` (their lock is free), then keep sweeping:
+        another worker may die while this one lives on."""
+        recovered = await self.store.recover_interrupted()
+        if self.recovery_interval > 0:
+            self._sweeper = asyncio.create_task(self._sweep(), name="pipeline:recovery")
+        return recovered
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.recovery_interval)
+            try:
+                await self.store.recover_interrupted()
+            except Exception:  # noqa: BLE001 - the next sweep retries
+                log.exception("pipeline recovery sweep failed")
 
     def running(self) -> list[str]:
         return list(self._runs)
@@ -42,6 +65,8 @@ class PipelineRunner:
             raise Conflict("服务正在关闭，无法启动任务")
         if not await self.store.exists(task_id):
             raise NotFound(f"任务不存在: {task_id}")
+        if len(self._runs) >= self.max_running:
+            raise Conflict(f"同时执行的任务数已达上限({self.max_running})，请稍后再试")
         conn = await self.store.try_lock(task_id)
         if conn is None:
             raise Conflict(f"任务正在执行中，请等待当前执行完成: {task_id}")
@@ -101,6 +126,10 @@ class PipelineRunner:
 
     async def aclose(self) -> None:
         self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         runs = list(self._runs.values())
         for run in runs:
             run.cancel()

@@ -642,7 +642,13 @@ async def build_pipeline(services: Services) -> PipelineService:
         vector_pool=services.db,
         trainer=lambda: services.components.get("training"),
     )
-    runner = PipelineRunner(store, engine, settings.pipeline_cancel_poll_seconds)
+    runner = PipelineRunner(
+        store,
+        engine,
+        poll_seconds=settings.pipeline_cancel_poll_seconds,
+        recovery_interval=settings.pipeline_recovery_interval_seconds,
+        max_running=settings.pipeline_max_running_tasks,
+    )
     await runner.start()
     return PipelineService(
         settings=settings,

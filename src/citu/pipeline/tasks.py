@@ -20,6 +20,7 @@ from citu.errors import BadRequest
 log = logging.getLogger("citu.pipeline.tasks")
 
 STEP_NAMES = ("ddl_generation", "qa_generation", "sql_validation", "training_load")
+INTERRUPTED_TEXT = "任务执行中断：执行该任务的服务进程已停止（已标记为失败）"
 _LOCK_CLASS = 7301  # advisory lock namespace of pipeline runs: (class, hashtext(task_id))
 
 _AGGREGATE_STEP_STATUS = """
@@ -365,15 +366,28 @@ class TaskStore:
             if conn is None:
                 continue  # another worker is running it
             try:
-                await self.fail_interrupted(
-                    task_id, "任务执行中断：服务在执行期间停止（已在重启时标记为失败）"
-                )
-                recovered.append(task_id)
+                # Re-read under the lock: the run may have finished since the query above.
+                if await self._still_in_progress(task_id):
+                    await self.fail_interrupted(task_id, INTERRUPTED_TEXT)
+                    recovered.append(task_id)
             finally:
                 await self.unlock(conn, task_id)
         if recovered:
             log.warning("marked interrupted pipeline tasks as failed: %s", ", ".join(recovered))
         return recovered
+
+    async def _still_in_progress(self, task_id: str) -> bool:
+        return bool(
+            await self.pool.fetchval(
+                """
+                SELECT t.status = 'in_progress' OR EXISTS (
+                    SELECT 1 FROM data_pipeline_task_steps s
+                    WHERE s.task_id = t.task_id AND s.step_status = 'running')
+                FROM data_pipeline_tasks t WHERE t.task_id = $1
+                """,
+                task_id,
+            )
+        )
 
     # ---- cancel and delete ---------------------------------------------------------------
 
