@@ -21,7 +21,6 @@ import asyncpg
 
 from citu.db.pools import open_business_pool
 from citu.errors import BadRequest, NotFound, ServiceUnavailable
-from citu.logging.setup import redact
 from citu.pipeline.engine import PipelineEngine, RunOptions
 from citu.pipeline.files import (
     TABLE_LIST_FILE,
@@ -660,8 +659,3 @@ async def build_pipeline(services: Services) -> PipelineService:
         default_business_pool=services.business_db,
         vector_pool=services.db,
     )
-
-
-def safe_error(error: BaseException) -> str:
-    """An exception's text with connection secrets removed, for replies."""
-    return redact(str(error))
