@@ -91,6 +91,10 @@ async def test_cancel_stops_the_run_and_marks_it_failed(client, fake_llm, servic
     assert status["step_status"]["ddl_generation"] == "completed"
     assert status["step_status"]["qa_generation"] == "failed"
     assert services.components["pipeline"].runner.running() == []
+    log_text = (
+        services.components["pipeline"].paths.task_dir(task_id) / "data_pipeline.log"
+    ).read_text(encoding="utf-8")
+    assert "执行被中止" in log_text
     # The lock is free again: the task can run once more.
     script_pipeline(fake_llm)
     response = await client.post(

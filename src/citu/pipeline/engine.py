@@ -162,6 +162,9 @@ class PipelineEngine:
             except StepFailed as error:
                 log.error("任务 %s 失败: [%s] %s", task_id, error.step, error)
                 raise
+            except asyncio.CancelledError:
+                log.warning("任务 %s 执行被中止（取消或服务停止）", task_id)
+                raise
 
     async def _run_logged(
         self, task: dict[str, Any], task_dir: Path, options: RunOptions
