@@ -12,19 +12,25 @@ import json
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from quart import Blueprint, request, send_file
 
 from citu import responses as r
 from citu.errors import ApiError, BadRequest, NotFound
-from citu.pipeline.engine import RunOptions
-from citu.pipeline.files import TASK_ID_TEXT, is_valid_task_id, validate_task_id
+from citu.pipeline.files import validate_task_id
+from citu.pipeline.requests import (
+    delete_params,
+    delete_reply_text,
+    flag,
+    parse_delete,
+    parse_execute,
+    parse_log_query,
+    parse_restore,
+    parse_task_query,
+)
 from citu.pipeline.service import PipelineService, database_name
-from citu.pipeline.tasklog import LEVELS, parse_time
-from citu.pipeline.tasks import SORT_FIELDS, STEP_NAMES, TIME_FILTERS, TaskQuery
-from citu.pipeline.vectors import SUPPORTED_TABLES, TIMESTAMP_RE, RestoreFailed
+from citu.pipeline.vectors import RestoreFailed
 from citu.services import services
 
 log = logging.getLogger("citu.pipeline.api")
@@ -32,16 +38,6 @@ log = logging.getLogger("citu.pipeline.api")
 bp = Blueprint("pipeline", __name__)
 
 PREFIX = "/api/v0/data_pipeline"
-QUERY_STATUSES = (
-    "pending",
-    "in_progress",
-    "partial_completed",
-    "completed",
-    "failed",
-    "running",
-    "cancelled",
-)
-LOG_SORT_FIELDS = ("timestamp", "level", "logger", "step", "line_number")
 OVERWRITE_MODES = ("backup", "replace", "skip")
 DDL_TYPES = ("ddl", "md", "both")
 
@@ -86,21 +82,6 @@ async def json_body() -> dict[str, Any]:
     return data
 
 
-def _bool(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise BadRequest(f"参数 {name} 必须是布尔值", invalid_params=[name])
-    return value
-
-
-def _int(value: Any, name: str, default: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(name)
-    return value
-
-
 # ---- tasks ---------------------------------------------------------------------------------
 
 
@@ -116,36 +97,11 @@ async def create_task():
 @fails_with("启动任务执行失败，请稍后重试")
 async def execute_task(task_id: str):
     """Start the complete workflow or one step in the background (202)."""
-    body = await json_body()
-    mode = body.get("execution_mode", "complete")
-    step = body.get("step_name")
-    if mode not in ("complete", "step"):
-        raise BadRequest(
-            "无效的执行模式，必须是 'complete' 或 'step'", invalid_params=["execution_mode"]
-        )
-    if mode == "step" and not step:
-        raise BadRequest("步骤执行模式需要指定step_name", missing_params=["step_name"])
-    if mode == "step" and step not in STEP_NAMES:
-        raise BadRequest(
-            f"无效的步骤名称，支持的步骤: {', '.join(STEP_NAMES)}", invalid_params=["step_name"]
-        )
-    options = RunOptions(
-        mode=mode,
-        step=step if mode == "step" else None,
-        backup_vector_tables=_bool(body, "backup_vector_tables", False),
-        truncate_vector_tables=_bool(body, "truncate_vector_tables", False),
-        skip_training=_bool(body, "skip_training", False),
-    )
-    if mode == "step" and step != "training_load":
-        if options.backup_vector_tables or options.truncate_vector_tables or options.skip_training:
-            log.warning("vector flags ignored for step %s of task %s", step, task_id)
-        options.backup_vector_tables = options.truncate_vector_tables = options.skip_training = (
-            False
-        )
+    options = parse_execute(await json_body())
     await pipeline().execute(task_id, options)
     data = {
         "task_id": task_id,
-        "execution_mode": mode,
+        "execution_mode": options.mode,
         "step_name": options.step,
         "message": "任务正在后台执行，请通过状态接口查询进度",
     }
@@ -191,44 +147,7 @@ async def list_tasks():
 @fails_with("查询任务列表失败，请稍后重试")
 async def query_tasks():
     """Search tasks by status, name, creator, database and time ranges, paginated."""
-    body = await json_body()
-    try:
-        page = _int(body.get("page"), "page", 1)
-        page_size = _int(body.get("page_size"), "page_size", 20)
-    except TypeError as error:
-        raise BadRequest("页码和每页大小必须是整数", invalid_params=[str(error)]) from None
-    if page < 1:
-        raise BadRequest("页码必须大于0", invalid_params=["page"])
-    if not 1 <= page_size <= 100:
-        raise BadRequest("每页大小必须在1-100之间", invalid_params=["page_size"])
-    status = body.get("status")
-    if status and status not in QUERY_STATUSES:
-        raise BadRequest(
-            f"不支持的状态值: {status}，支持的状态: {', '.join(QUERY_STATUSES)}",
-            invalid_params=["status"],
-        )
-    task_name = body.get("task_name")
-    if task_name is not None and (not isinstance(task_name, str) or len(task_name) > 100):
-        raise BadRequest("任务名称搜索关键词最大长度为100字符", invalid_params=["task_name"])
-    sort_by = body.get("sort_by", "created_at")
-    if sort_by not in SORT_FIELDS:
-        raise BadRequest(
-            f"不支持的排序字段: {sort_by}，支持的字段: {', '.join(SORT_FIELDS)}",
-            invalid_params=["sort_by"],
-        )
-    sort_order = body.get("sort_order", "desc")
-    if not isinstance(sort_order, str) or sort_order.lower() not in ("asc", "desc"):
-        raise BadRequest("排序方向必须是 'asc' 或 'desc'", invalid_params=["sort_order"])
-    keys = ["status", "task_name", "created_by", "db_name", *(key for key, _, _ in TIME_FILTERS)]
-    filters = {}
-    for key in keys:
-        value = body.get(key)
-        if value is not None and not isinstance(value, str):
-            raise BadRequest(f"参数 {key} 必须是字符串", invalid_params=[key])
-        if value:
-            filters[key] = value
-    query = TaskQuery(page, page_size, filters, sort_by, sort_order)
-    data = await pipeline().query_tasks(query)
+    data = await pipeline().query_tasks(parse_task_query(await json_body()))
     return r.reply(r.success_response("查询任务列表成功", data))
 
 
@@ -236,68 +155,21 @@ async def query_tasks():
 @fails_with("删除任务失败，请稍后重试")
 async def delete_tasks():
     """Delete task directories (and optionally their rows), one or many; never a running task."""
-    params: dict[str, Any] = {}
-    for key in request.args:
-        values = request.args.getlist(key)
-        name = key.removesuffix("[]")
-        params[name] = values if key.endswith("[]") else _query_bool(values[-1])
-    if request.is_json:
-        params.update(await json_body())
-    task_ids = params.get("task_ids")
-    confirm = params.get("confirm")
-    if not task_ids:
-        raise BadRequest("缺少必需参数: task_ids", missing_params=["task_ids"])
-    if not confirm:
-        raise BadRequest("缺少必需参数: confirm", missing_params=["confirm"])
-    if confirm is not True and confirm != 1:
-        raise BadRequest("confirm参数必须为true以确认删除操作", invalid_params=["confirm"])
-    if not isinstance(task_ids, list):
-        raise BadRequest("task_ids必须是非空的任务ID列表", invalid_params=["task_ids"])
-    invalid = [t for t in task_ids if not is_valid_task_id(t)]
-    if invalid:  # checked before anything is touched
-        raise BadRequest(
-            f"{TASK_ID_TEXT}: {', '.join(map(repr, invalid[:5]))}", invalid_params=["task_ids"]
-        )
-    result = await pipeline().delete_tasks(
-        task_ids,
-        delete_records=params.get("delete_database_records", False) is True,
-        continue_on_error=params.get("continue_on_error", True) is not False,
-    )
+    body = await json_body() if request.is_json else None
+    req = parse_delete(delete_params(request.args, body))
+    result = await pipeline().delete_tasks(req.task_ids, req.delete_records, req.continue_on_error)
     deleted, failed = result["deleted_tasks"], result["failed_tasks"]
-    removed = sum(1 for d in deleted if d["directory_deleted"])
-    absent = len(deleted) - removed
-    if len(task_ids) == 1:
-        text = deleted[0]["operation_message"] if deleted else f"任务删除失败: {failed[0]['error']}"
-    elif not failed:
-        if removed and absent:
-            text = f"批量操作完成：{removed}个目录已删除，{absent}个目录不存在"
-        elif removed:
-            text = f"批量删除完成：成功删除{removed}个目录"
-        else:
-            text = f"批量操作完成：{absent}个目录不存在，无需删除"
-    elif not deleted:
-        text = f"批量删除失败：{len(failed)}个任务处理失败"
-    else:
-        text = f"批量删除部分完成：成功{len(deleted)}个，失败{len(failed)}个"
     data = {
         **result,
         "summary": {
-            "total_requested": len(task_ids),
+            "total_requested": len(req.task_ids),
             "successfully_deleted": len(deleted),
             "failed": len(failed),
         },
         "deleted_at": r.now_iso(),
     }
+    text = delete_reply_text(len(req.task_ids), deleted, failed)
     return r.reply(r.success_response(text, data))
-
-
-def _query_bool(value: str) -> Any:
-    lowered = value.lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    return value
 
 
 # ---- logs ----------------------------------------------------------------------------------
@@ -320,78 +192,9 @@ async def task_logs(task_id: str):
 @bp.post(f"{PREFIX}/tasks/<task_id>/logs/query")
 @fails_with("查询任务日志失败，请稍后重试")
 async def query_task_logs(task_id: str):
-    """Filter, sort and page the task's log entries."""
-    if not is_valid_task_id(task_id):
-        raise NotFound(f"任务不存在: {task_id}")
+    """Filter, sort and page the task's log entries (reads the file, changes nothing)."""
     await pipeline().require_task(task_id)
-    body = await json_body()
-    page, page_size = body.get("page", 1), body.get("page_size", 50)
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise BadRequest("页码必须是大于0的整数", invalid_params=["page"])
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 500:
-        raise BadRequest("每页大小必须是1-500之间的整数", invalid_params=["page_size"])
-    level = body.get("level")
-    if level is not None and (not isinstance(level, str) or level.upper() not in LEVELS):
-        raise BadRequest(
-            "日志级别必须是DEBUG、INFO、WARNING、ERROR、CRITICAL之一", invalid_params=["level"]
-        )
-    times = {}
-    for key, label in (("start_time", "开始时间"), ("end_time", "结束时间")):
-        value = body.get(key)
-        if value is not None:
-            parsed = parse_time(value) if isinstance(value, str) else None
-            if parsed is None:
-                raise BadRequest(
-                    f"{label}格式无效，支持格式：YYYY-MM-DD HH:MM:SS 或 YYYY-MM-DD",
-                    invalid_params=[key],
-                )
-            times[key] = parsed
-    keyword = body.get("keyword")
-    if keyword is not None and (not isinstance(keyword, str) or len(keyword) > 200):
-        raise BadRequest("关键字长度不能超过200个字符", invalid_params=["keyword"])
-    sort_by = body.get("sort_by", "timestamp")
-    if sort_by not in LOG_SORT_FIELDS:
-        raise BadRequest(
-            f"排序字段必须是以下之一: {', '.join(LOG_SORT_FIELDS)}", invalid_params=["sort_by"]
-        )
-    sort_order = body.get("sort_order", "desc")
-    if sort_order not in ("asc", "desc"):
-        raise BadRequest("排序方向必须是asc或desc", invalid_params=["sort_order"])
-
-    started = asyncio.get_running_loop().time()
-    entries, file_info = await pipeline().log_entries(task_id)
-
-    def keep(entry: dict[str, Any]) -> bool:
-        if level and entry["level"] != level.upper():
-            return False
-        stamp = datetime.strptime(entry["timestamp"], "%Y-%m-%d %H:%M:%S")
-        if "start_time" in times and stamp < times["start_time"]:
-            return False
-        if "end_time" in times and stamp > times["end_time"]:
-            return False
-        if keyword and keyword.lower() not in entry["message"].lower():
-            return False
-        if body.get("logger_name") and entry["logger"] != body["logger_name"]:
-            return False
-        return not (body.get("step_name") and entry["step"] != body["step_name"])
-
-    entries = [e for e in entries if keep(e)]
-    entries.sort(key=lambda e: (e[sort_by] is None, e[sort_by] or ""), reverse=sort_order == "desc")
-    total = len(entries)
-    pages = -(-total // page_size) if total else 0
-    data = {
-        "logs": entries[(page - 1) * page_size : page * page_size],
-        "pagination": {
-            "page": page,
-            "page_size": page_size,
-            "total": total,
-            "total_pages": pages,
-            "has_next": page < pages,
-            "has_prev": page > 1,
-        },
-        "log_file_info": file_info,
-        "query_time": f"{asyncio.get_running_loop().time() - started:.3f}s",
-    }
+    data = await pipeline().query_logs(task_id, parse_log_query(await json_body()))
     return r.reply(r.success_response("查询任务日志成功", data))
 
 
@@ -566,7 +369,7 @@ async def backup_vectors():
             "不支持指定db_connection：向量表备份使用citu自身的数据库",
             invalid_params=["db_connection"],
         )
-    if not _bool(body, "backup_vector_tables", True):
+    if not flag(body, "backup_vector_tables", True):
         data = {"backup_performed": False, "truncate_performed": False}
         return r.reply(r.success_response("Vector表备份完成", data))
     data = await pipeline().backup_vectors(task_id)
@@ -605,44 +408,11 @@ async def list_vector_backups():
 @fails_with("Vector表恢复失败，请稍后重试")
 async def restore_vectors():
     """Restore the vector tables from a backup set, in one transaction."""
-    body = await json_body()
-    missing = [key for key in ("backup_path", "timestamp") if not body.get(key)]
-    if missing:
-        raise BadRequest(f"缺少必需参数: {', '.join(missing)}", missing_params=missing)
-    tables = body.get("tables", list(SUPPORTED_TABLES))
-    if not isinstance(tables, list):
-        raise BadRequest("tables参数必须是数组格式", invalid_params=["tables"])
-    stamp, backup_path = body["timestamp"], body["backup_path"]
-    if not isinstance(stamp, str) or not TIMESTAMP_RE.match(stamp):
-        raise BadRequest("无效的timestamp格式，应为YYYYMMDD_HHMMSS", invalid_params=["timestamp"])
-    unsupported = [t for t in tables if t not in SUPPORTED_TABLES]
-    if unsupported or not tables:
-        raise BadRequest(f"不支持的表名: {unsupported}", invalid_params=["tables"])
-    if body.get("db_connection"):
-        raise BadRequest(
-            "不支持指定db_connection：向量表恢复使用citu自身的数据库",
-            invalid_params=["db_connection"],
-        )
-    if not isinstance(backup_path, str):
-        raise BadRequest("backup_path必须是字符串", invalid_params=["backup_path"])
-    svc = pipeline()
-    directory = svc.resolve_backup_dir(backup_path)
-    if not directory.is_dir():
-        raise NotFound(f"备份目录不存在: {backup_path}")
-    absent = [f"{t}_{stamp}.csv" for t in tables if not (directory / f"{t}_{stamp}.csv").is_file()]
-    if absent:
-        raise NotFound(f"备份文件不存在: {', '.join(absent)}")
-    truncate = _bool(body, "truncate_before_restore", False)
+    request_ = parse_restore(await json_body())
     try:
-        data = await svc.restore_vectors(directory, stamp, tables, truncate)
+        data = await pipeline().restore_vectors(request_)
     except RestoreFailed as error:
-        body_ = r.internal_error_response("Vector表恢复失败，所有更改已回滚")
-        body_["data"]["restore_results"] = error.results
-        return r.reply(body_, 500)
-
-    data["backup_info"] = {
-        "backup_path": backup_path,
-        "timestamp": stamp,
-        "backup_date": datetime.strptime(stamp, "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M:%S"),
-    }
+        body = r.internal_error_response("Vector表恢复失败，所有更改已回滚")
+        body["data"]["restore_results"] = error.results
+        return r.reply(body, 500)
     return r.reply(r.success_response("Vector表恢复完成", data))

@@ -39,6 +39,7 @@ from citu.pipeline.files import (
 from citu.pipeline.inspect import TableNotFound
 from citu.pipeline.llm import PipelineLlm
 from citu.pipeline.render import render_ddl, render_doc
+from citu.pipeline.requests import LogQuery, RestoreRequest
 from citu.pipeline.runner import PipelineRunner
 from citu.pipeline.steps.ddl import describe_table
 from citu.pipeline.tablelist import decode_upload, names_from_request, table_list_text
@@ -472,6 +473,30 @@ class PipelineService:
             "total_lines": len(entries),
         }
 
+    async def query_logs(self, task_id: str, query: LogQuery) -> dict[str, Any]:
+        started = time.monotonic()
+        entries, file_info = await self.log_entries(task_id)
+        entries = [entry for entry in entries if query.keeps(entry)]
+        key = query.sort_by
+        entries.sort(
+            key=lambda e: (e[key] is None, e[key] or ""), reverse=query.sort_order == "desc"
+        )
+        total, size = len(entries), query.page_size
+        pages = math.ceil(total / size) if total else 0
+        return {
+            "logs": entries[(query.page - 1) * size : query.page * size],
+            "pagination": {
+                "page": query.page,
+                "page_size": size,
+                "total": total,
+                "total_pages": pages,
+                "has_next": query.page < pages,
+                "has_prev": query.page > 1,
+            },
+            "log_file_info": file_info,
+            "query_time": f"{time.monotonic() - started:.3f}s",
+        }
+
     # ---- database inspection -------------------------------------------------------------
 
     async def database_tables(
@@ -588,12 +613,30 @@ class PipelineService:
             raise BadRequest("backup_path必须位于任务数据目录内", invalid_params=["backup_path"])
         return resolved
 
-    async def restore_vectors(
-        self, directory: Path, stamp: str, tables: list[str], truncate: bool
-    ) -> dict[str, Any]:
-        return await restore_tables(
-            self._require_vector_pool(), directory, stamp, tables, truncate=truncate
+    async def restore_vectors(self, request: RestoreRequest) -> dict[str, Any]:
+        """Restore a backup set; RestoreFailed (rolled back) when the database refuses it."""
+        directory = self.resolve_backup_dir(request.backup_path)
+        if not await asyncio.to_thread(directory.is_dir):
+            raise NotFound(f"备份目录不存在: {request.backup_path}")
+        files = [f"{table}_{request.timestamp}.csv" for table in request.tables]
+        absent = [name for name in files if not (directory / name).is_file()]
+        if absent:
+            raise NotFound(f"备份文件不存在: {', '.join(absent)}")
+        data = await restore_tables(
+            self._require_vector_pool(),
+            directory,
+            request.timestamp,
+            request.tables,
+            truncate=request.truncate,
         )
+        data["backup_info"] = {
+            "backup_path": request.backup_path,
+            "timestamp": request.timestamp,
+            "backup_date": datetime.strptime(request.timestamp, "%Y%m%d_%H%M%S").strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+        }
+        return data
 
 
 def _remove_tree(directory: Path) -> tuple[int, int, bool]:
