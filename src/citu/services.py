@@ -111,7 +111,23 @@ class Services:
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self.ops.start(self)
         self.components["ops"] = self.ops
+        await self._start_training()
         self.components["pipeline"] = await build_pipeline(self)
+
+    async def _start_training(self) -> None:
+        from citu.training.embedder import Embedder
+        from citu.training.embedding_cache import EmbeddingCache
+        from citu.training.retrieval import Retriever
+        from citu.training.service import TrainingService
+
+        settings = self.settings
+        cache = EmbeddingCache(self.redis, settings) if settings.enable_embedding_cache else None
+        embedder = Embedder(self.embeddings, cache, settings)
+        training = TrainingService(self.db, embedder, settings, llm=self.llm)
+        await training.setup()  # fails start-up when the stored vectors' dimension differs
+        self.components["embedder"] = embedder
+        self.components["training"] = training
+        self.components["retriever"] = Retriever(self.db, embedder, settings, store=training.store)
 
     async def _open_business_pool(self) -> None:
         try:
