@@ -12,8 +12,6 @@ import pytest
 from citu.pipeline.engine import RunOptions
 from fakes.pipeline_script import BUSINESS_CONTEXT, DEMO_TABLES, script_pipeline, valid_pair_count
 
-pytest.importorskip("citu.training.service")
-
 BASE = "/api/v0/data_pipeline"
 
 

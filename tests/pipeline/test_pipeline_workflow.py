@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,11 @@ async def create_task(client, **extra) -> str:
     return (await response.get_json())["data"]["task_id"]
 
 
-async def test_complete_workflow_without_training(
-    client, fake_llm, services, settings, business_db_url
-):
+async def test_complete_workflow(client, fake_llm, services, settings, business_db_url):
+    """Every file of the task directory and every row that reaches the vector store."""
     script_pipeline(fake_llm)
     secret_dsn = business_db_url.replace("postgres@", "postgres:s3cret-pw@")
-    task_id = await create_task(client, db_connection=secret_dsn, enable_training_data_load=False)
+    task_id = await create_task(client, db_connection=secret_dsn)
     response = await client.post(f"{BASE}/tasks/{task_id}/table-list", json={"tables": DEMO_TABLES})
     assert response.status_code == 200
 
@@ -61,17 +61,32 @@ async def test_complete_workflow_without_training(
 
     status = await wait_done(client, task_id)
     assert status["status"] == "completed", status
-    assert status["step_status"] == {
-        "ddl_generation": "completed",
-        "qa_generation": "completed",
-        "sql_validation": "completed",
-        "training_load": "pending",
-    }
+    assert set(status["step_status"].values()) == {"completed"}
     assert "s3cret-pw" not in json.dumps(status, ensure_ascii=False)
     assert status["parameters"]["db_connection"].startswith("postgresql://postgres:***@")
 
     task_dir = Path(settings.data_dir) / "data_pipeline" / "training_data" / task_id
     names = sorted(p.name for p in task_dir.iterdir())
+    stamped = re.compile(r"\d{8}_\d{6}")
+    assert sorted({stamped.sub("TS", n) for n in names}) == sorted(
+        [f"{t}.ddl" for t in DEMO_TABLES]
+        + [f"{t}_detail.md" for t in DEMO_TABLES]
+        + [
+            "data_pipeline.log",
+            "db_query_decision_prompt.txt",
+            "file_modifications_TS.log",
+            "filename_mapping.txt",
+            "metadata.txt",
+            "metadata_detail.md",
+            f"qs_{business_db_url.rsplit('/', 1)[1]}_TS_pair.json",
+            f"qs_{business_db_url.rsplit('/', 1)[1]}_TS_pair.json.backup",
+            "sql_validation_TS_summary.log",
+            "table_list.txt",
+            "task_config.json",
+            "task_result.json",
+        ]
+    )
+    assert len(names) == 2 * len(DEMO_TABLES) + 12  # every file accounted for
     for table in DEMO_TABLES:
         assert f"{table}.ddl" in names and f"{table}_detail.md" in names
     pair_files = [n for n in names if n.endswith("_pair.json")]
@@ -140,6 +155,33 @@ async def test_complete_workflow_without_training(
     assert validation["original_sql_count"] == valid_pair_count() + 1
     assert validation["repair_stats"] == {"attempted": 2, "successful": 1, "failed": 1}
     assert validation["file_modification_stats"]["deleted"] == 1
+
+    # The rows that reached the vector store: one DDL and one doc per table, the valid pairs.
+    training = result["artifacts"]["training_data_load"]
+    assert training["loaded_counts"] == {
+        "ddl": len(DEMO_TABLES),
+        "documentation": len(DEMO_TABLES),
+        "sql": valid_pair_count(),
+    }
+    async with services.db.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT c.name, e.id, e.document FROM langchain_pg_embedding e "
+            "JOIN langchain_pg_collection c ON c.uuid = e.collection_id"
+        )
+    documents: dict[str, list[str]] = {}
+    for row in rows:
+        documents.setdefault(row["name"], []).append(row["document"])
+        assert row["id"].endswith(
+            {"sql": "-sql", "ddl": "-ddl", "documentation": "-doc"}[row["name"]]
+        )
+    assert sorted(documents["ddl"]) == sorted(
+        (task_dir / f"{t}.ddl").read_text(encoding="utf-8").strip().removesuffix(";").strip()
+        for t in DEMO_TABLES
+    )
+    assert sorted(documents["documentation"]) == sorted(
+        (task_dir / f"{t}_detail.md").read_text(encoding="utf-8").strip() for t in DEMO_TABLES
+    )
+    assert sorted(json.loads(d)["sql"] for d in documents["sql"]) == sorted(p["sql"] for p in pairs)
 
     log_text = (task_dir / "data_pipeline.log").read_text(encoding="utf-8")
     assert "[ddl_generation] 开始执行步骤: ddl_generation" in log_text
