@@ -597,3 +597,18 @@ async def test_table_ddl_asks_the_llm_only_for_missing_comments(client, fake_llm
     data = (await body_of(await client.post("/api/v0/database/table/ddl", json=body)))["data"]
     assert data["table_info"]["comment"] is None  # an apology never becomes a comment
     assert data["ddl"].startswith("-- 中文名: bare_t\ncreate table scratch.bare_t (")
+
+
+async def test_unreachable_business_database(client):
+    closed = "postgresql://postgres:pw@127.0.0.1:1/nowhere"
+    response = await client.post("/api/v0/database/tables", json={"db_connection": closed})
+    assert response.status_code == 500
+    body = await response.get_json()
+    assert body["data"]["response"] == "获取表列表失败: 数据库连接或查询失败"
+    task_id = await new_task(client, db_connection=closed)
+    await client.post(f"{BASE}/tasks/{task_id}/table-list", json={"tables": ["bss_company"]})
+    status = await run_to_end(client, task_id, {})
+    assert status["status"] == "failed"
+    assert status["error_message"].startswith("[ddl_generation] 无法连接到业务数据库")
+    assert status["parameters"]["db_connection"] == "postgresql://postgres:***@127.0.0.1:1/nowhere"
+    assert "pw@" not in json.dumps(status)

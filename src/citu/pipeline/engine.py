@@ -268,6 +268,7 @@ class PipelineEngine:
         if not dsn:
             raise StepFailed(step, "未配置业务数据库连接")
         try:
-            return await open_business_pool(dsn, self.settings), True
+            async with asyncio.timeout(30):  # TimeoutError is an OSError: reported below
+                return await open_business_pool(dsn, self.settings), True
         except (OSError, asyncpg.PostgresError) as error:
             raise StepFailed(step, f"无法连接到业务数据库: {redact(str(error))}") from error

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from citu.services import Services
 
 UPLOAD_EXTENSIONS = (".ddl", ".md", ".txt", ".json", ".sql", ".csv")
+CONNECT_TIMEOUT = 15.0  # seconds to reach a client-supplied business database
 BOOL_PARAMETERS = (
     "enable_sql_validation",
     "enable_llm_repair",
@@ -113,7 +114,8 @@ class PipelineService:
             if self.default_business_pool is None:
                 raise ServiceUnavailable("业务数据库不可用：请检查 CITU_BUSINESS_DB_URL")
             return self.default_business_pool, False
-        return await open_business_pool(dsn, self.settings), True
+        async with asyncio.timeout(CONNECT_TIMEOUT):  # a client-chosen host may never answer
+            return await open_business_pool(dsn, self.settings), True
 
     # ---- tasks ---------------------------------------------------------------------------
 

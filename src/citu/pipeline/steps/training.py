@@ -140,19 +140,8 @@ async def _train_file(ctx: StepContext, path: Path, counts: dict[str, int]) -> N
 
 
 async def store_counts(ctx: StepContext) -> tuple[int, dict[str, int]]:
-    """Rows in the whole vector store by type (id suffix), as the old step reported."""
-    if ctx.vector_pool is None:
-        return 0, {}
-    rows = await ctx.vector_pool.fetch(
-        """
-        SELECT CASE WHEN id LIKE '%-doc' THEN 'documentation'
-                    WHEN id LIKE '%-error_sql' THEN 'error_sql'
-                    WHEN id LIKE '%-sql' THEN 'sql'
-                    WHEN id LIKE '%-ddl' THEN 'ddl' END AS kind, COUNT(*) AS n
-        FROM langchain_pg_embedding GROUP BY 1
-        """
-    )
-    counts = {row["kind"]: row["n"] for row in rows if row["kind"]}
+    """Rows in the whole vector store by type, as the old step reported (zeros left out)."""
+    counts = {kind: n for kind, n in (await ctx.trainer.counts()).items() if n}
     return sum(counts.values()), counts
 
 
