@@ -612,3 +612,13 @@ async def test_unreachable_business_database(client):
     assert status["error_message"].startswith("[ddl_generation] 无法连接到业务数据库")
     assert status["parameters"]["db_connection"] == "postgresql://postgres:***@127.0.0.1:1/nowhere"
     assert "pw@" not in json.dumps(status)
+
+
+async def test_oversized_upload_is_413(app, client):
+    task_id = await new_task(client)
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = await client.post(
+        f"{BASE}/tasks/{task_id}/files", files=upload(b"x" * 5000, "big.txt")
+    )
+    assert response.status_code == 413
+    assert (await body_of(response))["data"]["response"] == "请求体过大"

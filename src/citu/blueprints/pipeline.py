@@ -14,7 +14,9 @@ import mimetypes
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from quart import Blueprint, request, send_file
+from werkzeug.exceptions import HTTPException
 
 from citu import responses as r
 from citu.errors import ApiError, BadRequest, NotFound
@@ -46,20 +48,31 @@ def pipeline() -> PipelineService:
     return services().components["pipeline"]
 
 
-def fails_with(text: str | Callable[[], str]) -> Callable:
-    """Unexpected errors answer the route's own 500 text (typed errors keep their envelope)."""
+# Errors the app-wide handlers already answer properly (typed errors, 413, database down).
+_PASS_THROUGH = (
+    ApiError,
+    HTTPException,
+    asyncio.CancelledError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionRefusedError,
+)
+
+
+def fails_with(text: str) -> Callable:
+    """Unexpected errors answer the route's own 500 text, as the old handlers did."""
 
     def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(handler)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await handler(*args, **kwargs)
-            except (ApiError, asyncio.CancelledError):
+            except _PASS_THROUGH:
                 raise
             except Exception:
                 log.exception("%s failed", handler.__name__)
-                message = text() if callable(text) else text
-                return r.reply(r.internal_error_response(message), 500)
+                return r.reply(r.internal_error_response(text), 500)
 
         return wrapper
 
