@@ -200,3 +200,32 @@ async def test_complete_mode_sets_previous_outputs_aside(pipeline, fake_llm):
     info = json.loads((backups[0] / "backup_info.json").read_text(encoding="utf-8"))
     assert info["moved_files"] == ["old_notes.md"] and info["task_id"] == task_id
     assert (task_dir / "table_list.txt").is_file() and not (task_dir / "old_notes.md").exists()
+
+
+async def test_validation_never_deletes_when_the_database_is_gone(
+    pipeline, settings, business_db_url
+):
+    from citu.pipeline.context import StepContext, StepError
+    from citu.pipeline.steps import validation
+
+    task_id, task_dir = await make_task(pipeline, ["bss_company"])
+    pairs = [{"question": "好的", "sql": "SELECT 1;"}]
+    pair_file = task_dir / "qs_x_20250101_000000_pair.json"
+    pair_file.write_text(json.dumps(pairs), encoding="utf-8")
+    pool = await asyncpg.create_pool(business_db_url, min_size=1, max_size=1)
+    await pool.close()
+    ctx = StepContext(
+        task_id=task_id,
+        task_dir=task_dir,
+        paths=pipeline.paths,
+        settings=settings,
+        business_pool=pool,
+        llm=pipeline.llm,
+        business_context="测试",
+        db_name="x",
+        parameters={},
+    )
+    with pytest.raises(StepError, match="无法连接到数据库"):
+        await validation.run(ctx)
+    assert json.loads(pair_file.read_text(encoding="utf-8")) == pairs
+    assert not list(task_dir.glob("*.backup")) and not list(task_dir.glob("sql_validation_*"))

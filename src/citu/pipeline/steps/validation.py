@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from citu.agents.sql_runner import explain_sql
 from citu.pipeline.context import StepContext, StepError
 from citu.pipeline.files import write_json_atomic, write_text_atomic
@@ -86,10 +88,27 @@ async def _validate(ctx: StepContext, items: list[Item]) -> None:
     async def check(item: Item) -> None:
         async with semaphore:
             started = time.monotonic()
-            item.error = await explain_sql(ctx.business_pool, item.sql, timeout_ms=timeout_ms)
+            try:
+                item.error = await explain_sql(ctx.business_pool, item.sql, timeout_ms=timeout_ms)
+            except (OSError, asyncpg.InterfaceError) as error:
+                raise StepError(f"数据库连接异常，无法继续验证: {error}") from error
             item.seconds = time.monotonic() - started
 
-    await asyncio.gather(*(check(item) for item in items))
+    try:
+        async with asyncio.TaskGroup() as group:  # the first connection failure stops the rest
+            for item in items:
+                group.create_task(check(item))
+    except* StepError as errors:
+        raise errors.exceptions[0] from None
+
+
+async def _require_connection(ctx: StepContext) -> None:
+    """A failed EXPLAIN must mean a bad statement, never a database that went away."""
+    try:
+        async with ctx.business_pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - reported as the step's failure
+        raise StepError(f"无法连接到数据库，SQL验证中止: {error}") from error
 
 
 async def _repair(ctx: StepContext, failed: list[Item]) -> None:
@@ -209,15 +228,17 @@ async def run(ctx: StepContext) -> dict[str, Any]:
     raw, items = await asyncio.to_thread(load_items, pair_file)
     if not items:
         raise StepError("输入文件中没有找到有效的Question-SQL对")
-    try:
-        async with ctx.business_pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
-    except Exception as error:  # noqa: BLE001 - reported as the step's failure
-        raise StepError(f"无法连接到数据库，SQL验证中止: {error}") from error
+    await _require_connection(ctx)
 
     log.info("开始验证 %d 条SQL: %s", len(items), pair_file.name)
     await _validate(ctx, items)
     failed_first = [item for item in items if not item.valid]
+    if failed_first:
+        # Check the failures once more after confirming the database is there: a connection
+        # lost mid-run comes back as an error text, and must not get statements deleted.
+        await _require_connection(ctx)
+        await _validate(ctx, failed_first)
+        failed_first = [item for item in items if not item.valid]
     log.info("首轮验证: %d 条有效, %d 条无效", len(items) - len(failed_first), len(failed_first))
     if failed_first and ctx.flag("enable_llm_repair") and ctx.llm.available:
         for _ in range(max(0, ctx.settings.pipeline_repair_rounds)):
@@ -243,6 +264,7 @@ async def run(ctx: StepContext) -> dict[str, Any]:
         "total_retries": 0,
     }
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    await _require_connection(ctx)
     if ctx.flag("modify_original_file"):
         artifact["file_modification_stats"] = await asyncio.to_thread(
             _modify_file, pair_file, raw, items, stamp
