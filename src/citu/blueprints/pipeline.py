@@ -48,7 +48,9 @@ def pipeline() -> PipelineService:
     return services().components["pipeline"]
 
 
-# Errors the app-wide handlers already answer properly (typed errors, 413, database down).
+# Errors the app-wide handlers already answer properly (typed errors, 413, citu's database
+# down). A refused connection is not among them: here it is usually a client-chosen business
+# database, which the route's own 500 text describes.
 _PASS_THROUGH = (
     ApiError,
     HTTPException,
@@ -56,7 +58,6 @@ _PASS_THROUGH = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.TooManyConnectionsError,
-    ConnectionRefusedError,
 )
 
 
