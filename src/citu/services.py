@@ -23,6 +23,7 @@ from citu.errors import ServiceUnavailable
 from citu.llm import build_chat_model, build_embeddings
 from citu.ops import Ops
 from citu.settings import Settings, redact_url
+from citu.stores.feedback import FeedbackStore
 
 log = logging.getLogger("citu.services")
 
@@ -112,6 +113,7 @@ class Services:
         await self.ops.start(self)
         self.components["ops"] = self.ops
         await self._start_training()
+        self.components["feedback"] = FeedbackStore(self.db)
         self.components["pipeline"] = await build_pipeline(self)
 
     async def _start_training(self) -> None:
