@@ -106,6 +106,7 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.pipeline.service import build_pipeline
         from citu.stores.conversations import ConversationStore
 
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
@@ -113,6 +114,7 @@ class Services:
         self.components["ops"] = self.ops
         await self._start_training()
         self.components["feedback"] = FeedbackStore(self.db)
+        self.components["pipeline"] = await build_pipeline(self)
 
     async def _start_training(self) -> None:
         from citu.training.embedder import Embedder
