@@ -27,3 +27,15 @@ async def test_a_time_condition_beyond_any_date_is_a_bad_request(client, value):
     body = await response.get_json()
     assert response.status_code == 400
     assert body["data"]["invalid_params"] == ["older_than_days"]
+
+
+async def test_a_task_offset_beyond_bigint_is_a_bad_request(client):
+    response = await client.get("/api/v0/data_pipeline/tasks?offset=30096977622288068608")
+    body = await response.get_json()
+    assert response.status_code == 400 and body["data"]["invalid_params"] == ["offset"]
+
+
+async def test_a_task_page_beyond_bigint_is_a_bad_request(client):
+    response = await client.post("/api/v0/data_pipeline/tasks/query", json={"page": 10**20})
+    body = await response.get_json()
+    assert response.status_code == 400 and body["data"]["invalid_params"] == ["page"]

@@ -9,6 +9,7 @@ from citu.app import create_app
 from citu.settings import Settings
 
 KEY = "admin-k3y-for-tests"
+TASK = "task_20250101_000000"
 
 # Administrative routes: deletes, cleanups, training writes, the maintenance switch.
 ADMIN_ROUTES = [
@@ -33,7 +34,22 @@ ADMIN_ROUTES = [
     ("POST", "/api/v0/citu_train_question_sql", {"question": "q", "sql": "SELECT 1"}),
     ("POST", "/api/v0/training_error_question_sql", {"question": "q", "sql": "SELECT 1"}),
     ("POST", "/api/v0/maintenance/readonly", {"enabled": False}),
+    ("DELETE", "/api/v0/qa_feedback/delete/1", None),
+    ("POST", "/api/v0/qa_feedback/add_to_training", {"feedback_ids": [1]}),
+    ("POST", "/api/v0/data_pipeline/tasks", {"task_name": "t"}),
+    ("POST", f"/api/v0/data_pipeline/tasks/{TASK}/execute", {"execution_mode": "complete"}),
+    ("POST", f"/api/v0/data_pipeline/tasks/{TASK}/cancel", None),
+    ("DELETE", "/api/v0/data_pipeline/tasks", {"task_ids": [TASK], "confirm": True}),
+    ("POST", f"/api/v0/data_pipeline/tasks/{TASK}/upload-table-list", None),
+    ("POST", f"/api/v0/data_pipeline/tasks/{TASK}/table-list", {"tables": ["bss_company"]}),
+    ("POST", f"/api/v0/data_pipeline/tasks/{TASK}/files", None),
+    ("POST", "/api/v0/database/tables", {}),
+    ("POST", "/api/v0/database/table/ddl", {"table": "bss_company"}),
+    ("POST", "/api/v0/data_pipeline/vector/backup", {}),
+    ("POST", "/api/v0/data_pipeline/vector/restore", {"backup_path": "x", "timestamp": "y"}),
 ]
+# Sample values for the path parameters in /openapi.json.
+PATH_SAMPLES = {"{task_id}": TASK, "{feedback_id}": "1"}
 
 
 @pytest.fixture
@@ -87,10 +103,11 @@ async def test_refused_training_write_stores_nothing(keyed_client):
 async def test_openapi_marks_exactly_the_admin_routes(client):
     spec = await (await client.get("/openapi.json")).get_json()
     assert spec["components"]["securitySchemes"]["AdminApiKey"]["name"] == "X-API-Key"
-    secured = {
-        (method.upper(), path)
-        for path, operations in spec["paths"].items()
-        for method, operation in operations.items()
-        if operation.get("security")
-    }
+    secured = set()
+    for path, operations in spec["paths"].items():
+        for placeholder, sample in PATH_SAMPLES.items():
+            path = path.replace(placeholder, sample)
+        for method, operation in operations.items():
+            if operation.get("security"):
+                secured.add((method.upper(), path))
     assert secured == {(method, path) for method, path, _ in ADMIN_ROUTES}

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from citu.errors import ApiError, BadRequest, NotFound
 from citu.responses import internal_error_response, reply, success_response
+from citu.security import require_admin
 from citu.services import services
 from citu.stores.feedback import (
     DEFAULT_SORT,
@@ -192,6 +193,7 @@ async def add_feedback(data: FeedbackIn):
 
 
 @bp.delete("/api/v0/qa_feedback/delete/<int:feedback_id>")
+@require_admin
 @fails_with("删除反馈记录失败，请稍后重试")
 async def delete_feedback(feedback_id: int):
     """Delete one feedback record (vectors already trained from it stay)."""
@@ -228,6 +230,7 @@ async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
 
 
 @bp.post("/api/v0/qa_feedback/add_to_training")
+@require_admin
 @validate_request(FeedbackIdsIn)
 @fails_with("添加训练数据失败，请稍后重试")
 async def add_to_training(data: FeedbackIdsIn):

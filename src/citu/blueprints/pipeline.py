@@ -16,12 +16,15 @@ from typing import Any
 
 import asyncpg
 from quart import Blueprint, request, send_file
+from quart_schema import DataSource, document_querystring, document_request
 from werkzeug.exceptions import HTTPException
 
 from citu import responses as r
 from citu.errors import ApiError, BadRequest, NotFound
+from citu.pipeline import schemas
 from citu.pipeline.files import validate_task_id
 from citu.pipeline.requests import (
+    MAX_OFFSET,
     delete_params,
     delete_reply_text,
     flag,
@@ -33,6 +36,7 @@ from citu.pipeline.requests import (
 )
 from citu.pipeline.service import PipelineService, database_name
 from citu.pipeline.vectors import RestoreFailed
+from citu.security import require_admin
 from citu.services import services
 
 log = logging.getLogger("citu.pipeline.api")
@@ -100,6 +104,8 @@ async def json_body() -> dict[str, Any]:
 
 
 @bp.post(f"{PREFIX}/tasks")
+@require_admin
+@document_request(schemas.CreateTaskIn)
 @fails_with("创建任务失败，请稍后重试")
 async def create_task():
     """Create a pipeline task (then upload its table list and execute it)."""
@@ -108,6 +114,8 @@ async def create_task():
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/execute")
+@require_admin
+@document_request(schemas.ExecuteTaskIn)
 @fails_with("启动任务执行失败，请稍后重试")
 async def execute_task(task_id: str):
     """Start the complete workflow or one step in the background (202)."""
@@ -123,6 +131,7 @@ async def execute_task(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/cancel")
+@require_admin
 @fails_with("取消任务失败，请稍后重试")
 async def cancel_task(task_id: str):
     """Cancel a running task (citu addition); the run stops and the task is marked failed."""
@@ -140,6 +149,7 @@ async def get_task(task_id: str):
 
 
 @bp.get(f"{PREFIX}/tasks")
+@document_querystring(schemas.TaskListQuery)
 @fails_with("获取任务列表失败，请稍后重试")
 async def list_tasks():
     """Newest tasks first, with an aggregate step status."""
@@ -151,6 +161,8 @@ async def list_tasks():
         raise BadRequest("limit和offset必须是整数", invalid_params=["limit", "offset"]) from None
     if limit < 1 or offset < 0:
         raise BadRequest("limit必须大于0，offset不能为负数", invalid_params=["limit", "offset"])
+    if offset > MAX_OFFSET:  # must fit PostgreSQL's bigint
+        raise BadRequest(f"offset不能超过{MAX_OFFSET}", invalid_params=["offset"])
     limit = min(limit, 100)
     tasks = await pipeline().list_tasks(limit, offset, args.get("status") or None)
     data = {"tasks": tasks, "total": len(tasks), "limit": limit, "offset": offset}
@@ -158,6 +170,7 @@ async def list_tasks():
 
 
 @bp.post(f"{PREFIX}/tasks/query")
+@document_request(schemas.TaskQueryIn)
 @fails_with("查询任务列表失败，请稍后重试")
 async def query_tasks():
     """Search tasks by status, name, creator, database and time ranges, paginated."""
@@ -166,6 +179,8 @@ async def query_tasks():
 
 
 @bp.delete(f"{PREFIX}/tasks")
+@require_admin
+@document_request(schemas.DeleteTasksIn)
 @fails_with("删除任务失败，请稍后重试")
 async def delete_tasks():
     """Delete task directories (and optionally their rows), one or many; never a running task."""
@@ -190,6 +205,7 @@ async def delete_tasks():
 
 
 @bp.get(f"{PREFIX}/tasks/<task_id>/logs")
+@document_querystring(schemas.LogTailQuery)
 @fails_with("获取任务日志失败，请稍后重试")
 async def task_logs(task_id: str):
     """The last lines of the task's log file, parsed."""
@@ -204,6 +220,7 @@ async def task_logs(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/logs/query")
+@document_request(schemas.LogQueryIn)
 @fails_with("查询任务日志失败，请稍后重试")
 async def query_task_logs(task_id: str):
     """Filter, sort and page the task's log entries (reads the file, changes nothing)."""
@@ -252,6 +269,8 @@ async def _uploaded_file(missing_text: str) -> tuple[str, bytes]:
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/upload-table-list")
+@require_admin
+@document_request(schemas.TableListUpload, source=DataSource.FORM_MULTIPART)
 @fails_with("处理上传请求失败，请稍后重试")
 async def upload_table_list(task_id: str):
     """Upload table_list.txt (multipart field ``file``; .txt, UTF-8 or GBK, ≤ 2 MB)."""
@@ -274,6 +293,8 @@ async def table_list_info(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/table-list")
+@require_admin
+@document_request(schemas.TableListIn)
 @fails_with("创建表清单文件失败，请稍后重试")
 async def create_table_list(task_id: str):
     """Write table_list.txt from ``tables`` (a comma string or an array)."""
@@ -287,6 +308,8 @@ async def create_table_list(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/files")
+@require_admin
+@document_request(schemas.TaskFileUpload, source=DataSource.FORM_MULTIPART)
 @fails_with("处理上传请求失败，请稍后重试")
 async def upload_task_file(task_id: str):
     """Upload a .ddl/.md/.txt/.json/.sql/.csv file into the task directory."""
@@ -308,6 +331,8 @@ async def upload_task_file(task_id: str):
 
 
 @bp.post("/api/v0/database/tables")
+@require_admin
+@document_request(schemas.DatabaseTablesIn)
 @fails_with("获取表列表失败: 数据库连接或查询失败")
 async def database_tables():
     """Tables of the business database (or of ``db_connection``), optionally filtered."""
@@ -336,6 +361,8 @@ async def database_tables():
 
 
 @bp.post("/api/v0/database/table/ddl")
+@require_admin
+@document_request(schemas.TableDdlIn)
 async def table_ddl():
     """DDL and/or Markdown documentation of one business table (nothing is written)."""
     body = await json_body()
@@ -371,6 +398,8 @@ async def table_ddl():
 
 
 @bp.post(f"{PREFIX}/vector/backup")
+@require_admin
+@document_request(schemas.VectorBackupIn)
 @fails_with("Vector表备份失败，请稍后重试")
 async def backup_vectors():
     """Back up the vector tables to CSV (globally or into a task's vector_bak/)."""
@@ -391,6 +420,7 @@ async def backup_vectors():
 
 
 @bp.get(f"{PREFIX}/vector/restore/list")
+@document_querystring(schemas.BackupListQuery)
 @fails_with("扫描备份文件失败，请稍后重试")
 async def list_vector_backups():
     """Backup sets found globally and in task directories, newest first."""
@@ -419,6 +449,8 @@ async def list_vector_backups():
 
 
 @bp.post(f"{PREFIX}/vector/restore")
+@require_admin
+@document_request(schemas.VectorRestoreIn)
 @fails_with("Vector表恢复失败，请稍后重试")
 async def restore_vectors():
     """Restore the vector tables from a backup set, in one transaction."""

@@ -29,6 +29,10 @@ QUERY_STATUSES = (
 LOG_SORT_FIELDS = ("timestamp", "level", "logger", "step", "line_number")
 
 
+MAX_PAGE = 10**9
+MAX_OFFSET = 10**12
+
+
 def flag(body: dict[str, Any], name: str, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
@@ -71,6 +75,8 @@ def parse_task_query(body: dict[str, Any]) -> TaskQuery:
     page, page_size = _int(body, "page", 1), _int(body, "page_size", 20)
     if page < 1:
         raise BadRequest("页码必须大于0", invalid_params=["page"])
+    if page > MAX_PAGE:  # the row offset must fit PostgreSQL's bigint
+        raise BadRequest(f"页码不能超过{MAX_PAGE}", invalid_params=["page"])
     if not 1 <= page_size <= 100:
         raise BadRequest("每页大小必须在1-100之间", invalid_params=["page_size"])
     status = body.get("status")
