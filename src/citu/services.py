@@ -16,6 +16,9 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
 from redis.asyncio import Redis
 
+from citu.agents.ask_graph import AskAgent
+from citu.agents.ask_service import AskService
+from citu.agents.direct_ask import DirectAsk
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
@@ -89,6 +92,23 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        self._start_ask_agent()
+
+    def _start_ask_agent(self) -> None:
+        # Uses the retriever, training and conversation components: build it after them.
+        agent = None
+        if self.llm is not None:
+            retriever = self.components.get("retriever")
+            if retriever is None:
+                log.warning("no retriever: SQL is generated without training context")
+            agent = AskAgent(self.llm, retriever, self.require_business_db, self.settings)
+            self.components["ask_agent"] = agent
+        self.components["ask_service"] = AskService(
+            agent, self.components.get("conversations"), self.settings
+        )
+        self.components["direct_ask"] = DirectAsk(
+            agent, self.require_business_db, self.components.get("training"), self.settings
+        )
 
     async def _open_business_pool(self) -> None:
         try:

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     react_recursion_limit: int = 100
     react_trim_max_chars: int = 60_000
     health_cache_seconds: float = 30.0
+    # ask_agent / direct ask (agent/config.py and Vanna defaults of the old service)
+    sql_repair_max_attempts: int = 2  # LLM repairs of SQL that EXPLAIN rejects
+    sql_prompt_max_tokens: int = 14_000  # prompt budget, 4 characters per token
+    summary_max_rows: int = 100  # rows shown to the LLM when summarising a result
+    ask_auto_train: bool = False  # /api/v0/ask adds executed question/SQL pairs to training
+    ask_cache_ttl: int = 3600  # /api/v0/ask_cached answers, per user and question
+    ask_cache_max_entries: int = 1000
 
     @field_validator("question_routing_mode")
     @classmethod
