@@ -367,8 +367,9 @@ class AskService:
             log.warning("agent health probe failed: %s", exc)
             healthy, message = False, f"完整测试失败: {exc}"
         if healthy:
-            return r.health_success_response(message=message, **data)
-        data.pop("message")
+            data["message"] = message
+            return r.health_success_response(**data)
+        data.pop("message")  # health_error_response puts it at the top level
         return r.health_error_response(status="degraded", message=message, **data)
 
     async def aclose(self) -> None:
