@@ -246,12 +246,14 @@ async def test_stream_yields_a_progress_event_per_step(agent, fake_llm):
     assert events[-1]["result"]["query_result"]["row_count"] == 3
 
 
-async def test_llm_timeout_raises_a_504_error(agent, fake_llm, agent_settings):
-    agent.llm = agent.llm.model_copy(update={"request_timeout": 0.3})
-    agent.classifier.llm = agent.sql.llm = agent.llm
-    fake_llm.hang(5.0)
-    with pytest.raises(LlmTimeout):
-        await agent.process_question("你好", "u:1", "chat_direct")
+async def test_llm_timeout_raises_a_504_error(fake_llm, agent_settings, business_pool):
+    agent_settings.llm_timeout = 0.3
+    async with httpx.AsyncClient() as http:
+        llm = build_chat_model(agent_settings, http)
+        agent = AskAgent(llm, None, lambda: business_pool, agent_settings)
+        fake_llm.hang(5.0)
+        with pytest.raises(LlmTimeout):
+            await agent.process_question("你好", "u:1", "chat_direct")
 
 
 async def test_llm_server_error_raises_a_503_error(agent, fake_llm):
