@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import agents, system
+    from citu.blueprints import agents, conversation, system
 
-    for blueprint in (system.bp, agents.bp):
+    for blueprint in (system.bp, conversation.bp, agents.bp):
         app.register_blueprint(blueprint)
 
 

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from citu.agents.ask_graph import AskAgent
 from citu.agents.ask_service import AskService
@@ -60,20 +60,29 @@ class Services:
     async def start(self) -> None:
         settings = self.settings
         self.database_url, business_url = await resolve_database_urls(settings)
-        self.db = await open_citu_pool(self.database_url, settings)
-        async with self.db.acquire() as conn:
+        # Schema first, on a plain connection: the pool registers the vector type on connect.
+        conn = await asyncpg.connect(self.database_url)
+        try:
             await apply_schema(conn)
+        finally:
+            await conn.close()
+        self.db = await open_citu_pool(self.database_url, settings)
         if not settings.business_db_url:
             await ensure_demo_database(business_url)
         self.business_db_url = business_url
         await self._open_business_pool()
-        self.redis = Redis.from_url(
+        # A blocking pool: past max_connections a command waits for a free connection instead
+        # of failing with "Too many connections" (redis-py's default pool raises at 100).
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_timeout,
             decode_responses=True,
             socket_timeout=settings.redis_timeout,
             socket_connect_timeout=settings.redis_timeout,
             health_check_interval=30,
         )
+        self.redis = Redis.from_pool(pool)
         if not await self.redis_ok():
             log.warning(
                 "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
@@ -92,6 +101,9 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.stores.conversations import ConversationStore
+
+        self.components["conversations"] = ConversationStore(self.redis, self.settings)
         self._start_ask_agent()
 
     def _start_ask_agent(self) -> None:
