@@ -13,27 +13,32 @@ from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.app import create_app
 from fakes.ask_script import TOP3_SQL, script
-from fakes.memory_stores import MemoryConversations, MemoryRetriever, MemoryTraining
+from fakes.memory_stores import MemoryRetriever, MemoryTraining
 
 
-def install(services, *, cache_enabled: bool = False) -> MemoryConversations:
-    """Wire the ask components to in-memory conversation/retrieval/training stand-ins."""
-    conversations = MemoryConversations(cache_enabled=cache_enabled)
+def install(services) -> None:
+    """Wire the ask components to stand-ins for retrieval and training (the conversation store,
+    Redis and the business database are the real ones)."""
     services.components["test_training"] = training = MemoryTraining()
-    agent = AskAgent(
-        services.llm, MemoryRetriever(), services.require_business_db, services.settings
-    )
+    settings = services.settings
+    agent = AskAgent(services.llm, MemoryRetriever(), services.require_business_db, settings)
     services.components["ask_agent"] = agent
-    services.components["ask_service"] = AskService(agent, conversations, services.settings)
+    conversations = services.components["conversations"]
+    services.components["ask_service"] = AskService(agent, conversations, settings)
     services.components["direct_ask"] = DirectAsk(
-        agent, services.require_business_db, training, services.settings
+        agent, services.require_business_db, training, settings
     )
-    return conversations
 
 
 @pytest.fixture
-def conversations(services) -> MemoryConversations:
-    return install(services)
+def installed(services) -> None:
+    install(services)
+
+
+async def saved(redis, conversation_id: str) -> list[dict]:
+    """The conversation's stored messages, oldest first."""
+    raw = await redis.lrange(f"conversation:{conversation_id}:messages", 0, -1)
+    return [json.loads(m) for m in reversed(raw)]
 
 
 @asynccontextmanager
@@ -55,7 +60,7 @@ def frames(body: bytes) -> list[dict]:
 # ---- POST /api/v0/ask_agent -------------------------------------------------------------
 
 
-async def test_database_question_end_to_end(client, fake_llm, conversations):
+async def test_database_question_end_to_end(client, fake_llm, installed, redis):
     script(fake_llm)
     response = await client.post("/api/v0/ask_agent", json={"question": "收入前三的服务区是哪些"})
     body = await response.get_json()
@@ -76,17 +81,17 @@ async def test_database_question_end_to_end(client, fake_llm, conversations):
     assert data["classification_info"]["method"] == "rule_based_strong_business"
     assert "收入前三" in (await response.get_data(as_text=True))  # raw UTF-8, no \u escapes
 
-    saved = conversations.messages[data["conversation_id"]]
-    assert [m["role"] for m in saved] == ["user", "assistant"]
-    assert saved[1]["content"] == "收入前三的服务区为庐山服务区等。"
-    assert saved[1]["metadata"] == {
+    messages = await saved(redis, data["conversation_id"])
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[1]["content"] == "收入前三的服务区为庐山服务区等。"
+    assert messages[1]["metadata"] == {
         "type": "DATABASE",
         "sql": TOP3_SQL,
         "execution_path": data["execution_path"],
     }
 
 
-async def test_chat_question(client, fake_llm, conversations):
+async def test_chat_question(client, fake_llm, installed):
     script(fake_llm)
     body = await (
         await client.post(
@@ -108,7 +113,7 @@ async def test_chat_question(client, fake_llm, conversations):
         ("hybrid", "CHAT"),
     ],
 )
-async def test_each_routing_mode(client, fake_llm, conversations, mode, expected_type):
+async def test_each_routing_mode(client, fake_llm, installed, mode, expected_type):
     script(fake_llm)
     body = await (
         await client.post(
@@ -121,7 +126,7 @@ async def test_each_routing_mode(client, fake_llm, conversations, mode, expected
     )
 
 
-async def test_follow_up_question_uses_the_context(client, fake_llm, conversations):
+async def test_follow_up_question_uses_the_context(client, fake_llm, installed):
     script(fake_llm)
     first = await (
         await client.post(
@@ -152,7 +157,7 @@ async def test_follow_up_question_uses_the_context(client, fake_llm, conversatio
     )
 
 
-async def test_unknown_conversation_starts_a_new_one(client, fake_llm, conversations):
+async def test_unknown_conversation_starts_a_new_one(client, fake_llm, installed):
     script(fake_llm)
     body = await (
         await client.post(
@@ -170,8 +175,8 @@ async def test_unknown_conversation_starts_a_new_one(client, fake_llm, conversat
     assert data["conversation_id"] != "zhang:20250101000000000"
 
 
-async def test_cache_hit(services, client, fake_llm):
-    conversations = install(services, cache_enabled=True)
+async def test_cache_hit(services, client, fake_llm, installed, redis):
+    services.settings.enable_question_answer_cache = True
     script(fake_llm)
     first = await (
         await client.post("/api/v0/ask_agent", json={"question": "收入前三的服务区是哪些"})
@@ -186,11 +191,11 @@ async def test_cache_hit(services, client, fake_llm):
     assert data["from_cache"] is True and data["type"] == "DATABASE"
     assert data["records"] == first["data"]["records"] and data["sql"] == TOP3_SQL
     assert "routing_mode_used" not in data and "routing_mode_source" not in data
-    saved = conversations.messages[data["conversation_id"]]
-    assert saved[-1]["metadata"] == {"from_cache": True}
+    messages = await saved(redis, data["conversation_id"])
+    assert messages[-1]["metadata"] == {"from_cache": True}
 
 
-async def test_missing_question_is_400(client, conversations):
+async def test_missing_question_is_400(client, installed):
     response = await client.post("/api/v0/ask_agent", json={"user_id": "x"})
     body = await response.get_json()
     assert response.status_code == 400
@@ -198,7 +203,7 @@ async def test_missing_question_is_400(client, conversations):
     assert body["data"]["response"] == "缺少必需参数：question"
 
 
-async def test_invalid_routing_mode_is_400(client, conversations):
+async def test_invalid_routing_mode_is_400(client, installed):
     response = await client.post(
         "/api/v0/ask_agent", json={"question": "q", "routing_mode": "fast"}
     )
@@ -211,7 +216,7 @@ async def test_invalid_routing_mode_is_400(client, conversations):
     )
 
 
-async def test_user_conversation_mismatch_is_400(client, conversations):
+async def test_user_conversation_mismatch_is_400(client, installed):
     response = await client.post(
         "/api/v0/ask_agent",
         json={"question": "q", "user_id": "bob", "conversation_id": "alice:20250101000000000"},
@@ -224,7 +229,7 @@ async def test_user_conversation_mismatch_is_400(client, conversations):
     )
 
 
-async def test_malformed_body_is_a_400_envelope(client, conversations):
+async def test_malformed_body_is_a_400_envelope(client, installed):
     response = await client.post(
         "/api/v0/ask_agent", data="{not json", headers={"Content-Type": "application/json"}
     )
@@ -232,7 +237,7 @@ async def test_malformed_body_is_a_400_envelope(client, conversations):
     assert (await response.get_json())["success"] is False
 
 
-async def test_refused_sql_explains_why(client, fake_llm, conversations, services):
+async def test_refused_sql_explains_why(client, fake_llm, installed, services, redis):
     script(fake_llm, sql="DELETE FROM bss_company;")
     pool = services.require_business_db()
     before = await pool.fetchval("SELECT count(*) FROM bss_company")
@@ -249,8 +254,8 @@ async def test_refused_sql_explains_why(client, fake_llm, conversations, service
     assert body["data"]["error_type"] == "agent_processing_failed"
     assert body["data"]["validation_error_type"] == "forbidden_keywords"
     assert await pool.fetchval("SELECT count(*) FROM bss_company") == before
-    saved = conversations.messages[body["data"]["conversation_id"]]
-    assert [m["role"] for m in saved] == ["user"]  # no assistant message for a failure
+    messages = await saved(redis, body["data"]["conversation_id"])
+    assert [m["role"] for m in messages] == ["user"]  # no assistant message for a failure
 
 
 async def test_llm_timeout_is_504(settings, fake_llm):
@@ -268,7 +273,7 @@ async def test_llm_timeout_is_504(settings, fake_llm):
     )
 
 
-async def test_llm_error_is_503(client, fake_llm, conversations):
+async def test_llm_error_is_503(client, fake_llm, installed):
     fake_llm.fail(502)
     response = await client.post(
         "/api/v0/ask_agent", json={"question": "你好", "routing_mode": "chat_direct"}
@@ -281,7 +286,7 @@ async def test_llm_error_is_503(client, fake_llm, conversations):
 # ---- GET /api/v0/ask_agent_stream -------------------------------------------------------
 
 
-async def test_stream_database_frames_in_order(client, fake_llm, conversations):
+async def test_stream_database_frames_in_order(client, fake_llm, installed, redis):
     script(fake_llm)
     response = await client.get(
         "/api/v0/ask_agent_stream",
@@ -315,11 +320,11 @@ async def test_stream_database_frames_in_order(client, fake_llm, conversations):
         "type", "response", "response_type", "sql", "query_result", "summary",
         "conversation_id", "execution_path", "classification_info", "timestamp",
     }  # fmt: skip
-    saved = conversations.messages[cid]
-    assert saved[-1]["metadata"]["classification_info"] == done["classification_info"]
+    messages = await saved(redis, cid)
+    assert messages[-1]["metadata"]["classification_info"] == done["classification_info"]
 
 
-async def test_stream_chat_frames_in_order(client, fake_llm, conversations):
+async def test_stream_chat_frames_in_order(client, fake_llm, installed):
     script(fake_llm)
     response = await client.get(
         "/api/v0/ask_agent_stream", query_string={"question": "荔枝一般几月上市"}
@@ -338,7 +343,7 @@ async def test_stream_chat_frames_in_order(client, fake_llm, conversations):
     assert done["sql"] is None and done["query_result"] is None and done["summary"] is None
 
 
-async def test_stream_failed_query_explains_in_the_completed_frame(client, fake_llm, conversations):
+async def test_stream_failed_query_explains_in_the_completed_frame(client, fake_llm, installed):
     script(fake_llm, sql="SELECT company_no::int AS 编号 FROM bss_company;")
     response = await client.get(
         "/api/v0/ask_agent_stream",
@@ -362,7 +367,7 @@ async def test_stream_failed_query_explains_in_the_completed_frame(client, fake_
         ),
     ],
 )
-async def test_stream_bad_input_is_one_error_frame(client, conversations, query, error):
+async def test_stream_bad_input_is_one_error_frame(client, installed, query, error):
     response = await client.get("/api/v0/ask_agent_stream", query_string=query)
     assert response.status_code == 200
     got = frames(await response.get_data())
@@ -371,7 +376,7 @@ async def test_stream_bad_input_is_one_error_frame(client, conversations, query,
     assert got[0]["data"]["type"] == "error" and got[0]["data"]["error"] == error
 
 
-async def test_stream_llm_failure_is_an_error_frame(client, fake_llm, conversations):
+async def test_stream_llm_failure_is_an_error_frame(client, fake_llm, installed):
     fake_llm.fail(500)
     response = await client.get(
         "/api/v0/ask_agent_stream", query_string={"question": "你好", "routing_mode": "chat_direct"}
@@ -381,8 +386,8 @@ async def test_stream_llm_failure_is_an_error_frame(client, fake_llm, conversati
     assert got[-1]["data"]["error"] == "AI服务暂时不可用，请稍后重试"
 
 
-async def test_stream_cache_hit_is_one_completed_frame(services, client, fake_llm):
-    install(services, cache_enabled=True)
+async def test_stream_cache_hit_is_one_completed_frame(services, client, fake_llm, installed):
+    services.settings.enable_question_answer_cache = True
     script(fake_llm)
     await client.post("/api/v0/ask_agent", json={"question": "荔枝一般几月上市", "user_id": "u1"})
     calls = len(fake_llm.requests)
@@ -397,7 +402,7 @@ async def test_stream_cache_hit_is_one_completed_frame(services, client, fake_ll
 
 
 async def test_stream_client_disconnect_stops_cleanly_and_keeps_the_answer(
-    client, fake_llm, conversations
+    client, fake_llm, installed, redis
 ):
     fake_llm.hang(0.5, "稍等后的回答")
     async with client.request(
@@ -408,18 +413,19 @@ async def test_stream_client_disconnect_stops_cleanly_and_keeps_the_answer(
         assert b'"node": "classify_question"' in first
         await connection.disconnect()
     # The turn finishes in the background and its answer is saved.
+    [cid] = await redis.lrange("user:guest:conversations", 0, -1)
     for _ in range(50):
-        saved = next(iter(conversations.messages.values()))
-        if len(saved) == 2:
+        messages = await saved(redis, cid)
+        if len(messages) == 2:
             break
         await asyncio.sleep(0.05)
-    assert [m["content"] for m in saved] == ["你好", "稍等后的回答"]
+    assert [m["content"] for m in messages] == ["你好", "稍等后的回答"]
 
 
 # ---- GET /api/v0/agent_health ----------------------------------------------------------
 
 
-async def test_agent_health_is_healthy_and_cached(client, fake_llm, conversations):
+async def test_agent_health_is_healthy_and_cached(client, fake_llm, installed):
     body = await (await client.get("/api/v0/agent_health")).get_json()
     assert body["code"] == 200 and body["data"]["status"] == "healthy"
     assert body["data"]["checks"] == {
@@ -435,7 +441,7 @@ async def test_agent_health_is_healthy_and_cached(client, fake_llm, conversation
     assert again.status_code == 200 and len(fake_llm.requests) == calls
 
 
-async def test_agent_health_degraded_when_the_llm_fails(client, fake_llm, conversations):
+async def test_agent_health_degraded_when_the_llm_fails(client, fake_llm, installed):
     fake_llm.when(lambda messages: True, {"status": 500})
     response = await client.get("/api/v0/agent_health")
     body = await response.get_json()
@@ -447,8 +453,7 @@ async def test_agent_health_degraded_when_the_llm_fails(client, fake_llm, conver
 # ---- direct routes ---------------------------------------------------------------------
 
 
-async def test_direct_ask(client, fake_llm, services):
-    install(services)
+async def test_direct_ask(client, fake_llm, services, installed):
     script(fake_llm)
     response = await client.post("/api/v0/ask", json={"question": "收入前三的服务区是哪些"})
     body = await response.get_json()
@@ -462,16 +467,14 @@ async def test_direct_ask(client, fake_llm, services):
     assert services.components["test_training"].pairs == []
 
 
-async def test_direct_ask_auto_train_is_opt_in(client, fake_llm, services):
+async def test_direct_ask_auto_train_is_opt_in(client, fake_llm, services, installed):
     services.settings.ask_auto_train = True
-    install(services)
     script(fake_llm)
     await client.post("/api/v0/ask", json={"question": "收入前三", "conversation_id": "me:1"})
     assert services.components["test_training"].pairs == [("收入前三", TOP3_SQL)]
 
 
-async def test_direct_ask_explanation_is_422(client, fake_llm, services):
-    install(services)
+async def test_direct_ask_explanation_is_422(client, fake_llm, services, installed):
     script(fake_llm, sql="抱歉，没有天气数据。")
     response = await client.post("/api/v0/ask", json={"question": "天气"})
     body = await response.get_json()
@@ -479,8 +482,7 @@ async def test_direct_ask_explanation_is_422(client, fake_llm, services):
     assert body["data"]["response"] == "抱歉，没有天气数据。请尝试提问其它问题。"
 
 
-async def test_direct_ask_missing_question_and_empty_body(client, services):
-    install(services)
+async def test_direct_ask_missing_question_and_empty_body(client, services, installed):
     response = await client.post("/api/v0/ask", json={})
     assert response.status_code == 400
     assert (await response.get_json())["data"]["missing_params"] == ["question"]
@@ -490,8 +492,7 @@ async def test_direct_ask_missing_question_and_empty_body(client, services):
     assert response.status_code == 400
 
 
-async def test_ask_cached_answers_a_repeat_from_the_cache(client, fake_llm, services):
-    install(services)
+async def test_ask_cached_answers_a_repeat_from_the_cache(client, fake_llm, services, installed):
     script(fake_llm)
     first = await (
         await client.post("/api/v0/ask_cached", json={"question": "收入前三", "user_id": "a"})
@@ -509,8 +510,7 @@ async def test_ask_cached_answers_a_repeat_from_the_cache(client, fake_llm, serv
     assert len(fake_llm.requests) == calls + 2  # only user b's question asked the LLM
 
 
-async def test_citu_run_sql(client, services):
-    install(services)
+async def test_citu_run_sql(client, services, installed):
     services.settings.api_max_return_rows = 2
     body = await (
         await client.post(
@@ -525,8 +525,7 @@ async def test_citu_run_sql(client, services):
     assert body["data"]["response"] == f"SQL执行完成，共返回 {total} 条记录，已限制显示前 2 条"
 
 
-async def test_citu_run_sql_refuses_writes_and_reports_errors(client, services):
-    install(services)
+async def test_citu_run_sql_refuses_writes_and_reports_errors(client, services, installed):
     refused = await client.post("/api/v0/citu_run_sql", json={"sql": "DELETE FROM bss_company"})
     assert refused.status_code == 422
     assert (await refused.get_json())["data"][
@@ -553,7 +552,7 @@ async def test_without_llm_ask_agent_is_503(settings):
 
 
 async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
-    client, fake_llm, conversations, services, monkeypatch
+    client, fake_llm, installed, services, monkeypatch
 ):
     # Second layer: with the parser check bypassed, the database itself refuses the write.
     from citu.agents import sql_generation, sql_runner

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from citu import responses as r
@@ -21,6 +21,7 @@ from citu.agents.protocols import ConversationStoreLike
 from citu.errors import ApiError, BadRequest, ServiceUnavailable
 from citu.llm import require_llm
 from citu.settings import Settings
+from citu.stores.conversations import enhance_question
 
 log = logging.getLogger("citu.agents.ask.service")
 
@@ -47,22 +48,14 @@ class Turn:
     context: str
     routing_mode: str
     routing_source: str  # "api" | "config"
-    enhanced_question: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.enhanced_question = (
-            f"\n[CONTEXT]\n{self.context}\n\n[CURRENT]\n{self.question}"
-            if self.context
-            else self.question
-        )
+    @property
+    def enhanced_question(self) -> str:
+        return enhance_question(self.question, self.context)
 
 
 def routing_mode_error(mode: str) -> str:
     return f"无效的routing_mode参数值: {mode}，支持的值: {list(ROUTING_MODES)}"
-
-
-def mismatch_error(owner: str, user_id: str) -> str:
-    return f"用户ID不匹配：conversation_id中的用户ID '{owner}' 与提供的用户ID '{user_id}' 不一致"
 
 
 def assistant_text(result: dict[str, Any], *, streamed: bool = False) -> str:
@@ -148,22 +141,10 @@ class AskService:
             raise BadRequest(
                 routing_mode_error(request.routing_mode), invalid_params=["routing_mode"]
             )
-        user_id = request.user_id or None
-        if user_id is not None and ":" in user_id:
-            # A colon would make conversation ids (user:timestamp) ambiguous.
-            raise BadRequest("user_id不能包含冒号(:)", invalid_params=["user_id"])
-        if request.conversation_id:
-            owner = (
-                request.conversation_id.split(":", 1)[0]
-                if ":" in request.conversation_id
-                else "unknown"
-            )
-            if user_id is not None and owner != user_id:
-                raise BadRequest(
-                    mismatch_error(owner, user_id), invalid_params=["user_id", "conversation_id"]
-                )
-            user_id = user_id or owner
-        user_id = user_id or self.settings.default_anonymous_user
+        _, conversations = self._require()
+        user_id = conversations.resolve_user_id(
+            request.user_id or None, request.conversation_id or None
+        )
         if request.routing_mode:
             return user_id, request.routing_mode, "api"
         return user_id, self.settings.question_routing_mode, "config"
@@ -193,7 +174,7 @@ class AskService:
         return cached
 
     async def _remember(self, turn: Turn, result: dict[str, Any], *, streamed: bool) -> None:
-        """Save a successful answer and offer it to the QA cache (first turns only)."""
+        """Save a successful answer and offer it to the QA cache."""
         metadata: dict[str, Any] = {
             "type": result.get("type"),
             "sql": result.get("sql"),
@@ -204,8 +185,9 @@ class AskService:
         await self.conversations.save_message(
             turn.conversation_id, "assistant", assistant_text(result, streamed=streamed), metadata
         )
-        if not turn.context:
-            await self.conversations.cache_answer(turn.question, result, context=turn.context)
+        # The store keys the cache by question and context, so a follow-up never gets a
+        # first turn's answer.
+        await self.conversations.cache_answer(turn.question, result, context=turn.context)
 
     # ---- POST /api/v0/ask_agent ---------------------------------------------------------
 

@@ -25,6 +25,12 @@ class TrainingSink(Protocol):
 
 
 class ConversationStoreLike(Protocol):
+    def resolve_user_id(
+        self, user_id: str | None = None, conversation_id: str | None = None
+    ) -> str:
+        """Request user > the conversation's user > guest; BadRequest on a mismatch."""
+        ...
+
     async def resolve_conversation_id(
         self, user_id: str, conversation_id: str | None, continue_conversation: bool
     ) -> tuple[str, dict[str, Any]]:
