@@ -23,7 +23,7 @@ from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
-from citu.llm import build_chat_model, build_embeddings
+from citu.llm import build_chat_model, build_embeddings, build_http_client
 from citu.settings import Settings, redact_url
 
 log = logging.getLogger("citu.services")
@@ -87,7 +87,7 @@ class Services:
             log.warning(
                 "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
             )
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout, connect=10.0))
+        self.http = build_http_client(settings)
         self.llm = build_chat_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
         await self._start_components()

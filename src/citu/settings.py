@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.6
     llm_timeout: float = 60.0
     llm_max_retries: int = 2
+    llm_max_connections: int = 500  # concurrent HTTP connections to the LLM/embedding APIs
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_model: str = "text-embedding-v4"
