@@ -111,7 +111,9 @@ async def measure(args: argparse.Namespace, fake_port: int, app_port: int) -> in
     overhead_ms = baseline["p95_ms"] - latency_ms
     # One user per client: no user's conversation list becomes a hot spot.
     payloads = [dict(ask, user_id=f"bench{i}") for i in range(args.clients)]
-    agent = describe("ask_agent (chat_direct)", *await burst(app_port, "/api/v0/ask_agent", payloads))
+    agent = describe(
+        "ask_agent (chat_direct)", *await burst(app_port, "/api/v0/ask_agent", payloads)
+    )
 
     target_ms = 1.3 * latency_ms + overhead_ms
     print(
@@ -131,7 +133,11 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200, help="concurrent requests")
     parser.add_argument("--redis-db", type=int, default=10, help="Redis database (flushed!)")
     parser.add_argument("--redis-host", default="127.0.0.1:6379")
-    parser.add_argument("--worker-class", default="uvloop", help="hypercorn worker class")
+    parser.add_argument(
+        "--worker-class",
+        default="asyncio",
+        help="hypercorn worker class (uvloop: pip install uvloop)",
+    )
     args = parser.parse_args()
 
     from citu.db.embedded import start_embedded_server, with_database
