@@ -6,8 +6,7 @@ import asyncio
 
 import httpx
 
-from citu.llm import ShardedTransport, build_http_client
-from citu.settings import Settings
+from citu.llm import ShardedTransport
 
 
 async def test_requests_are_spread_over_the_shards(fake_llm):
@@ -30,8 +29,6 @@ async def test_requests_are_spread_over_the_shards(fake_llm):
     assert [used.count(s) for s in transport._transports] == [2, 2, 2, 2]
 
 
-async def test_the_client_shares_the_connection_limit_among_shards():
-    async with build_http_client(Settings(_env_file=None, llm_max_connections=500)) as client:
-        transport = client._transport
-        assert isinstance(transport, ShardedTransport)
-        assert [t._pool._max_connections for t in transport._transports] == [63] * 8
+def test_each_shard_gets_its_share_of_the_connection_limit():
+    transport = ShardedTransport(max_connections=500, shards=8)
+    assert [t._pool._max_connections for t in transport._transports] == [63] * 8

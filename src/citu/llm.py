@@ -33,14 +33,6 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await transport.aclose()
 
 
-def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one HTTP client of the LLM and embedding APIs."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
-        transport=ShardedTransport(settings.llm_max_connections),
-    )
-
-
 def build_chat_model(settings: Settings, http_client: httpx.AsyncClient) -> ChatOpenAI | None:
     if not settings.llm_configured:
         return None
