@@ -126,7 +126,7 @@ class Services:
             agent = AskAgent(self.llm, retriever, self.require_business_db, self.settings)
             self.components["ask_agent"] = agent
         self.components["ask_service"] = AskService(
-            agent, self.components.get("conversations"), self.settings
+            agent, self.components["conversations"], self.settings
         )
         self.components["direct_ask"] = DirectAsk(
             agent, self.require_business_db, self.components.get("training"), self.settings

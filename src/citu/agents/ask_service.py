@@ -18,7 +18,7 @@ from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.classifier import ROUTING_MODES
 from citu.agents.protocols import ConversationStoreLike
-from citu.errors import ApiError, BadRequest, ServiceUnavailable
+from citu.errors import ApiError, BadRequest
 from citu.llm import require_llm
 from citu.settings import Settings
 from citu.stores.conversations import enhance_question
@@ -115,7 +115,7 @@ class AskService:
     def __init__(
         self,
         agent: AskAgent | None,
-        conversations: ConversationStoreLike | None,
+        conversations: ConversationStoreLike,
         settings: Settings,
     ) -> None:
         self.agent = agent
@@ -128,12 +128,10 @@ class AskService:
 
     # ---- shared steps -------------------------------------------------------------------
 
-    def _require(self) -> tuple[AskAgent, ConversationStoreLike]:
+    def _agent(self) -> AskAgent:
         if self.agent is None:
-            require_llm(None)
-        if self.conversations is None:
-            raise ServiceUnavailable("会话服务不可用，请稍后重试")
-        return self.agent, self.conversations  # type: ignore[return-value]
+            require_llm(None)  # raises the 503 that names the missing setting
+        return self.agent  # type: ignore[return-value]
 
     def identify(self, request: AskRequest) -> tuple[str, str, str]:
         """``(user_id, routing_mode, routing_source)``, or BadRequest (texts of spec §3.1)."""
@@ -141,8 +139,7 @@ class AskService:
             raise BadRequest(
                 routing_mode_error(request.routing_mode), invalid_params=["routing_mode"]
             )
-        _, conversations = self._require()
-        user_id = conversations.resolve_user_id(
+        user_id = self.conversations.resolve_user_id(
             request.user_id or None, request.conversation_id or None
         )
         if request.routing_mode:
@@ -153,13 +150,13 @@ class AskService:
         if not request.question:
             raise BadRequest("缺少必需参数：question", missing_params=["question"])
         user_id, mode, source = self.identify(request)
-        _, conversations = self._require()
-        conversation_id, status = await conversations.resolve_conversation_id(
+        self._agent()  # without an LLM, fail before creating a conversation
+        conversation_id, status = await self.conversations.resolve_conversation_id(
             user_id, request.conversation_id or None, bool(request.continue_conversation)
         )
         context = ""
         if self.settings.enable_conversation_context:
-            context = await conversations.get_context(conversation_id)
+            context = await self.conversations.get_context(conversation_id)
         return Turn(request.question, user_id, conversation_id, status, context, mode, source)
 
     async def _cached(self, turn: Turn) -> dict[str, Any] | None:
@@ -194,7 +191,7 @@ class AskService:
     async def ask(self, request: AskRequest) -> dict[str, Any]:
         """The envelope of one turn; typed errors (400/503/504) are raised."""
         turn = await self.begin(request)
-        agent, conversations = self._require()
+        agent, conversations = self._agent(), self.conversations
         common = {
             "user_id": turn.user_id,
             "context_used": bool(turn.context),
@@ -280,7 +277,7 @@ class AskService:
 
     async def _produce(self, turn: Turn, queue: asyncio.Queue[str | None]) -> None:
         """Run the graph, queue its frames; save the answer before the final frame is sent."""
-        agent, conversations = self._require()
+        agent, conversations = self._agent(), self.conversations
         try:
             await conversations.save_message(turn.conversation_id, "user", turn.question)
             async for event in agent.stream_question(

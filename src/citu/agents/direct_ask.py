@@ -19,7 +19,7 @@ import asyncpg
 from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
-from citu.agents.sql_runner import SqlExecutionError, UnsafeSqlError, run_read_only
+from citu.agents.sql_runner import QueryResult, SqlExecutionError, UnsafeSqlError, run_read_only
 from citu.llm import require_llm
 from citu.settings import Settings
 
@@ -87,9 +87,7 @@ class DirectAsk:
 
     async def _answer(self, question: str, suffix: str) -> _Answer | dict[str, Any]:
         """The answer, or the error envelope to send instead."""
-        if self.agent is None:
-            require_llm(None)
-        agent: AskAgent = self.agent  # type: ignore[assignment]
+        agent = self._agent()
         generation = await agent.sql.generate(question)
         if generation.explanation is not None:
             return r.validation_failed_response(generation.explanation + suffix)
@@ -109,7 +107,12 @@ class DirectAsk:
             await self.training.add_question_sql(question, generation.sql)
         return _Answer(generation.sql, result.to_records(), summary)
 
-    async def _run(self, sql: str):
+    def _agent(self) -> AskAgent:
+        if self.agent is None:
+            require_llm(None)  # raises the 503 that names the missing setting
+        return self.agent  # type: ignore[return-value]
+
+    async def _run(self, sql: str) -> QueryResult:
         return await run_read_only(
             self.business_db(),
             sql,
