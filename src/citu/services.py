@@ -114,22 +114,36 @@ class Services:
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self.ops.start(self)
         self.components["ops"] = self.ops
+        await self._start_training()
         self._start_ask_agent()
+
+    async def _start_training(self) -> None:
+        from citu.training.embedder import Embedder
+        from citu.training.embedding_cache import EmbeddingCache
+        from citu.training.retrieval import Retriever
+        from citu.training.service import TrainingService
+
+        settings = self.settings
+        cache = EmbeddingCache(self.redis, settings) if settings.enable_embedding_cache else None
+        embedder = Embedder(self.embeddings, cache, settings)
+        training = TrainingService(self.db, embedder, settings, llm=self.llm)
+        await training.setup()  # fails start-up when the stored vectors' dimension differs
+        self.components["embedder"] = embedder
+        self.components["training"] = training
+        self.components["retriever"] = Retriever(self.db, embedder, settings, store=training.store)
 
     def _start_ask_agent(self) -> None:
         # Uses the retriever, training and conversation components: build it after them.
         agent = None
         if self.llm is not None:
-            retriever = self.components.get("retriever")
-            if retriever is None:
-                log.warning("no retriever: SQL is generated without training context")
+            retriever = self.components["retriever"]
             agent = AskAgent(self.llm, retriever, self.require_business_db, self.settings)
             self.components["ask_agent"] = agent
         self.components["ask_service"] = AskService(
             agent, self.components["conversations"], self.settings
         )
         self.components["direct_ask"] = DirectAsk(
-            agent, self.require_business_db, self.components.get("training"), self.settings
+            agent, self.require_business_db, self.components["training"], self.settings
         )
 
     async def _open_business_pool(self) -> None:

@@ -250,7 +250,7 @@ async def test_llm_timeout_raises_a_504_error(fake_llm, agent_settings, business
     agent_settings.llm_timeout = 0.3
     async with httpx.AsyncClient() as http:
         llm = build_chat_model(agent_settings, http)
-        agent = AskAgent(llm, None, lambda: business_pool, agent_settings)
+        agent = AskAgent(llm, MemoryRetriever(), lambda: business_pool, agent_settings)
         fake_llm.hang(5.0)
         with pytest.raises(LlmTimeout):
             await agent.process_question("你好", "u:1", "chat_direct")

@@ -8,31 +8,19 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from citu.agents.ask_graph import AskAgent
-from citu.agents.ask_service import AskService
-from citu.agents.direct_ask import DirectAsk
 from citu.app import create_app
-from fakes.ask_script import TOP3_SQL, script
-from fakes.memory_stores import MemoryRetriever, MemoryTraining
-
-
-def install(services) -> None:
-    """Wire the ask components to stand-ins for retrieval and training (the conversation store,
-    Redis and the business database are the real ones)."""
-    services.components["test_training"] = training = MemoryTraining()
-    settings = services.settings
-    agent = AskAgent(services.llm, MemoryRetriever(), services.require_business_db, settings)
-    services.components["ask_agent"] = agent
-    conversations = services.components["conversations"]
-    services.components["ask_service"] = AskService(agent, conversations, settings)
-    services.components["direct_ask"] = DirectAsk(
-        agent, services.require_business_db, training, settings
-    )
+from fakes.ask_script import TOP3_SQL, kinds, script
+from fakes.memory_stores import DEMO_DDL, DEMO_DOCUMENTATION, DEMO_EXAMPLE
 
 
 @pytest.fixture
-def installed(services) -> None:
-    install(services)
+async def installed(services) -> None:
+    """Training data for the real retriever: the demo tables, a note and one example."""
+    training = services.components["training"]
+    for ddl in DEMO_DDL:
+        await training.add_ddl(ddl)
+    await training.add_documentation(DEMO_DOCUMENTATION)
+    await training.add_question_sql(*DEMO_EXAMPLE)
 
 
 async def saved(redis, conversation_id: str) -> list[dict]:
@@ -45,7 +33,6 @@ async def saved(redis, conversation_id: str) -> list[dict]:
 async def started(settings):
     app = create_app(settings)
     async with app.test_app():
-        install(app.extensions["citu"])
         yield app.test_client()
 
 
@@ -80,6 +67,13 @@ async def test_database_question_end_to_end(client, fake_llm, installed, redis):
     assert data["agent_version"] == "langgraph_v1"
     assert data["classification_info"]["method"] == "rule_based_strong_business"
     assert "收入前三" in (await response.get_data(as_text=True))  # raw UTF-8, no \u escapes
+
+    # The SQL prompt carried what the real retriever found in the training data.
+    assert kinds(fake_llm) == ["sql", "summary"]
+    system, *few_shot, question = fake_llm.requests[0]["messages"]
+    assert "CREATE TABLE bss_" in system["content"] and "===Tables" in system["content"]
+    assert [m["content"] for m in few_shot] == list(DEMO_EXAMPLE)
+    assert question["content"] == "收入前三的服务区是哪些"
 
     messages = await saved(redis, data["conversation_id"])
     assert [m["role"] for m in messages] == ["user", "assistant"]
@@ -464,14 +458,18 @@ async def test_direct_ask(client, fake_llm, services, installed):
     assert data["summary"] == data["response"] == "收入前三的服务区为庐山服务区等。"
     assert data["conversation_id"].startswith("guest:") and len(data["conversation_id"]) == 23
     # Not added to the training data unless CITU_ASK_AUTO_TRAIN is set.
-    assert services.components["test_training"].pairs == []
+    assert (await services.components["training"].counts())["sql"] == 1
 
 
 async def test_direct_ask_auto_train_is_opt_in(client, fake_llm, services, installed):
     services.settings.ask_auto_train = True
     script(fake_llm)
     await client.post("/api/v0/ask", json={"question": "收入前三", "conversation_id": "me:1"})
-    assert services.components["test_training"].pairs == [("收入前三", TOP3_SQL)]
+    assert (await services.components["training"].counts())["sql"] == 2
+    context = await services.components["retriever"].retrieve("收入前三")
+    assert {"question": "收入前三", "sql": TOP3_SQL} in [
+        {"question": p["question"], "sql": p["sql"]} for p in context.question_sql
+    ]
 
 
 async def test_direct_ask_explanation_is_422(client, fake_llm, services, installed):

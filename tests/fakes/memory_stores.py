@@ -1,6 +1,5 @@
-"""In-memory stand-ins for the training area's retriever and training service
-(citu.agents.protocols). The SQL still runs on the real business database, the LLM is the real
-HTTP fake, and conversations use the real Redis store.
+"""Demo training data, and an in-memory retriever for unit tests of the agent's graph
+(citu.agents.protocols.RetrieverLike). The route tests use the real retriever.
 """
 
 from __future__ import annotations
@@ -16,6 +15,13 @@ DEMO_DDL = [
     "service_area_no varchar(255), service_state varchar(50), delete_ts timestamp); -- 服务区",
 ]
 
+DEMO_DOCUMENTATION = "pay_sum 是营收总金额（元）"
+DEMO_EXAMPLE = (
+    "各服务区的总收入",
+    "SELECT service_name AS 服务区名称, SUM(pay_sum) AS 总收入 "
+    "FROM bss_business_day_data GROUP BY service_name;",
+)
+
 
 @dataclass
 class Retrieved:
@@ -30,28 +36,12 @@ class MemoryRetriever:
 
     def __init__(self, context: Retrieved | None = None) -> None:
         self.context = context or Retrieved(
-            question_sql=[
-                {
-                    "question": "各服务区的总收入",
-                    "sql": "SELECT service_name AS 服务区名称, SUM(pay_sum) AS 总收入 "
-                    "FROM bss_business_day_data GROUP BY service_name;",
-                    "similarity": 0.8,
-                }
-            ],
+            question_sql=[{"question": DEMO_EXAMPLE[0], "sql": DEMO_EXAMPLE[1], "similarity": 0.8}],
             ddl=list(DEMO_DDL),
-            documentation=["pay_sum 是营收总金额（元）"],
+            documentation=[DEMO_DOCUMENTATION],
         )
         self.questions: list[str] = []
 
     async def retrieve(self, question: str) -> Retrieved:
         self.questions.append(question)
         return self.context
-
-
-class MemoryTraining:
-    def __init__(self) -> None:
-        self.pairs: list[tuple[str, str]] = []
-
-    async def add_question_sql(self, question: str, sql: str) -> str:
-        self.pairs.append((question, sql))
-        return f"{len(self.pairs)}-sql"

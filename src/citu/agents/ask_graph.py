@@ -72,7 +72,7 @@ class AskAgent:
     def __init__(
         self,
         llm: BaseChatModel,
-        retriever: RetrieverLike | None,
+        retriever: RetrieverLike,
         business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
     ) -> None:

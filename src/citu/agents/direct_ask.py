@@ -76,7 +76,7 @@ class DirectAsk:
         self,
         agent: AskAgent | None,
         business_db: Callable[[], asyncpg.Pool],
-        training: TrainingSink | None,
+        training: TrainingSink,
         settings: Settings,
     ) -> None:
         self.agent = agent
@@ -103,7 +103,7 @@ class DirectAsk:
         summary = None
         if self.settings.enable_result_summary and result.row_count:
             summary = await agent.summarize(question, result.columns, result.rows)
-        if self.settings.ask_auto_train and self.training is not None and result.row_count:
+        if self.settings.ask_auto_train and result.row_count:
             await self.training.add_question_sql(question, generation.sql)
         return _Answer(generation.sql, result.to_records(), summary)
 

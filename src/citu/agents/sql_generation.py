@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from citu.agents.llm_calls import complete, llm_errors
+from citu.agents.llm_calls import complete
 from citu.agents.llm_text import EMPTY_SQL_EXPLANATION, extract_sql, looks_like_sql, visible_text
 from citu.agents.prompts import prompt
 from citu.agents.protocols import RetrievedContextLike, RetrieverLike
@@ -27,16 +26,6 @@ from citu.settings import Settings
 log = logging.getLogger("citu.agents.ask.sql")
 
 DIALECT = "PostgreSQL"
-
-
-@dataclass
-class EmptyContext:
-    """Retrieval result when no retriever is configured."""
-
-    question_sql: list[dict[str, Any]] = field(default_factory=list)
-    ddl: list[str] = field(default_factory=list)
-    documentation: list[str] = field(default_factory=list)
-    error_sql: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -58,7 +47,7 @@ class SqlGenerator:
     def __init__(
         self,
         llm: BaseChatModel,
-        retriever: RetrieverLike | None,
+        retriever: RetrieverLike,
         business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
     ) -> None:
@@ -68,7 +57,7 @@ class SqlGenerator:
         self.settings = settings
 
     async def generate(self, question: str) -> SqlGeneration:
-        context = await self.retrieve(question)
+        context = await self.retriever.retrieve(question)
         reply = await complete(self.llm, self.build_messages(question, context))
         sql = extract_sql(reply)
         if not sql:
@@ -85,12 +74,6 @@ class SqlGenerator:
                 explanation=text, error_type="llm_explanation", steps=["agent_sql_generation"]
             )
         return await self.validate(sql)
-
-    async def retrieve(self, question: str) -> RetrievedContextLike:
-        if self.retriever is None:
-            return EmptyContext()
-        with llm_errors("embeddings"):
-            return await self.retriever.retrieve(question)
 
     async def validate(self, sql: str) -> SqlGeneration:
         """Guard, then EXPLAIN; on a database error let the LLM repair the SQL a few times."""
@@ -164,15 +147,11 @@ class SqlGenerator:
             system += add_section(texts["tables_header"], context.ddl)
         if context.documentation:
             system += add_section(texts["documentation_header"], context.documentation)
-        if self.settings.enable_error_sql_prompt:
-            threshold = self.settings.result_vector_error_sql_score_threshold
-            negatives = [
-                e for e in context.error_sql if float(e.get("similarity", 1.0)) >= threshold
-            ]
-            if negatives:
-                system += texts["negative_examples_header"]
-                for example in negatives[: self.settings.n_results]:
-                    system += f"问题: {example['question']}\n错误的SQL: {example['sql']}\n\n"
+        # The retriever returns wrong-SQL examples only when enabled and similar enough.
+        if context.error_sql:
+            system += texts["negative_examples_header"]
+            for example in context.error_sql:
+                system += f"问题: {example['question']}\n错误的SQL: {example['sql']}\n\n"
         system += texts["response_guidelines"].format(dialect=DIALECT)
 
         messages: list[BaseMessage] = [SystemMessage(system)]
