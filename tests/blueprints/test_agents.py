@@ -573,3 +573,24 @@ async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
     assert response.status_code == 500 and body["success"] is False
     assert "read-only transaction" in body["data"]["response"]
     assert await pool.fetchval("SELECT count(*) FROM bss_company") == before
+
+
+async def test_stream_continue_conversation_reuses_the_latest_one(client, fake_llm, installed):
+    script(fake_llm)
+    first = await (
+        await client.post(
+            "/api/v0/ask_agent", json={"question": "荔枝一般几月上市", "user_id": "c1"}
+        )
+    ).get_json()
+    query = {"question": "那苹果呢", "user_id": "c1", "continue_conversation": "TRUE"}
+    got = frames(
+        await (await client.get("/api/v0/ask_agent_stream", query_string=query)).get_data()
+    )
+    assert got[-1]["data"]["conversation_id"] == first["data"]["conversation_id"]
+    chat_prompt = fake_llm.requests[-1]["messages"][-1]["content"]
+    assert chat_prompt.startswith("\n[CONTEXT]\nUser: 荔枝一般几月上市\n")
+    query["continue_conversation"] = "yes"  # only "true" counts, as before
+    got = frames(
+        await (await client.get("/api/v0/ask_agent_stream", query_string=query)).get_data()
+    )
+    assert got[-1]["data"]["conversation_id"] != first["data"]["conversation_id"]
