@@ -107,7 +107,15 @@ def describe(name: str, seconds: list[float], statuses: list[int]) -> dict[str, 
     return row
 
 
-async def measure(args: argparse.Namespace, fake_port: int, app_port: int) -> int:
+def cpu_seconds(pid: int) -> float:
+    import psutil
+
+    # hypercorn serves from a child process; count the whole tree.
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+
+
+async def measure(args: argparse.Namespace, fake_port: int, app_port: int, app_pid: int) -> int:
     latency_ms = args.latency * 1000
     chat = {"model": "fake", "messages": [{"role": "user", "content": "你好"}]}
     calls = 3 if args.mode == "database" else 1
@@ -121,8 +129,12 @@ async def measure(args: argparse.Namespace, fake_port: int, app_port: int) -> in
     overhead_ms = baseline["p95_ms"] - latency_ms
     # One user per client: no user's conversation list becomes a hot spot.
     payloads = [dict(ask, user_id=f"bench{i}") for i in range(args.clients)]
+    cpu_before = cpu_seconds(app_pid)
     seconds, statuses, bodies = await burst(app_port, "/api/v0/ask_agent", payloads)
+    cpu_ms = (cpu_seconds(app_pid) - cpu_before) * 1000 / args.clients
     agent = describe(f"ask_agent ({args.mode}_direct)", seconds, statuses)
+    # CPU time is what a busy, shared machine cannot inflate: the server's own cost.
+    print(f"citu server CPU per request: {cpu_ms:.2f} ms", flush=True)
     if args.mode == "database":
         with_rows = sum(b'"records"' in body for body in bodies)
         print(f"answers with query results: {with_rows}/{len(bodies)}")
@@ -189,7 +201,7 @@ def main() -> int:
         import redis
 
         redis.Redis.from_url(env["CITU_REDIS_URL"]).flushdb()
-        return asyncio.run(measure(args, fake_port, app_port))
+        return asyncio.run(measure(args, fake_port, app_port, app.pid))
     finally:
         for process in (app, fake):
             process.terminate()
