@@ -14,12 +14,16 @@ _FENCED_ANY = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 _WITH_STMT = re.compile(r"\bWITH\b\s.*?;", re.IGNORECASE | re.DOTALL)
 _SELECT_STMT = re.compile(r"\bSELECT\b\s.*?;", re.IGNORECASE | re.DOTALL)
 
-# A reply counts as SQL when it starts (after comments) with a statement keyword. Write keywords
-# are included on purpose: such a reply is SQL, and the guard refuses it with a reason.
+# A reply counts as SQL when it starts (after comments) with a statement keyword. Write, session
+# and procedural keywords are included on purpose: such a reply is SQL, and the guard refuses it
+# with a reason instead of showing it as an explanation.
 _SQL_START = re.compile(
     r"^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*"
-    r"(?:select|with|values|table|insert|update|delete|merge|create|alter|drop|truncate|grant"
-    r"|revoke|copy|\()",
+    r"(?:\(|do\s+(?:\$|'|e'|language\b)"
+    r"|(?:select|with|values|table|insert|update|delete|merge|create|alter|drop|truncate"
+    r"|grant|revoke|copy|call|vacuum|analyze|notify|listen|unlisten|set|reset|begin|commit"
+    r"|rollback|abort|savepoint|lock|explain|prepare|execute|deallocate|declare|fetch|discard"
+    r"|cluster|reindex|checkpoint|refresh|comment|reassign|show)\b)",
     re.IGNORECASE | re.DOTALL,
 )
 
