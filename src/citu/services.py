@@ -26,6 +26,7 @@ from citu.errors import ServiceUnavailable
 from citu.llm import ShardedTransport, build_chat_model, build_embeddings
 from citu.ops import Ops
 from citu.settings import Settings, redact_url
+from citu.stores.feedback import FeedbackStore
 
 log = logging.getLogger("citu.services")
 
@@ -109,12 +110,15 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.pipeline.service import build_pipeline
         from citu.stores.conversations import ConversationStore
 
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self.ops.start(self)
         self.components["ops"] = self.ops
         await self._start_training()
+        self.components["feedback"] = FeedbackStore(self.db)
+        self.components["pipeline"] = await build_pipeline(self)
         self._start_ask_agent()
 
     async def _start_training(self) -> None:
