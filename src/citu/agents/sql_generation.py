@@ -60,18 +60,13 @@ class SqlGenerator:
         context = await self.retriever.retrieve(question)
         reply = await complete(self.llm, self.build_messages(question, context))
         sql = extract_sql(reply)
-        if not sql:
+        if not looks_like_sql(sql):
+            # Words instead of SQL (or nothing): the LLM's explanation is the answer.
+            text = visible_text(reply, self.settings.display_result_thinking)
             return SqlGeneration(
-                explanation=EMPTY_SQL_EXPLANATION,
+                explanation=text or EMPTY_SQL_EXPLANATION,
                 error_type="llm_explanation",
                 steps=["agent_sql_generation"],
-            )
-        if not looks_like_sql(sql):
-            text = (
-                visible_text(reply, self.settings.display_result_thinking) or EMPTY_SQL_EXPLANATION
-            )
-            return SqlGeneration(
-                explanation=text, error_type="llm_explanation", steps=["agent_sql_generation"]
             )
         return await self.validate(sql)
 
