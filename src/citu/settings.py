@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     react_trim_max_chars: int = 60_000
     health_cache_seconds: float = 30.0
     # ask_agent / direct ask (agent/config.py and Vanna defaults of the old service)
+    allow_llm_to_see_data: bool = True  # intermediate SQL: the model may look at column values
     sql_repair_max_attempts: int = 2  # LLM repairs of SQL that EXPLAIN rejects
     sql_prompt_max_tokens: int = 14_000  # prompt budget, 4 characters per token
     summary_max_rows: int = 100  # rows shown to the LLM when summarising a result

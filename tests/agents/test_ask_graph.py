@@ -273,3 +273,27 @@ async def test_summary_failure_keeps_the_rows(agent, fake_llm):
     assert (
         result["summary"] == "查询执行成功，共返回 3 条记录。数据已准备完毕，您可以查看详细结果。"
     )
+
+
+async def test_intermediate_sql_shows_values_before_the_final_query(
+    agent, fake_llm, agent_settings
+):
+    look = (
+        "-- intermediate_sql\nSELECT DISTINCT service_area_name AS 名称 FROM bss_service_area "
+        "WHERE service_area_name LIKE '%庐山%';"
+    )
+    final = "SELECT count(*) AS 档口数 FROM bss_branch WHERE service_name = '庐山服务区';"
+    script(fake_llm, sql=[look, final])
+    result = await agent.process_question("庐山有几个档口", "u:1", "database_direct")
+
+    assert result["success"] is True and result["sql"] == final
+    assert kinds(fake_llm) == ["sql", "sql", "summary"]
+    second_system = fake_llm.requests[1]["messages"][0]["content"]
+    assert "results of the intermediate SQL query" in second_system
+    assert "| 庐山服务区 |" in second_system
+
+    fake_llm.reset()
+    agent_settings.allow_llm_to_see_data = False  # then the look-up itself is the answer's SQL
+    script(fake_llm, sql=[look, final])
+    result = await agent.process_question("庐山有几个档口", "u:1", "database_direct")
+    assert kinds(fake_llm) == ["sql", "summary"] and "DISTINCT" in result["sql"]

@@ -16,16 +16,23 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from citu.agents.llm_calls import complete
-from citu.agents.llm_text import EMPTY_SQL_EXPLANATION, extract_sql, looks_like_sql, visible_text
+from citu.agents.llm_text import (
+    EMPTY_SQL_EXPLANATION,
+    extract_sql,
+    looks_like_sql,
+    markdown_table,
+    visible_text,
+)
 from citu.agents.prompts import prompt
 from citu.agents.protocols import RetrievedContextLike, RetrieverLike
 from citu.agents.sql_guard import check_sql
-from citu.agents.sql_runner import explain_sql
+from citu.agents.sql_runner import SqlError, explain_sql, run_read_only
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.ask.sql")
 
 DIALECT = "PostgreSQL"
+INTERMEDIATE_MARKER = "intermediate_sql"
 
 
 @dataclass
@@ -59,6 +66,10 @@ class SqlGenerator:
     async def generate(self, question: str) -> SqlGeneration:
         context = await self.retriever.retrieve(question)
         reply = await complete(self.llm, self.build_messages(question, context))
+        if INTERMEDIATE_MARKER in reply and self.settings.allow_llm_to_see_data:
+            # The model asked to see some values first (e.g. exact names): show it, ask again.
+            seen = await self._intermediate_result(extract_sql(reply))
+            reply = await complete(self.llm, self.build_messages(question, context, [seen]))
         sql = extract_sql(reply)
         if not looks_like_sql(sql):
             # Words instead of SQL (or nothing): the LLM's explanation is the answer.
@@ -118,12 +129,34 @@ class SqlGenerator:
         result.steps = [*result.steps, "agent_sql_generation"]
         return result
 
+    async def _intermediate_result(self, sql: str) -> str:
+        """The intermediate query's rows as documentation text (or why it could not run)."""
+        try:
+            result = await run_read_only(
+                self.business_db(),
+                sql,
+                max_rows=self.settings.summary_max_rows,
+                timeout_ms=self.settings.business_statement_timeout_ms,
+            )
+        except SqlError as exc:
+            log.info("intermediate SQL failed: %s", exc)
+            return f"The intermediate SQL query {sql} could not run: {exc}"
+        table = markdown_table(result.columns, result.rows)
+        return (
+            f"The following table holds the results of the intermediate SQL query {sql}:\n{table}"
+        )
+
     async def _explain(self, sql: str) -> str | None:
         return await explain_sql(
             self.business_db(), sql, timeout_ms=self.settings.business_statement_timeout_ms
         )
 
-    def build_messages(self, question: str, context: RetrievedContextLike) -> list[BaseMessage]:
+    def build_messages(
+        self,
+        question: str,
+        context: RetrievedContextLike,
+        extra_documentation: list[str] | None = None,
+    ) -> list[BaseMessage]:
         """System prompt with tables, documentation and negative examples; then few-shot pairs."""
         texts = prompt("sql_generation")
         budget = self.settings.sql_prompt_max_tokens
@@ -140,8 +173,9 @@ class SqlGenerator:
 
         if context.ddl:
             system += add_section(texts["tables_header"], context.ddl)
-        if context.documentation:
-            system += add_section(texts["documentation_header"], context.documentation)
+        documentation = [*context.documentation, *(extra_documentation or [])]
+        if documentation:
+            system += add_section(texts["documentation_header"], documentation)
         # The retriever returns wrong-SQL examples only when enabled and similar enough.
         if context.error_sql:
             system += texts["negative_examples_header"]
