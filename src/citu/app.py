@@ -63,9 +63,17 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import conversation, feedback, ops, pipeline, system, training
+    from citu.blueprints import agents, conversation, feedback, ops, pipeline, system, training
 
-    for blueprint in (system.bp, ops.bp, conversation.bp, training.bp, feedback.bp, pipeline.bp):
+    for blueprint in (
+        system.bp,
+        ops.bp,
+        conversation.bp,
+        training.bp,
+        feedback.bp,
+        pipeline.bp,
+        agents.bp,
+    ):
         app.register_blueprint(blueprint)
 
 

@@ -17,11 +17,14 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from citu.agents.ask_graph import AskAgent
+from citu.agents.ask_service import AskService
+from citu.agents.direct_ask import DirectAsk
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
-from citu.llm import build_chat_model, build_embeddings
+from citu.llm import ShardedTransport, build_chat_model, build_embeddings
 from citu.ops import Ops
 from citu.settings import Settings, redact_url
 from citu.stores.feedback import FeedbackStore
@@ -91,9 +94,10 @@ class Services:
             log.warning(
                 "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
             )
+        # Several small connection pools: one big httpx pool costs seconds of CPU under load.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
-            transport=self.ops.http_transport(),
+            transport=self.ops.http_transport(ShardedTransport(settings.llm_max_connections)),
         )
         self.llm = build_chat_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
@@ -117,6 +121,7 @@ class Services:
         await self._start_training()
         self.components["feedback"] = FeedbackStore(self.db)
         self.components["pipeline"] = await build_pipeline(self)
+        self._start_ask_agent()
 
     async def _start_training(self) -> None:
         from citu.training.embedder import Embedder
@@ -132,6 +137,20 @@ class Services:
         self.components["embedder"] = embedder
         self.components["training"] = training
         self.components["retriever"] = Retriever(self.db, embedder, settings, store=training.store)
+
+    def _start_ask_agent(self) -> None:
+        # Uses the retriever, training and conversation components: build it after them.
+        agent = None
+        if self.llm is not None:
+            retriever = self.components["retriever"]
+            agent = AskAgent(self.llm, retriever, self.require_business_db, self.settings)
+            self.components["ask_agent"] = agent
+        self.components["ask_service"] = AskService(
+            agent, self.components["conversations"], self.settings
+        )
+        self.components["direct_ask"] = DirectAsk(
+            agent, self.require_business_db, self.components["training"], self.settings
+        )
 
     async def _open_business_pool(self) -> None:
         try:

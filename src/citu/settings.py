@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.6
     llm_timeout: float = 60.0
     llm_max_retries: int = 2
+    llm_max_connections: int = 500  # concurrent HTTP connections to the LLM/embedding APIs
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_model: str = "text-embedding-v4"
@@ -86,6 +87,14 @@ class Settings(BaseSettings):
     react_recursion_limit: int = 100
     react_trim_max_chars: int = 60_000
     health_cache_seconds: float = 30.0
+    # ask_agent / direct ask (agent/config.py and Vanna defaults of the old service)
+    allow_llm_to_see_data: bool = True  # intermediate SQL: the model may look at column values
+    sql_repair_max_attempts: int = 2  # LLM repairs of SQL that EXPLAIN rejects
+    sql_prompt_max_tokens: int = 14_000  # prompt budget, 4 characters per token
+    summary_max_rows: int = 100  # rows shown to the LLM when summarising a result
+    ask_auto_train: bool = False  # /api/v0/ask adds executed question/SQL pairs to training
+    ask_cache_ttl: int = 3600  # /api/v0/ask_cached answers, per user and question
+    ask_cache_max_entries: int = 1000
 
     # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
