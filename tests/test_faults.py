@@ -299,3 +299,81 @@ async def test_business_db_lost_after_start_then_back(settings, business_db_url)
                 return (await health_of(client))["services"]["business_database"]
 
             assert await wait_for(business_up)
+
+
+SLOW_SQL = "SELECT count(*) FROM generate_series(1, 200000000)"
+
+
+async def test_slow_business_query_times_out_with_a_clear_answer(settings):
+    settings.business_statement_timeout_ms = 200
+    async with running(settings) as app:
+        client = app.test_client()
+        started = time.monotonic()
+        status, body = await call(client, "POST", "/api/v0/citu_run_sql", {"sql": SLOW_SQL})
+        assert time.monotonic() - started < 5
+        assert_clear_error(status, body, "citu_run_sql")
+        assert status == 504 and body["data"]["can_retry"] is True
+        # The pool is healthy afterwards: the next query is answered.
+        status, body = await call(
+            client, "POST", "/api/v0/citu_run_sql", {"sql": "SELECT count(*) FROM bss_company"}
+        )
+        assert status == 200 and body["data"]["query_result"]["rows"]
+
+
+async def test_sql_route_while_the_business_db_is_away_then_back(settings, business_db_url):
+    target = urlsplit(business_db_url)
+    port = free_port()
+    settings.business_db_url = with_port(business_db_url, port)
+    settings.business_reconnect_seconds = 0.1
+    query = {"sql": "SELECT count(*) FROM bss_company"}
+    async with running(settings) as app:
+        client = app.test_client()
+        status, body = await call(client, "POST", "/api/v0/citu_run_sql", query)
+        assert_clear_error(status, body, "citu_run_sql")
+        assert status == 503 and body["data"]["can_retry"] is True
+
+        async with DelayProxy(target.hostname, target.port or 5432, listen_port=port):
+
+            async def answered() -> bool:
+                return (await call(client, "POST", "/api/v0/citu_run_sql", query))[0] == 200
+
+            assert await wait_for(answered)
+
+        # Lost again after it was connected: still a clear, retryable answer.
+        status, body = await call(client, "POST", "/api/v0/citu_run_sql", query)
+        assert_clear_error(status, body, "citu_run_sql")
+        assert status == 503 and body["data"]["can_retry"] is True
+
+
+@pytest.mark.parametrize("fault", sorted(LLM_FAULTS))
+async def test_ask_agent_llm_fault_answers_clearly_and_keeps_the_conversation_whole(
+    settings, fake_llm, fault
+):
+    settings.llm_timeout = 0.5
+    async with running(settings) as app:
+        client = app.test_client()
+        store = app.extensions["citu"].components["conversations"]
+        ask = {"question": "你好", "user_id": "wang1", "routing_mode": "chat_direct"}
+        status, first = await call(client, "POST", "/api/v0/ask_agent", ask)
+        assert status == 200
+        cid = first["data"]["conversation_id"]
+
+        misbehave, _ = LLM_FAULTS[fault]
+        misbehave(fake_llm)
+        status, body = await call(
+            client, "POST", "/api/v0/ask_agent", {**ask, "conversation_id": cid}
+        )
+        assert body["success"] is False or status == 200, body
+        if body["success"] is False:
+            assert_clear_error(status, body, fault)
+
+        fake_llm.reply("恢复了")
+        status, body = await call(
+            client, "POST", "/api/v0/ask_agent", {**ask, "conversation_id": cid}
+        )
+        assert status == 200 and body["data"]["conversation_id"] == cid
+        meta, messages = await store.read_conversation(cid, None)
+        assert int(meta["message_count"]) == len(messages)
+        roles = [m["role"] for m in messages]
+        assert roles[:2] == ["user", "assistant"] and roles[-2:] == ["user", "assistant"]
+        assert messages[-1]["content"] and "恢复了" in str(body["data"])

@@ -42,6 +42,8 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
         return f"HTTP {status}"
     if path == "/metrics":
         return None
+    if content_type.startswith("text/event-stream"):
+        return stream_problem(content)
     if not content_type.startswith("application/json"):
         return f"content type {content_type!r}"
     try:
@@ -63,6 +65,24 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
         # internal_error_response is what an unexpected exception becomes.
         if data.get("error_type") == "database_error":
             return f"internal error: {data['response'][:200]}"
+    return None
+
+
+def stream_problem(content: bytes) -> str | None:
+    """SSE answers (agents.md §1.3): at least one frame, every ``data:`` line a JSON object."""
+    frames = [
+        line[5:].strip() for line in content.decode().splitlines() if line.startswith("data:")
+    ]
+    if not frames:
+        return "an event stream without frames"
+    for frame in frames:
+        if frame == "[DONE]":
+            continue
+        try:
+            if not isinstance(json.loads(frame), dict):
+                return f"frame is not an object: {frame[:200]}"
+        except ValueError:
+            return f"frame is not JSON: {frame[:200]}"
     return None
 
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 
 import httpx
-import openai
-from langchain_core.messages import BaseMessage
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
-from citu.errors import GatewayTimeout, ServiceUnavailable
+from citu.errors import ServiceUnavailable
 from citu.settings import Settings
 
 
@@ -85,17 +82,3 @@ def require_embeddings(embeddings: OpenAIEmbeddings | None) -> OpenAIEmbeddings:
             can_retry=False,
         )
     return embeddings
-
-
-async def invoke_chat(llm: ChatOpenAI, messages: Sequence[BaseMessage]) -> BaseMessage:
-    """One chat call whose failures are envelopes: a timeout is a 504, an unreachable or
-    failing service and an answer in an unexpected shape are 503s."""
-    try:
-        return await llm.ainvoke(list(messages))
-    except (openai.APITimeoutError, httpx.TimeoutException) as error:
-        raise GatewayTimeout(f"LLM服务响应超时: {error}") from error
-    except (openai.APIError, httpx.HTTPError) as error:
-        raise ServiceUnavailable(f"LLM服务调用失败: {error}") from error
-    except (TypeError, ValueError, KeyError) as error:
-        # langchain-openai raises these when a compatible API answers another JSON shape.
-        raise ServiceUnavailable(f"LLM返回了无法解析的结果: {error}") from error

@@ -19,7 +19,14 @@ import asyncpg
 from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
-from citu.agents.sql_runner import QueryResult, SqlExecutionError, UnsafeSqlError, run_read_only
+from citu.agents.sql_runner import (
+    QueryResult,
+    SqlExecutionError,
+    SqlTimeoutError,
+    UnsafeSqlError,
+    run_read_only,
+)
+from citu.errors import GatewayTimeout
 from citu.llm import require_llm
 from citu.settings import Settings
 
@@ -156,6 +163,10 @@ class DirectAsk:
             result = await self._run(sql)
         except UnsafeSqlError as exc:
             return r.validation_failed_response(f"SQL安全检查未通过: {exc.reason}")
+        except SqlTimeoutError:
+            seconds = self.settings.business_statement_timeout_ms / 1000
+            text = f"SQL执行超时（超过{seconds:g}秒），请缩小查询范围后重试"
+            return GatewayTimeout(text).body()
         except SqlExecutionError as exc:
             log.info("citu_run_sql failed: %s", exc.message)
             return r.internal_error_response(f"SQL执行失败，请检查SQL语句是否正确: {exc.message}")

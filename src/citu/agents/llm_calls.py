@@ -15,6 +15,7 @@ log = logging.getLogger("citu.agents.ask.llm")
 
 LLM_UNAVAILABLE_TEXT = "AI服务暂时不可用，请稍后重试"
 LLM_TIMEOUT_TEXT = "AI服务响应超时，请稍后重试"
+LLM_GARBLED_TEXT = "AI服务返回了无法解析的结果，请稍后重试"
 
 
 class LlmUnavailable(ServiceUnavailable):
@@ -46,6 +47,10 @@ async def complete(llm: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
         # 4xx other than 429 are configuration problems: retrying will not help.
         retry = exc.status_code == 429 or exc.status_code >= 500
         raise LlmUnavailable(LLM_UNAVAILABLE_TEXT, can_retry=retry) from exc
+    except (TypeError, ValueError, KeyError) as exc:
+        # langchain-openai raises these when a compatible API answers another JSON shape.
+        log.warning("LLM answer could not be read: %s", exc)
+        raise LlmUnavailable(LLM_GARBLED_TEXT) from exc
     content = reply.content
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)

@@ -7,8 +7,8 @@ import re
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
+from citu.agents.llm_calls import complete
 from citu.errors import BadRequest, ServiceUnavailable
-from citu.llm import invoke_chat
 
 SYSTEM_PROMPT = (
     "你是一名数据分析专家。请根据用户给出的SQL查询语句，推断出它所回答的业务问题。"
@@ -32,8 +32,8 @@ async def generate_question(llm: ChatOpenAI | None, sql: str) -> str:
     """Ask the LLM which question ``sql`` answers; 400 when no LLM is configured."""
     if llm is None:
         raise BadRequest(MSG_NO_LLM, missing_params=["question"])
-    answer = await invoke_chat(llm, [SystemMessage(SYSTEM_PROMPT), HumanMessage(sql)])
-    question = clean_question(str(answer.content or ""))
+    answer = await complete(llm, [SystemMessage(SYSTEM_PROMPT), HumanMessage(sql)])
+    question = clean_question(answer)
     if not question or question == "?":
         raise ServiceUnavailable("LLM未能根据SQL生成问题，请提供question字段")
     return question
