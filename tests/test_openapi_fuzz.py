@@ -60,11 +60,14 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
         return f"success {body['success']} with code {body['code']}"
     data = body.get("data")
     if not body["success"]:
-        if not isinstance(data, dict) or not isinstance(data.get("response"), str):
-            return "an error without data.response"
+        # The helpers put the reason in data.response; the ReAct routes and ``failed()`` in
+        # ``error`` or the message itself (agents.md §1.2, §3.3).
+        response = data.get("response") if isinstance(data, dict) else None
+        if not (response or body.get("error") or body["message"]):
+            return "an error without a reason"
         # internal_error_response is what an unexpected exception becomes.
-        if data.get("error_type") == "database_error":
-            return f"internal error: {data['response'][:200]}"
+        if isinstance(data, dict) and data.get("error_type") == "database_error":
+            return f"internal error: {str(response)[:200]}"
     return None
 
 
