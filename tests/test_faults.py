@@ -137,6 +137,10 @@ async def test_redis_down_every_read_answers_clearly_and_the_rest_keeps_serving(
         assert stats["data"]["total_count"] == 1
         health = await (await client.get("/health")).get_json()
         assert health["status"] == "degraded" and "redis" in health["degraded_components"]
+        # Asking still works: the conversation store degrades (no history) instead of failing.
+        ask = {"question": "你好", "user_id": "wang1", "routing_mode": "chat_direct"}
+        status, body = await call(client, "POST", "/api/v0/ask_agent", ask)
+        assert status == 200 and body["success"] is True, body
 
 
 async def test_redis_frozen_then_thawed_loses_no_acknowledged_message(settings, own_redis):

@@ -22,6 +22,11 @@ MIX = [
     ("GET", "/api/v0/conversation_stats", None),
     ("POST", "/api/v0/training_data/query", {"page": 1, "page_size": 5}),
     ("POST", "/api/v0/citu_train_question_sql", {"sql": "SELECT {n} AS n"}),  # LLM + embeddings
+    (
+        "POST",
+        "/api/v0/ask_agent",
+        {"question": "你好", "user_id": "b{n}", "routing_mode": "chat_direct"},
+    ),
     ("GET", "/api/v0/no_such_route", None),
     ("POST", "/api/v0/training_data/query", "not json"),
 ]
