@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import system
+    from citu.blueprints import react, system
 
-    for blueprint in (system.bp,):
+    for blueprint in (system.bp, react.bp):
         app.register_blueprint(blueprint)
 
 

@@ -16,6 +16,7 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
 from redis.asyncio import Redis
 
+from citu.agents.react.agent import ReactAgent
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
@@ -89,6 +90,17 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        await self._start_react_agent()
+
+    async def _start_react_agent(self) -> None:
+        # After the retriever (training area), which generate_sql uses when present.
+        self.components["react_agent"] = await ReactAgent.open(
+            self.database_url,
+            self.llm,
+            self.components.get("retriever"),
+            self.business_db,
+            self.settings,
+        )
 
     async def _open_business_pool(self) -> None:
         try:
