@@ -116,7 +116,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def settings(
     tmp_path: Path, citu_db_url: str, business_db_url: str, redis_url: str, fake_llm
-) -> Settings:  # noqa: F811 - fixture injection
+) -> Settings:
     return Settings(
         _env_file=None,
         database_url=citu_db_url,

@@ -38,19 +38,19 @@ def serve(args: argparse.Namespace) -> int:
 
 
 async def _init_db(with_demo: bool) -> None:
-    from citu.db.pools import open_citu_pool
+    import asyncpg
+
     from citu.db.schema import apply_schema, ensure_demo_database
     from citu.services import resolve_database_urls
 
     settings = Settings()
     database_url, business_url = await resolve_database_urls(settings)
-    pool = await open_citu_pool(database_url, settings)
+    conn = await asyncpg.connect(database_url)
     try:
-        async with pool.acquire() as conn:
-            applied = await apply_schema(conn)
+        applied = await apply_schema(conn)
         print(f"citu database {redact_url(database_url)}: applied {', '.join(applied)}")
     finally:
-        await pool.close()
+        await conn.close()
     if with_demo:
         target = business_url if not settings.business_db_url else settings.business_db_url
         counts = await ensure_demo_database(target)

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
-from quart import Quart, Response
+from quart import Quart, Response, request
 from quart_schema import RequestSchemaValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -122,7 +122,7 @@ def register_error_handlers(app: Quart) -> None:
     async def _http_error(error: HTTPException) -> Response:
         code = error.code or 500
         if code == 404:
-            body = r.not_found_response(f"接口不存在: {error.description or ''}".strip())
+            body = r.not_found_response(f"接口不存在: {request.method} {request.path}")
         elif code == 405:
             body = r.error_response(
                 "请求方法不被允许", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 405

@@ -58,9 +58,13 @@ class Services:
     async def start(self) -> None:
         settings = self.settings
         self.database_url, business_url = await resolve_database_urls(settings)
-        self.db = await open_citu_pool(self.database_url, settings)
-        async with self.db.acquire() as conn:
+        # Schema first, on a plain connection: the pool registers the vector type on connect.
+        conn = await asyncpg.connect(self.database_url)
+        try:
             await apply_schema(conn)
+        finally:
+            await conn.close()
+        self.db = await open_citu_pool(self.database_url, settings)
         if not settings.business_db_url:
             await ensure_demo_database(business_url)
         self.business_db_url = business_url

@@ -133,3 +133,24 @@ async def test_secrets_never_reach_the_logs(settings, caplog):
     log_text = (settings.log_dir / "app.log").read_text(encoding="utf-8")
     assert "hunter2" not in log_text and "test-llm-key" not in log_text
     assert "postgresql://admin:***@db:5432/x" in log_text
+
+
+async def test_starts_on_an_empty_database(settings, embedded_pg_url):
+    """A brand-new database (no template) gets the vector extension and schema at start."""
+    import uuid
+
+    import asyncpg
+
+    from citu.db.embedded import with_database
+
+    name = f"citu_empty_{uuid.uuid4().hex[:8]}"
+    settings.database_url = with_database(embedded_pg_url, name)  # created by the app itself
+    app = create_app(settings)
+    try:
+        async with app.test_app():
+            body = await (await app.test_client().get("/health")).get_json()
+        assert body["services"]["database"] is True
+    finally:
+        admin = await asyncpg.connect(embedded_pg_url)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
