@@ -63,3 +63,227 @@ async def test_question_answered_through_the_three_tools(client, fake_llm, busin
     sent = [m.get("content") for m in fake_llm.requests[-1]["messages"]]
     assert "SQL验证通过：语法正确且字段存在" in sent
     assert json.dumps([{"档口数量": count}], ensure_ascii=False) in sent
+
+
+async def test_follow_up_on_the_same_thread_sees_the_history(client, fake_llm):
+    script_sql_turn(fake_llm, "南城服务区共有5个档口。")
+    _, first = await ask(client, user_id="wang1")
+    thread = first["data"]["conversation_id"]
+
+    follow_up = "这个服务区有哪些档口？"
+    fake_llm.reply_tool_call("generate_sql", {"question": "改写过的问题"})
+    fake_llm.reply(f"```sql\n{SQL};\n```")
+    fake_llm.reply_tool_call("run_sql", {"sql": SQL})
+    fake_llm.reply("有5个档口。")
+    before = len(fake_llm.requests)
+    status, body = await ask(client, follow_up, thread_id=thread)
+
+    assert status == 200, body
+    assert body["data"]["conversation_id"] == thread and body["data"]["user_id"] == "wang1"
+    meta = body["data"]["react_agent_meta"]
+    assert meta["conversation_rounds"] == 2 and meta["context_injected"] is True
+    assert meta["sql_execution_count"] == 2
+    # The agent's first LLM call of the turn carried the earlier question and answer.
+    sent = [m.get("content") for m in fake_llm.requests[before]["messages"]]
+    assert QUESTION in sent and "南城服务区共有5个档口。" in sent and follow_up in sent
+    # generate_sql got the verbatim question plus the earlier turn to resolve "这个服务区".
+    sql_prompt = fake_llm.requests[before + 1]["messages"][-1]["content"]
+    assert "Previous conversation context:" in sql_prompt
+    assert f"human: {QUESTION}" in sql_prompt and "ai: 南城服务区共有5个档口。" in sql_prompt
+    assert f"human: {follow_up}" in sql_prompt and "改写过的问题" not in sql_prompt
+
+
+async def test_history_survives_an_app_restart(settings, fake_llm):
+    from citu.app import create_app
+
+    script_sql_turn(fake_llm, "共有5个档口。")
+    app = create_app(settings)
+    async with app.test_app():
+        _, first = await ask(app.test_client(), user_id="li")
+    thread = first["data"]["conversation_id"]
+
+    fake_llm.reply("您刚才问的是南城服务区的档口数量。")
+    app = create_app(settings)
+    async with app.test_app():
+        client = app.test_client()
+        status, body = await ask(client, "我刚才问了什么？", thread_id=thread)
+        history = await (await client.get(f"/api/v0/react/conversations/{thread}")).get_json()
+
+    assert status == 200 and body["data"]["react_agent_meta"]["conversation_rounds"] == 2
+    sent = [m.get("content") for m in fake_llm.requests[-1]["messages"]]
+    assert QUESTION in sent and "共有5个档口。" in sent
+    assert [m["content"] for m in history["data"]["messages"]] == [
+        QUESTION,
+        "共有5个档口。",
+        "我刚才问了什么？",
+        "您刚才问的是南城服务区的档口数量。",
+    ]
+
+
+async def test_a_second_turn_on_a_busy_thread_gets_409(client, fake_llm):
+    import asyncio
+
+    fake_llm.hang(1.5, "第一个回答")
+    thread = "zhang:20250730101522123"
+    first = asyncio.create_task(ask(client, "第一个问题", thread_id=thread))
+    await asyncio.sleep(0.5)  # the first turn now waits on the LLM
+    status, body = await ask(client, "第二个问题", thread_id=thread)
+    other_status, _ = await ask(client, "别的会话", user_id="zhang")
+
+    assert status == 409
+    assert body["success"] is False and body["code"] == 409 and body["retry_suggested"] is True
+    assert body["data"]["conversation_id"] == thread and body["data"]["user_id"] == "zhang"
+    assert other_status == 200  # other threads are not blocked
+    first_status, first_body = await first
+    assert first_status == 200 and first_body["data"]["response"] == "第一个回答"
+    # The lease is released: the thread takes the next turn.
+    fake_llm.reply("第三个回答")
+    status, body = await ask(client, "第三个问题", thread_id=thread)
+    assert status == 200 and body["data"]["react_agent_meta"]["conversation_rounds"] == 2
+
+
+async def test_trimming_bounds_the_prompt_on_a_50_turn_thread(settings, fake_llm):
+    from citu.app import create_app
+
+    settings.react_trim_max_chars = 4000
+    fake_llm.default_reply = "好的，" + "答" * 300
+    app = create_app(settings)
+    async with app.test_app():
+        client = app.test_client()
+        thread = "long:20250730101522123"
+        for turn in range(50):
+            status, _ = await ask(client, f"第{turn}个问题：" + "问" * 200, thread_id=thread)
+            assert status == 200
+        history = await (await client.get(f"/api/v0/react/conversations/{thread}")).get_json()
+
+    sizes = [len("".join(m.get("content") or "" for m in r["messages"])) for r in fake_llm.requests]
+    assert max(sizes) <= 4000
+    last = fake_llm.requests[-1]["messages"]
+    texts = [m.get("content") or "" for m in last]
+    assert any(t.startswith("第49个问题") for t in texts)  # the current question is always sent
+    assert not any(t.startswith("第0个问题") for t in texts)  # the oldest turns are not
+    assert any(t.startswith("第48个问题") for t in texts)  # recent history is
+    # Nothing is lost from the stored conversation.
+    assert history["data"]["message_count"] == 100
+
+
+async def test_stream_frames_in_order(client, fake_llm):
+    script_sql_turn(fake_llm, "南城服务区共有5个档口。")
+    response = await client.get(
+        "/api/v0/ask_react_agent_stream", query_string={"question": QUESTION, "user_id": "wang1"}
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/event-stream; charset=utf-8"
+    raw = (await response.get_data()).decode()
+    chunks = raw.split("\n\n")
+    assert chunks[-1] == "" and all(c.startswith("data: ") for c in chunks[:-1])
+    frames = [json.loads(c[len("data: ") :]) for c in chunks[:-1]]
+
+    progress = [f for f in frames if f["data"]["type"] == "progress"]
+    assert [(f["data"]["node"], f["data"]["display_name"]) for f in progress] == [
+        ("agent", "准备生成SQL语句"),
+        ("prepare_tool_input", "准备工具参数"),
+        ("tools", "生成SQL语句"),
+        ("update_state_after_tool", "检查结果"),
+        ("agent", "准备验证SQL语法"),
+        ("prepare_tool_input", "准备工具参数"),
+        ("tools", "验证SQL语法"),
+        ("update_state_after_tool", "检查结果"),
+        ("agent", "准备执行SQL查询"),
+        ("prepare_tool_input", "准备工具参数"),
+        ("tools", "执行SQL查询"),
+        ("update_state_after_tool", "检查结果"),
+        ("agent", "AI分析中"),
+        ("format_final_response", "生成回答"),
+    ]
+    first = progress[0]
+    assert first["code"] == 200 and first["success"] is True
+    assert first["message"] == "正在执行: 准备生成SQL语句"
+    assert first["data"]["tool_name"] == "generate_sql" and "timestamp" in first["data"]
+    thread = first["data"]["thread_id"]
+    assert thread.startswith("wang1:")
+
+    completed = frames[-1]
+    assert frames.index(completed) == len(progress)  # completed is last, exactly once
+    assert completed["message"] == "处理完成" and completed["data"]["type"] == "completed"
+    data = completed["data"]
+    assert data["response"] == "南城服务区共有5个档口。"
+    assert data["conversation_id"] == thread and data["user_id"] == "wang1"
+    assert data["sql"] == SQL and data["records"]["rows"] == [{"档口数量": 5}]
+    assert data["react_agent_meta"]["tools_used"] == ["generate_sql", "valid_sql", "run_sql"]
+    assert "南城服务区" in raw  # raw UTF-8, not \\u escapes
+
+
+async def test_stream_validation_errors_are_in_band(client):
+    response = await client.get("/api/v0/ask_react_agent_stream")
+    assert response.status_code == 200
+    frame = json.loads((await response.get_data()).decode().removeprefix("data: "))
+    assert frame == {
+        "code": 500,
+        "success": False,
+        "message": "处理失败",
+        "data": {"type": "error", "error": "缺少必需参数：question", "timestamp": frame["data"]["timestamp"]},
+    }
+    response = await client.get(
+        "/api/v0/ask_react_agent_stream",
+        query_string={"question": "hi", "user_id": "a", "thread_id": "b:20250730101522123"},
+    )
+    frame = json.loads((await response.get_data()).decode().removeprefix("data: "))
+    assert frame["data"]["error"] == (
+        "参数验证失败: 会话归属验证失败：会话ID [b:20250730101522123] 不属于当前用户 [a]"
+    )
+
+
+async def test_ask_validation_errors(client):
+    response = await client.post(
+        "/api/v0/ask_react_agent", data="{bad", headers={"Content-Type": "application/json"}
+    )
+    body = await response.get_json()
+    assert response.status_code == 400 and body["message"] == "请求格式错误" and "details" in body
+    response = await client.post("/api/v0/ask_react_agent", json={})
+    assert (await response.get_json()) == {
+        "code": 400,
+        "message": "请求参数错误",
+        "success": False,
+        "error": "请求体不能为空",
+    }
+    status, body = await ask(client, "  ", user_id="u" * 51, thread_id="nocolon")
+    assert status == 400 and body["message"] == "参数验证失败"
+    assert body["error"] == (
+        "问题不能为空; 用户ID长度不能超过50字符; 会话ID格式无效，期望格式为 user_id:timestamp"
+    )
+    status, body = await ask(client, "问" * 2001)
+    assert status == 400 and body["error"] == "问题长度不能超过2000字符"
+
+
+async def test_failed_sql_generation_falls_back_to_common_sense(client, fake_llm):
+    fake_llm.reply_tool_call("generate_sql", {"question": "地球有多重？"})
+    fake_llm.reply("抱歉，数据库中没有相关信息。")  # generate_sql's LLM: no SQL
+    fake_llm.reply("地球质量约为5.97×10^24千克。")
+    status, body = await ask(client, "地球有多重？")
+    assert status == 200
+    assert body["data"]["response"] == "抱歉，数据库中没有相关信息。\n\n地球质量约为5.97×10^24千克。"
+    assert "sql" not in body["data"] and "records" not in body["data"]
+    assert "无法从数据库中获得答案" in json.dumps(fake_llm.requests[-1], ensure_ascii=False)
+
+
+async def test_llm_unreachable_ends_the_turn_with_an_apology(settings, fake_llm):
+    from citu.app import create_app
+
+    settings.react_retry_base_delay = 0
+    settings.llm_base_url = "http://127.0.0.1:1/v1"  # nothing listens there
+    app = create_app(settings)
+    async with app.test_app():
+        status, body = await ask(app.test_client(), "你好")
+    # Network failures end the turn with an apology (the turn itself succeeds).
+    assert status == 200
+    assert body["data"]["response"] == "抱歉，由于网络连接问题，无法完成此次请求。请稍后重试或检查网络连接。"
+
+
+async def test_llm_refusing_the_request_fails_the_turn_with_500(client, fake_llm):
+    fake_llm.fail(400, "invalid_parameter_error")
+    status, body = await ask(client, "你好", user_id="u1")
+    assert status == 500
+    assert body["code"] == 500 and body["message"] == "处理失败" and body["success"] is False
+    assert body["retry_suggested"] is False and "invalid_parameter_error" in body["error"]
+    assert body["data"]["user_id"] == "u1" and body["data"]["conversation_id"].startswith("u1:")

@@ -270,27 +270,30 @@ class ReactAgent:
             "thread_id": thread_id,
             "suggested_next_step": None,
         }
+        final = _error_event("处理失败：未获取到有效的执行结果", retry=False)
         try:
             async for update in self.graph.astream(inputs, config, stream_mode="updates"):
                 for node, value in update.items():
                     queue.put_nowait(progress_event(node, value))
             state = (await self.graph.aget_state(config)).values
             data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
-            queue.put_nowait({"type": "completed", "api_data": data})
+            final = {"type": "completed", "api_data": data}
         except asyncio.CancelledError:
-            queue.put_nowait(_error_event("服务正在停止，请稍后重试", retry=True))
+            final = _error_event("服务正在停止，请稍后重试", retry=True)
             raise
         except _TRANSIENT_ERRORS + (OperationalError,) as error:
             log.warning("ReAct turn on %s failed (transient): %s", thread_id, error)
-            queue.put_nowait(_error_event("服务暂时不可用，请稍后重试", retry=True))
+            final = _error_event("服务暂时不可用，请稍后重试", retry=True)
         except Exception as error:  # noqa: BLE001 - the client gets the reason in-band
             log.exception("ReAct turn on %s failed", thread_id)
-            queue.put_nowait(_error_event(str(error) or type(error).__name__, retry=False))
+            final = _error_event(str(error) or type(error).__name__, retry=False)
         finally:
+            # Release before answering, so the client's next question finds the thread free.
             try:
                 await self.memory.unlock_thread(thread_id, token)
             except Exception:  # noqa: BLE001 - the lease expires on its own
                 log.exception("releasing the turn lock of %s failed", thread_id)
+            queue.put_nowait(final)
 
 
 async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
