@@ -26,9 +26,7 @@ async def test_question_answered_through_the_three_tools(client, fake_llm, busin
     import asyncpg
 
     conn = await asyncpg.connect(business_db_url)
-    count = await conn.fetchval(
-        "SELECT count(*) FROM bss_branch WHERE service_name = '南城服务区'"
-    )
+    count = await conn.fetchval("SELECT count(*) FROM bss_branch WHERE service_name = '南城服务区'")
     await conn.close()
     script_sql_turn(fake_llm, f"南城服务区共有{count}个档口。")
 
@@ -52,7 +50,12 @@ async def test_question_answered_through_the_three_tools(client, fake_llm, busin
     meta = data["react_agent_meta"]
     assert meta["thread_id"] == thread
     assert meta["tools_used"] == ["generate_sql", "valid_sql", "run_sql"]
-    assert meta["execution_path"] == ["agent", "prepare_tool_input", "tools", "format_final_response"]
+    assert meta["execution_path"] == [
+        "agent",
+        "prepare_tool_input",
+        "tools",
+        "format_final_response",
+    ]
     assert meta["conversation_rounds"] == 1
     assert meta["sql_execution_count"] == 1
     assert meta["context_injected"] is False
@@ -222,7 +225,11 @@ async def test_stream_validation_errors_are_in_band(client):
         "code": 500,
         "success": False,
         "message": "处理失败",
-        "data": {"type": "error", "error": "缺少必需参数：question", "timestamp": frame["data"]["timestamp"]},
+        "data": {
+            "type": "error",
+            "error": "缺少必需参数：question",
+            "timestamp": frame["data"]["timestamp"],
+        },
     }
     response = await client.get(
         "/api/v0/ask_react_agent_stream",
@@ -262,7 +269,9 @@ async def test_failed_sql_generation_falls_back_to_common_sense(client, fake_llm
     fake_llm.reply("地球质量约为5.97×10^24千克。")
     status, body = await ask(client, "地球有多重？")
     assert status == 200
-    assert body["data"]["response"] == "抱歉，数据库中没有相关信息。\n\n地球质量约为5.97×10^24千克。"
+    assert (
+        body["data"]["response"] == "抱歉，数据库中没有相关信息。\n\n地球质量约为5.97×10^24千克。"
+    )
     assert "sql" not in body["data"] and "records" not in body["data"]
     assert "无法从数据库中获得答案" in json.dumps(fake_llm.requests[-1], ensure_ascii=False)
 
@@ -277,7 +286,10 @@ async def test_llm_unreachable_ends_the_turn_with_an_apology(settings, fake_llm)
         status, body = await ask(app.test_client(), "你好")
     # Network failures end the turn with an apology (the turn itself succeeds).
     assert status == 200
-    assert body["data"]["response"] == "抱歉，由于网络连接问题，无法完成此次请求。请稍后重试或检查网络连接。"
+    assert (
+        body["data"]["response"]
+        == "抱歉，由于网络连接问题，无法完成此次请求。请稍后重试或检查网络连接。"
+    )
 
 
 async def test_llm_refusing_the_request_fails_the_turn_with_500(client, fake_llm):

@@ -49,7 +49,9 @@ async def checkpoint_rows(services, thread_id):
         counts = {}
         for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
             row = await (
-                await conn.execute(f"SELECT count(*) AS n FROM {table} WHERE thread_id = %s", (thread_id,))
+                await conn.execute(
+                    f"SELECT count(*) AS n FROM {table} WHERE thread_id = %s", (thread_id,)
+                )
             ).fetchone()
             counts[table] = row["n"]
         orphans = await (
@@ -85,7 +87,9 @@ async def test_status_while_the_agent_thinks(client, fake_llm):
     turn = asyncio.create_task(ask(client, "慢问题", A))
     await asyncio.sleep(0.5)
     status, body = await get(client, f"/api/v0/react/status/{A}")
-    assert status == 200 and body["data"]["name"] == "AI思考中" and body["data"]["status"] == "running"
+    assert (
+        status == 200 and body["data"]["name"] == "AI思考中" and body["data"]["status"] == "running"
+    )
     await turn
 
 
@@ -154,7 +158,9 @@ async def test_conversation_history(threads):
 
 
 async def test_direct_conversation_detail(threads):
-    status, body = await get(threads, f"/api/v0/react/direct/conversations/{A}", include_tools="true")
+    status, body = await get(
+        threads, f"/api/v0/react/direct/conversations/{A}", include_tools="true"
+    )
     assert status == 200
     data = body["data"]
     assert data["response"] == "获取对话详情成功 (完整模式)"
@@ -171,7 +177,11 @@ async def test_direct_conversation_detail(threads):
         "unique_tools_used": ["generate_sql", "run_sql"],
     }
     tool = data["messages"][2]
-    assert tool["role"] == "tool" and tool["tool_name"] == "generate_sql" and tool["status"] == "success"
+    assert (
+        tool["role"] == "tool"
+        and tool["tool_name"] == "generate_sql"
+        and tool["status"] == "success"
+    )
     assert data["messages"][1]["has_tool_calls"] is True
     assert data["metadata"]["filter_mode"] == "full_conversation"
     assert data["metadata"]["latest_checkpoint_key"].startswith(f"checkpoint:{A}:__empty__:")
@@ -190,7 +200,9 @@ async def test_direct_conversation_detail(threads):
     }
 
     status, body = await get(threads, "/api/v0/react/direct/conversations/nocolon")
-    assert status == 400 and body["success"] is False and "Invalid thread_id format" in body["error"]
+    assert (
+        status == 400 and body["success"] is False and "Invalid thread_id format" in body["error"]
+    )
     status, body = await get(threads, f"/api/v0/react/direct/conversations/{A}", user_id="li")
     assert status == 400 and body["data"]["response"] == f"Thread ID {A} does not belong to user li"
     status, body = await get(threads, "/api/v0/react/direct/conversations/wang1:1")
@@ -249,7 +261,8 @@ async def test_checkpoint_stats_empty(client):
 async def test_checkpoint_cleanup_dry_run_then_real(threads, services, fake_llm):
     before, _ = await checkpoint_rows(services, A)
     response = await threads.post(
-        "/api/v0/checkpoint/direct/cleanup", json={"keep_count": 2, "user_id": "wang1", "dry_run": True}
+        "/api/v0/checkpoint/direct/cleanup",
+        json={"keep_count": 2, "user_id": "wang1", "dry_run": True},
     )
     body = await response.get_json()
     assert response.status_code == 200

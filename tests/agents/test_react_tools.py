@@ -1,0 +1,68 @@
+"""The ReAct SQL tools against the demo business database, and SQL extraction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from citu.agents.react.tools import ReactSqlTools, extract_sql, strip_thinking
+from citu.db.pools import open_business_pool
+
+
+@pytest.fixture
+async def tools(settings):
+    pool = await open_business_pool(settings.business_db_url, settings)
+    yield ReactSqlTools(None, pool, settings)
+    await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "sql"),
+    [
+        ("```sql\nSELECT 1 AS a;\n```", "SELECT 1 AS a;"),
+        (
+            "思考后：\n```sql\nSELECT 1;\n```\n修正：\n```sql\nWITH t AS (SELECT 2) SELECT * FROM t\n```",
+            "WITH t AS (SELECT 2) SELECT * FROM t",
+        ),
+        ("The answer is SELECT name FROM bss_branch; done", "SELECT name FROM bss_branch;"),
+        ("SELECT a\\_b FROM t", "SELECT a_b FROM t"),
+        ("抱歉，上下文不足，无法生成SQL。", None),
+        ("```\nnot sql\n```", None),
+    ],
+)
+def test_extract_sql(answer, sql):
+    assert extract_sql(answer) == sql
+
+
+def test_thinking_is_stripped_before_extraction():
+    text = strip_thinking("<think>SELECT wrong;</think>\n\n```sql\nSELECT right\n```")
+    assert extract_sql(text) == "SELECT right"
+
+
+async def test_valid_sql(tools):
+    assert (
+        await tools.valid_sql("SELECT count(*) FROM bss_branch")
+        == "SQL验证通过：语法正确且字段存在"
+    )
+    assert (await tools.valid_sql("SELECT nope FROM bss_branch")).startswith(
+        "SQL验证失败：字段不存在。详细错误："
+    )
+    assert (await tools.valid_sql("SELECT * FROM no_table")).startswith("SQL验证失败：表不存在。")
+    assert (await tools.valid_sql("DELETE FROM bss_branch")).startswith("SQL验证失败：")
+    assert (
+        await tools.valid_sql("SELECT * FROM bss_branch LIMIT 5 OFFSET 2;  ")
+    ) == "SQL验证通过：语法正确且字段存在"
+
+
+async def test_run_sql(tools):
+    content, artifact = await tools.run_sql("SELECT classify AS 业态 FROM bss_branch WHERE false")
+    assert json.loads(content) == {"status": "success", "data": [], "message": "查询无结果"}
+    assert artifact["columns"] == ["业态"] and artifact["rows"] == []
+    content, artifact = await tools.run_sql("SELECT 1 AS 一, 'a' AS 二")
+    assert content == '[{"一": 1, "二": "a"}]'
+    assert artifact["sql"] == "SELECT 1 AS 一, 'a' AS 二" and artifact["total_row_count"] == 1
+    content, artifact = await tools.run_sql("DROP TABLE bss_branch")
+    assert json.loads(content)["status"] == "error" and artifact is None
+    content, _ = await tools.run_sql("SELECT * FROM no_table")
+    assert "no_table" in json.loads(content)["error_message"]
