@@ -299,3 +299,37 @@ async def test_llm_refusing_the_request_fails_the_turn_with_500(client, fake_llm
     assert body["code"] == 500 and body["message"] == "处理失败" and body["success"] is False
     assert body["retry_suggested"] is False and "invalid_parameter_error" in body["error"]
     assert body["data"]["user_id"] == "u1" and body["data"]["conversation_id"].startswith("u1:")
+
+
+async def test_empty_llm_answers_are_retried_then_apologised_for(client, services, fake_llm):
+    services.settings.react_retry_base_delay = 0
+    for _ in range(3):
+        fake_llm.reply("   ")
+    status, body = await ask(client, "你好")
+    assert status == 200
+    assert (
+        body["data"]["response"]
+        == "抱歉，我现在无法正确处理您的问题。请稍后重试或重新表述您的问题。"
+    )
+    assert len(fake_llm.requests) == 3
+
+    fake_llm.reply("")
+    fake_llm.reply("第二次才回答")
+    status, body = await ask(client, "你好")
+    assert body["data"]["response"] == "第二次才回答"
+
+
+async def test_llm_outage_after_the_query_still_returns_the_rows(client, services, fake_llm):
+    services.settings.react_retry_base_delay = 0
+    fake_llm.reply_tool_call("generate_sql", {"question": QUESTION})
+    fake_llm.reply(f"```sql\n{SQL}\n```")
+    fake_llm.reply_tool_call("run_sql", {"sql": SQL})
+    for _ in range(3):
+        fake_llm.fail(500)
+    status, body = await ask(client)
+    assert status == 200
+    data = body["data"]
+    assert data["response"].startswith(
+        "抱歉，由于网络连接问题，无法生成完整的文字总结。不过查询已成功执行，结果如下：\n\n"
+    )
+    assert '"档口数量"' in data["response"] and data["records"]["columns"] == ["档口数量"]
