@@ -50,9 +50,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import react, system
+    from citu.blueprints import conversation, react, system
 
-    for blueprint in (system.bp, react.bp):
+    for blueprint in (system.bp, conversation.bp, react.bp):
         app.register_blueprint(blueprint)
 
 

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from citu.agents.react.agent import ReactAgent
 from citu.db.embedded import start_embedded_server, with_database
@@ -69,13 +69,18 @@ class Services:
             await ensure_demo_database(business_url)
         self.business_db_url = business_url
         await self._open_business_pool()
-        self.redis = Redis.from_url(
+        # A blocking pool: past max_connections a command waits for a free connection instead
+        # of failing with "Too many connections" (redis-py's default pool raises at 100).
+        pool = BlockingConnectionPool.from_url(
             settings.redis_url,
+            max_connections=settings.redis_max_connections,
+            timeout=settings.redis_timeout,
             decode_responses=True,
             socket_timeout=settings.redis_timeout,
             socket_connect_timeout=settings.redis_timeout,
             health_check_interval=30,
         )
+        self.redis = Redis.from_pool(pool)
         if not await self.redis_ok():
             log.warning(
                 "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
@@ -94,6 +99,9 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.stores.conversations import ConversationStore
+
+        self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self._start_react_agent()
 
     async def _start_react_agent(self) -> None:

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     business_db_url: str | None = None  # questions are answered from here; None → demo DB
     redis_url: str = "redis://127.0.0.1:6379/1"
     redis_timeout: float = 5.0
+    redis_max_connections: int = 50  # per process; more concurrent commands wait for one
     db_pool_min: int = 1
     db_pool_max: int = 10
     business_pool_max: int = 10
