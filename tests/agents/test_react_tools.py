@@ -66,3 +66,65 @@ async def test_run_sql(tools):
     assert json.loads(content)["status"] == "error" and artifact is None
     content, _ = await tools.run_sql("SELECT * FROM no_table")
     assert "no_table" in json.loads(content)["error_message"]
+
+
+class StubRetriever:
+    """Stands in for citu.training.retrieval.Retriever (same ``retrieve`` contract)."""
+
+    def __init__(self) -> None:
+        self.questions: list[str] = []
+
+    async def retrieve(self, question):
+        from types import SimpleNamespace
+
+        self.questions.append(question)
+        return SimpleNamespace(
+            question_sql=[
+                {
+                    "question": "档口总数？",
+                    "sql": "SELECT count(*) FROM bss_branch",
+                    "similarity": 0.9,
+                }
+            ],
+            ddl=["CREATE TABLE bss_branch (id varchar(32), branch_name varchar(255));"],
+            documentation=["bss_branch 是档口信息表"],
+            error_sql=[
+                {"question": "档口数", "sql": "SELECT count(*) FROM branch", "similarity": 0.95},
+                {"question": "无关", "sql": "SELECT 1 FROM far", "similarity": 0.3},
+            ],
+        )
+
+
+async def test_generate_sql_builds_its_prompt_from_retrieval(services, settings, fake_llm):
+    from citu.agents.react.tools import SqlGenerator
+
+    retriever = StubRetriever()
+    tools = ReactSqlTools(SqlGenerator(services.llm, retriever, settings), None, settings)
+    fake_llm.reply(
+        "<think>想一想 SELECT 0;</think>\n```sql\nSELECT count(*) AS 档口数量 FROM bss_branch\n```"
+    )
+
+    sql = await tools.generate_sql("南城有几个档口？", [{"type": "human", "content": "你好"}])
+
+    assert sql == "SELECT count(*) AS 档口数量 FROM bss_branch"
+    assert retriever.questions[0].startswith("Previous conversation context:\nhuman: 你好")
+    messages = fake_llm.requests[-1]["messages"]
+    system = messages[0]["content"]
+    assert "===Tables \nCREATE TABLE bss_branch" in system
+    assert "===Additional Context \n\nbss_branch 是档口信息表" in system
+    assert "错误的SQL: SELECT count(*) FROM branch" in system and "far" not in system
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant", "user"]
+    assert messages[2]["content"] == "SELECT count(*) FROM bss_branch"
+
+
+async def test_generate_sql_without_retriever_or_sql(services, settings, fake_llm):
+    from citu.agents.react.tools import SqlGenerator
+
+    tools = ReactSqlTools(SqlGenerator(services.llm, None, settings), None, settings)
+    fake_llm.reply("抱歉，无法根据现有表结构回答。")
+    assert (
+        await tools.generate_sql("天气如何？", [])
+        == "Database query failed. Reason: 抱歉，无法根据现有表结构回答。"
+    )
+    fake_llm.fail(400)
+    assert (await tools.generate_sql("x", [])).startswith("SQL generation failed: ")
