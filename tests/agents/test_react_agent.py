@@ -86,3 +86,26 @@ def test_api_data_reports_the_sql_that_ran():
     }
     without_run = api_data(messages[:3] + [AIMessage("没跑")], None, "t:1")
     assert without_run["sql"] == generated and "records" not in without_run
+
+
+async def test_shutdown_cancels_a_running_turn_and_frees_its_thread(settings, fake_llm):
+    import time
+
+    import asyncpg
+
+    from citu.app import create_app
+
+    fake_llm.hang(10.0, "太晚了")
+    app = create_app(settings)
+    async with app.test_app():
+        agent = app.extensions["citu"].components["react_agent"]
+        events = await agent.start_turn("慢问题", "amy", THREAD)
+        await asyncio.sleep(0.3)  # the turn now waits on the LLM
+        started = time.perf_counter()
+    assert time.perf_counter() - started < 3  # did not wait for the LLM
+    assert [e async for e in events][-1]["error"] == "服务正在停止，请稍后重试"
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM react_turn_locks") == 0
+    finally:
+        await conn.close()

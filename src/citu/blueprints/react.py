@@ -108,6 +108,10 @@ async def ask_react_agent():
         events = await _require_agent().start_turn(question, user_id, thread_id)
     except AgentUnavailable:
         return _plain_error(503, "服务未就绪", "React Agent 初始化失败")
+    except OperationalError:
+        return _chat_failure(
+            503, "服务暂时不可用，请稍后重试", "数据库连接失败", True, thread_id, user_id
+        )
     except ThreadBusy:
         return _chat_failure(
             409,
@@ -180,6 +184,8 @@ async def ask_react_agent_stream():
         events = await _require_agent().start_turn(question, user_id, thread_id)
     except AgentUnavailable:
         return _sse_response(_single(sse_error("流式 React Agent 初始化失败")))
+    except OperationalError:
+        return _sse_response(_single(sse_error("服务暂时不可用，请稍后重试")))
     except ThreadBusy:
         return _sse_response(_single(sse_error("该会话已有请求正在处理，请等待完成后再提问")))
     return _sse_response(_turn_frames(events, thread_id, user_id))
@@ -190,8 +196,7 @@ async def _turn_frames(
 ) -> AsyncIterator[str]:
     async for event in events:
         if event["type"] == "progress":
-            data = {k: v for k, v in event.items()}
-            data.update(thread_id=thread_id, timestamp=r.now_iso())
+            data = {**event, "thread_id": thread_id, "timestamp": r.now_iso()}
             yield sse_frame(
                 {
                     "code": 200,

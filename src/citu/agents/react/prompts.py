@@ -5,6 +5,7 @@ The transient system messages are built per LLM call and never stored in the che
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 TOOL_LABELS = {"generate_sql": "生成SQL语句", "valid_sql": "验证SQL语法", "run_sql": "执行SQL查询"}
@@ -12,10 +13,12 @@ TOOL_LABELS = {"generate_sql": "生成SQL语句", "valid_sql": "验证SQL语法"
 FALLBACK_ANSWER = "抱歉，我现在无法正确处理您的问题。请稍后重试或重新表述您的问题。"
 
 
+@cache
 def business_scope() -> str:
     return (files("citu.agents.react") / "business_scope.txt").read_text(encoding="utf-8").strip()
 
 
+@cache
 def scope_prompt() -> str:
     return (
         "You are an intelligent data assistant. You answer questions about the business "
