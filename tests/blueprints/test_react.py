@@ -333,3 +333,36 @@ async def test_llm_outage_after_the_query_still_returns_the_rows(client, service
         "抱歉，由于网络连接问题，无法生成完整的文字总结。不过查询已成功执行，结果如下：\n\n"
     )
     assert '"档口数量"' in data["response"] and data["records"]["columns"] == ["档口数量"]
+
+
+async def read_frames(response) -> list[dict]:
+    raw = (await response.get_data()).decode()
+    return [json.loads(c.removeprefix("data: ")) for c in raw.split("\n\n") if c]
+
+
+async def test_stream_turn_failure_ends_with_an_error_frame(client, fake_llm):
+    fake_llm.fail(400, "bad tool message order")
+    response = await client.get(
+        "/api/v0/ask_react_agent_stream", query_string={"question": "你好", "user_id": "u"}
+    )
+    frames = await read_frames(response)
+    assert response.status_code == 200
+    last = frames[-1]
+    assert last["code"] == 500 and last["message"] == "处理失败"
+    assert last["data"]["type"] == "error" and "bad tool message order" in last["data"]["error"]
+    assert all(f["data"]["type"] == "progress" for f in frames[:-1])
+
+
+async def test_stream_on_a_busy_thread(client, fake_llm):
+    import asyncio
+
+    fake_llm.hang(1.0, "先到的回答")
+    thread = "zhao:20250730101522123"
+    first = asyncio.create_task(ask(client, "先问", thread_id=thread))
+    await asyncio.sleep(0.4)
+    response = await client.get(
+        "/api/v0/ask_react_agent_stream", query_string={"question": "后问", "thread_id": thread}
+    )
+    frames = await read_frames(response)
+    assert [f["data"]["error"] for f in frames] == ["该会话已有请求正在处理，请等待完成后再提问"]
+    assert (await first)[0] == 200
