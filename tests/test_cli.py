@@ -1,4 +1,4 @@
-"""The ``citu`` command line, run as a real subprocess against the test databases."""
+"""The ``citu`` command line: preparation steps, and init-db as a real subprocess."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import uuid
 
 import asyncpg
 
+from citu.cli import prepare_metrics_dir
 from citu.db.embedded import with_database
 
 
@@ -45,3 +46,21 @@ async def test_init_db_creates_schema_and_demo(embedded_pg_url, tmp_path):
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.execute("DROP DATABASE IF EXISTS citu_demo WITH (FORCE)")
         await admin.close()
+
+
+def test_serve_prepares_an_empty_prometheus_directory(tmp_path, monkeypatch):
+    shared = tmp_path / "prom"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    prepare_metrics_dir()
+    assert shared.is_dir()
+    (shared / "counter_123.db").write_bytes(b"stale")
+    (shared / "keep.txt").write_text("not ours")
+    prepare_metrics_dir()
+    assert sorted(p.name for p in shared.iterdir()) == ["keep.txt"]
+
+
+def test_no_prometheus_directory_without_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    prepare_metrics_dir()
+    assert list(tmp_path.iterdir()) == []

@@ -9,6 +9,7 @@ from quart_schema import Info, QuartSchema
 
 from citu.errors import register_error_handlers
 from citu.logging.setup import configure_logging, request_id_var
+from citu.ops import install_ops
 from citu.services import Services
 from citu.settings import Settings
 
@@ -44,15 +45,16 @@ def create_app(settings: Settings | None = None) -> Quart:
         await services.close()
 
     _install_request_id(app)
+    install_ops(app)
     register_error_handlers(app)
     _register_blueprints(app)
     return app
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import conversation, react, system
+    from citu.blueprints import conversation, ops, react, system
 
-    for blueprint in (system.bp, conversation.bp, react.bp):
+    for blueprint in (system.bp, ops.bp, conversation.bp, react.bp):
         app.register_blueprint(blueprint)
 
 

@@ -21,9 +21,22 @@ def _prepare_embedded(settings: Settings) -> None:
     os.environ["CITU_DATABASE_URL"] = with_database(admin_url, "citu")
 
 
+def prepare_metrics_dir() -> None:
+    """Prometheus multiprocess mode: an existing, empty directory before the workers start
+    (values left by an earlier run would be added to this run's)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        return
+    directory = Path(path)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = Settings()
     _prepare_embedded(settings)
+    prepare_metrics_dir()
     command = [sys.executable, "-m", "hypercorn"]
     if Path(args.config).is_file():
         command += ["-c", args.config]

@@ -48,6 +48,13 @@ class BadRequest(ApiError):
         return r.bad_request_response(str(self), self.missing_params, self.invalid_params)
 
 
+class Unauthorized(ApiError):
+    status = 401
+
+    def body(self) -> dict[str, Any]:
+        return r.error_response(str(self), "unauthorized", "未授权访问", 401)
+
+
 class NotFound(ApiError):
     status = 404
 

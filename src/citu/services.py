@@ -22,6 +22,7 @@ from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
 from citu.llm import build_chat_model, build_embeddings
+from citu.ops import Ops
 from citu.settings import Settings, redact_url
 
 log = logging.getLogger("citu.services")
@@ -53,7 +54,10 @@ class Services:
         self.llm: ChatOpenAI | None = None
         self.embeddings: OpenAIEmbeddings | None = None
         # Components added by the feature areas (stores, agents, pipeline) hang off here.
+        # They are also the shutdown hooks: at shutdown each one's ``aclose()`` is awaited, in
+        # reverse order, while the pools and Redis are still open (see close()).
         self.components: dict[str, Any] = {}
+        self.ops = Ops(settings)  # metrics, alerts, maintenance switch; no connection yet
 
     async def start(self) -> None:
         settings = self.settings
@@ -85,7 +89,10 @@ class Services:
             log.warning(
                 "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
             )
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.llm_timeout, connect=10.0))
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
+            transport=self.ops.http_transport(),
+        )
         self.llm = build_chat_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
         await self._start_components()
@@ -103,6 +110,8 @@ class Services:
 
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self._start_react_agent()
+        await self.ops.start(self)
+        self.components["ops"] = self.ops
 
     async def _start_react_agent(self) -> None:
         # After the retriever (training area), which generate_sql uses when present.
@@ -124,6 +133,11 @@ class Services:
             )
 
     async def close(self) -> None:
+        """Shutdown hooks first (components' ``aclose()``, newest first), then the clients.
+
+        hypercorn runs this after in-flight requests finished (or ``graceful_timeout`` passed),
+        so a component can still write its final state, e.g. mark running tasks interrupted.
+        """
         for name, component in reversed(list(self.components.items())):
             closer = getattr(component, "aclose", None)
             if closer is not None:

@@ -91,6 +91,31 @@ class Settings(BaseSettings):
     react_turn_lease_seconds: int = 900  # a crashed worker's thread lock expires after this
     health_cache_seconds: float = 30.0
 
+    # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------
+    metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
+    maintenance_cache_seconds: float = 2.0  # how long a worker trusts its copy of the switch
+    alert_check_interval: float = 30.0  # seconds between evaluations (and memory samples)
+    alert_min_requests: int = 10  # the error-rate rule needs this many requests in its window
+    alert_error_rate_percent: float = 5.0
+    alert_error_rate_window: float = 300.0
+    alert_error_rate_cooldown: float = 900.0
+    alert_response_time_seconds: float = 10.0
+    alert_response_time_window: float = 180.0
+    alert_response_time_cooldown: float = 600.0
+    alert_memory_percent: float = 85.0
+    alert_memory_window: float = 120.0
+    alert_memory_cooldown: float = 1800.0
+    alert_webhook_url: str | None = None  # POSTs each alert as JSON when set
+    alert_email_enabled: bool = False
+    alert_email_from: str = "citu@localhost"
+    alert_email_to: str = ""  # comma-separated recipients
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_use_tls: bool = False  # implicit TLS (port 465); STARTTLS is used when offered
+    alert_notify_timeout: float = 10.0
+
     @field_validator("question_routing_mode")
     @classmethod
     def _known_mode(cls, value: str) -> str:
@@ -106,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def embedding_configured(self) -> bool:
         return bool(self.embedding_base_url)
+
+    @property
+    def alert_email_recipients(self) -> list[str]:
+        return [a.strip() for a in self.alert_email_to.split(",") if a.strip()]
 
 
 def redact_url(url: str | None) -> str | None:

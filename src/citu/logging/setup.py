@@ -62,7 +62,12 @@ class RedactFilter(logging.Filter):
 def configure_logging(settings: Settings) -> None:
     _secrets.update(
         s
-        for s in (settings.llm_api_key, settings.embedding_api_key, settings.admin_api_key)
+        for s in (
+            settings.llm_api_key,
+            settings.embedding_api_key,
+            settings.admin_api_key,
+            settings.smtp_password,
+        )
         if s and len(s) >= 4
     )
     log_dir = Path(settings.log_dir)

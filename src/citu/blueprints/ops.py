@@ -1,0 +1,57 @@
+"""Operations routes: metrics (JSON and Prometheus) and the maintenance read-only switch."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field, StrictBool
+from quart import Blueprint, Response
+from quart_schema import validate_request
+
+from citu import responses as r
+from citu.ops.metrics import system_stats
+from citu.security import require_admin
+from citu.services import services
+
+bp = Blueprint("ops", __name__)
+
+
+class ReadOnlyIn(BaseModel):
+    enabled: StrictBool
+    reason: str | None = Field(default=None, max_length=500)
+
+
+@bp.get("/api/v0/metrics")
+async def get_metrics():
+    """This worker's request figures (last 1,000 requests) and the machine's CPU, memory, disk."""
+    svc = services()
+    data = svc.ops.requests.snapshot()
+    data["system_stats"] = system_stats(svc.settings.data_dir)
+    data["worker_pid"] = os.getpid()  # figures are per worker; /metrics aggregates them all
+    return r.reply(r.success_response("获取系统指标成功", data))
+
+
+@bp.get("/metrics")
+async def prometheus_metrics():
+    """Prometheus exposition: requests, LLM/embedding calls, pools, pipeline tasks."""
+    svc = services()
+    text, content_type = await svc.ops.prometheus.exposition(svc)
+    return Response(text, status=200, content_type=content_type)
+
+
+@bp.get("/api/v0/maintenance/readonly")
+async def get_read_only():
+    """Whether the maintenance read-only mode is on."""
+    state = await services().ops.maintenance.read()
+    text = "系统处于只读维护模式" if state.enabled else "系统未处于只读维护模式"
+    return r.reply(r.success_response(text, state.as_dict()))
+
+
+@bp.post("/api/v0/maintenance/readonly")
+@require_admin
+@validate_request(ReadOnlyIn)
+async def set_read_only(data: ReadOnlyIn):
+    """Turn the maintenance read-only mode on or off for every worker (admin key)."""
+    state = await services().ops.maintenance.set(data.enabled, data.reason)
+    text = "只读维护模式已开启" if state.enabled else "只读维护模式已关闭"
+    return r.reply(r.success_response(text, state.as_dict()))

@@ -1,0 +1,44 @@
+"""Administrative routes: the admin API key check (off while ``CITU_ADMIN_API_KEY`` is unset)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from quart import current_app, request
+from werkzeug.datastructures import Headers
+
+from citu.errors import Unauthorized
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The key a caller sent: ``X-API-Key``, or ``Authorization: Bearer <key>``."""
+    key = headers.get("X-API-Key")
+    if key:
+        return key
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def check_admin_key(expected: str | None, headers: Headers) -> None:
+    if not expected:
+        return
+    key = presented_key(headers)
+    # compare_digest: the time taken must not tell how much of a guess was right.
+    if key is None or not hmac.compare_digest(key.encode(), expected.encode()):
+        raise Unauthorized("需要有效的管理员密钥（请求头 X-API-Key 或 Authorization: Bearer）")
+
+
+def require_admin(handler: Handler) -> Handler:
+    """Refuse the route with 401 unless the admin key is presented (when one is configured)."""
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        check_admin_key(current_app.extensions["citu"].settings.admin_api_key, request.headers)
+        return await handler(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
