@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     react_max_retries: int = 3  # LLM attempts per ReAct step (empty answers, network errors)
     react_retry_base_delay: float = 3.0  # seconds, doubled per attempt
     react_pool_max: int = 10  # psycopg connections of the checkpointer
-    react_turn_lease_seconds: int = 900  # a crashed worker's thread lock expires after this
+    react_turn_lease_seconds: int = 900  # longest turn; a crashed worker's lock expires then too
     health_cache_seconds: float = 30.0
 
     # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------

@@ -109,3 +109,13 @@ async def test_shutdown_cancels_a_running_turn_and_frees_its_thread(settings, fa
         assert await conn.fetchval("SELECT count(*) FROM react_turn_locks") == 0
     finally:
         await conn.close()
+
+
+async def test_a_turn_longer_than_its_lease_is_stopped(services, fake_llm):
+    agent = services.components["react_agent"]
+    services.settings.react_turn_lease_seconds = 1
+    fake_llm.hang(5.0, "太晚了")
+    events = await agent.start_turn("慢问题", "amy", THREAD)
+    last = [e async for e in events][-1]
+    assert last == {"type": "error", "error": "处理超时，请稍后重试", "retry_suggested": True}
+    assert await agent.memory.lock_thread(THREAD) is not None

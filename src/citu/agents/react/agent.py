@@ -271,19 +271,26 @@ class ReactAgent:
             "suggested_next_step": None,
         }
         final = _error_event("处理失败：未获取到有效的执行结果", retry=False)
+        # A turn never outlives its lease, so a second turn can never run beside it.
+        deadline = asyncio.timeout(self.settings.react_turn_lease_seconds)
         try:
-            async for update in self.graph.astream(inputs, config, stream_mode="updates"):
-                for node, value in update.items():
-                    queue.put_nowait(progress_event(node, value))
-            state = (await self.graph.aget_state(config)).values
+            async with deadline:
+                async for update in self.graph.astream(inputs, config, stream_mode="updates"):
+                    for node, value in update.items():
+                        queue.put_nowait(progress_event(node, value))
+                state = (await self.graph.aget_state(config)).values
             data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
             final = {"type": "completed", "api_data": data}
         except asyncio.CancelledError:
             final = _error_event("服务正在停止，请稍后重试", retry=True)
             raise
         except _TRANSIENT_ERRORS + (OperationalError,) as error:
-            log.warning("ReAct turn on %s failed (transient): %s", thread_id, error)
-            final = _error_event("服务暂时不可用，请稍后重试", retry=True)
+            if deadline.expired():
+                log.warning("ReAct turn on %s hit its time limit", thread_id)
+                final = _error_event("处理超时，请稍后重试", retry=True)
+            else:
+                log.warning("ReAct turn on %s failed (transient): %s", thread_id, error)
+                final = _error_event("服务暂时不可用，请稍后重试", retry=True)
         except Exception as error:  # noqa: BLE001 - the client gets the reason in-band
             log.exception("ReAct turn on %s failed", thread_id)
             final = _error_event(str(error) or type(error).__name__, retry=False)
