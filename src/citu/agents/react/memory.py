@@ -86,7 +86,7 @@ class ReactMemory:
                     await saver.setup()
                     # Listing a user's threads filters on the thread id's prefix.
                     await conn.execute(
-                        "CREATE INDEX IF NOT EXISTS checkpoints_user_idx "
+                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS checkpoints_user_idx "
                         "ON checkpoints (split_part(thread_id, ':', 1))"
                     )
                 finally:
