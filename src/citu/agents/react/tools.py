@@ -123,7 +123,8 @@ class SqlGenerator:
         system += "\n" + prompts.SQL_RESPONSE_GUIDELINES
         messages: list[BaseMessage] = [SystemMessage(system)]
         for pair in context.question_sql:
-            messages += [HumanMessage(pair["question"]), AIMessage(pair["sql"])]
+            if pair.get("question") and pair.get("sql"):
+                messages += [HumanMessage(pair["question"]), AIMessage(pair["sql"])]
         messages.append(HumanMessage(question))
         return messages
 
