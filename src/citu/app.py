@@ -52,9 +52,9 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import conversation, ops, react, system
+    from citu.blueprints import conversation, ops, react, system, training
 
-    for blueprint in (system.bp, ops.bp, conversation.bp, react.bp):
+    for blueprint in (system.bp, ops.bp, conversation.bp, training.bp, react.bp):
         app.register_blueprint(blueprint)
 
 

@@ -109,12 +109,28 @@ class Services:
         from citu.stores.conversations import ConversationStore
 
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
-        await self._start_react_agent()
         await self.ops.start(self)
         self.components["ops"] = self.ops
+        await self._start_training()
+        await self._start_react_agent()
+
+    async def _start_training(self) -> None:
+        from citu.training.embedder import Embedder
+        from citu.training.embedding_cache import EmbeddingCache
+        from citu.training.retrieval import Retriever
+        from citu.training.service import TrainingService
+
+        settings = self.settings
+        cache = EmbeddingCache(self.redis, settings) if settings.enable_embedding_cache else None
+        embedder = Embedder(self.embeddings, cache, settings)
+        training = TrainingService(self.db, embedder, settings, llm=self.llm)
+        await training.setup()  # fails start-up when the stored vectors' dimension differs
+        self.components["embedder"] = embedder
+        self.components["training"] = training
+        self.components["retriever"] = Retriever(self.db, embedder, settings, store=training.store)
 
     async def _start_react_agent(self) -> None:
-        # After the retriever (training area), which generate_sql uses when present.
+        # After the training area: generate_sql builds its prompt from the retriever.
         self.components["react_agent"] = await ReactAgent.open(
             self.database_url,
             self.llm,

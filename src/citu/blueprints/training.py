@@ -1,0 +1,426 @@
+"""Training data routes (training.md §3, §4.4, §4.5): stats, query, create, delete, update,
+upload, combine, and the direct ``citu_train_question_sql`` / ``training_error_question_sql``.
+
+Status codes follow the old service where the frontend may rely on them: create/delete answer a
+total failure with HTTP 400 and a partial one with HTTP 207 (body ``code`` 500 both times), and
+upload/combine always answer HTTP 200 with the outcome in the body.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict
+from quart import Blueprint, Response, request
+from quart_schema import validate_request
+
+from citu import responses as r
+from citu.errors import ApiError, BadRequest
+from citu.services import services
+from citu.training.models import KINDS, InvalidTrainingData, TrainingItem, parse_item
+from citu.training.questions import MSG_NO_LLM
+from citu.training.service import KEEP_STRATEGIES, ItemResult, TrainingService
+from citu.training.uploads import UploadRejected, parse_upload
+
+log = logging.getLogger("citu.training")
+bp = Blueprint("training", __name__)
+
+_COLLECTIONS = ("sql", "ddl", "documentation", "error_sql")
+# Failures the central handlers answer better (503) than a route's generic 500.
+_PASS_THROUGH = (
+    ApiError,
+    ConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def _training() -> TrainingService:
+    return services().components["training"]
+
+
+def _fails_with(text: str, *, http_status: int | None = None) -> Callable:
+    """Answer an unexpected error with the route's own 500 text (``{error}`` is replaced by the
+    error). With ``http_status`` every answer, errors included, uses that HTTP status."""
+
+    def decorate(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+        @wraps(handler)
+        async def wrapper(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return await handler(*args, **kwargs)
+            except _PASS_THROUGH as error:
+                if http_status is None or not isinstance(error, ApiError):
+                    raise
+                return r.reply(error.body(), http_status)
+            except Exception as error:
+                log.exception("%s failed", handler.__name__)
+                body = r.internal_error_response(text.format(error=error))
+                return r.reply(body, http_status)
+
+        return wrapper
+
+    return decorate
+
+
+def _batch_reply(data: dict[str, Any], ok: int, failed: int, what: str) -> Response:
+    """The old create/delete outcome: 200, or HTTP 400 / 207 with body code 500."""
+    if failed == 0:
+        return r.reply(r.success_response(f"训练数据{what}完成", data))
+    if ok == 0:
+        return r.reply(r.error_response(f"训练数据{what}失败", data=data), 400)
+    text = f"训练数据{what}部分成功，成功{ok}条，失败{failed}条"
+    return r.reply(r.error_response(text, data=data), 207)
+
+
+def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dict[str, Any]:
+    if result.stored is None:
+        kind = result.kind or (raw.get("training_data_type") if isinstance(raw, dict) else None)
+        return {
+            "index": result.index,
+            "success": False,
+            "type": kind if isinstance(kind, str) and kind else "unknown",
+            "error": result.error,
+            "message": "创建失败",
+        }
+    stored = result.stored
+    body = {
+        "index": result.index,
+        "success": True,
+        "training_id": stored.id,
+        "type": stored.kind,
+        "message": f"{stored.kind}训练数据创建成功"
+        if stored.created
+        else f"{stored.kind}训练数据已存在，未重复存储",
+        "duplicate": not stored.created,
+    }
+    if isinstance(entry, TrainingItem) and entry.needs_question:
+        body["generated_question"] = stored.question
+    return body
+
+
+# ---- stats and query ----------------------------------------------------------------------
+
+
+@bp.get("/api/v0/training_data/stats")
+@_fails_with("获取统计信息失败，请稍后重试")
+async def training_stats() -> Response:
+    """Counts of stored training data per type, with percentages."""
+    counts = await _training().counts()
+    total = sum(counts.values())
+    data = {
+        "total_count": total,
+        "type_breakdown": counts,
+        "type_percentages": {
+            kind: round(counts[kind] / total * 100, 2) if total else 0.0 for kind in KINDS
+        },
+        "last_updated": r.now_iso(),
+    }
+    return r.reply(r.success_response("统计信息获取成功", data))
+
+
+class QueryIn(BaseModel):
+    page: int = 1
+    page_size: int = 20
+    training_data_type: str | None = None
+    sort_by: str = "id"
+    sort_order: str = "desc"
+    search_keyword: str | None = None
+
+
+@bp.post("/api/v0/training_data/query")
+@validate_request(QueryIn)
+@_fails_with("查询训练数据失败，请稍后重试")
+async def query_training_data(data: QueryIn) -> Response:
+    """One page of training data, filtered by type and keyword, sorted by id or type."""
+    if data.page < 1:
+        raise BadRequest("页码必须大于0", missing_params=["page"])
+    if not 1 <= data.page_size <= 100:
+        raise BadRequest("每页大小必须在1-100之间", missing_params=["page_size"])
+    if data.search_keyword and len(data.search_keyword) > 100:
+        raise BadRequest("搜索关键词最大长度为100字符", missing_params=["search_keyword"])
+    training = _training()
+    records, total = await training.store.query(
+        kind=data.training_data_type or None,
+        keyword=data.search_keyword or None,
+        sort_by=data.sort_by,
+        descending=data.sort_order.lower() == "desc",
+        limit=data.page_size,
+        offset=(data.page - 1) * data.page_size,
+    )
+    text = f"查询成功，共找到 {total} 条记录"
+    if total == 0 and await training.total() == 0:
+        text = "查询成功，暂无训练数据"
+    body = {
+        "records": records,
+        "pagination": {
+            "page": data.page,
+            "page_size": data.page_size,
+            "total": total,
+            "total_pages": math.ceil(total / data.page_size),
+            "has_next": data.page * data.page_size < total,
+            "has_prev": data.page > 1,
+        },
+        "filters_applied": {
+            "training_data_type": data.training_data_type,
+            "search_keyword": data.search_keyword,
+        },
+    }
+    return r.reply(r.success_response(text, body))
+
+
+# ---- create, delete, update -----------------------------------------------------------------
+
+
+class CreateIn(BaseModel):
+    data: Any = None
+
+
+@bp.post("/api/v0/training_data/create")
+@validate_request(CreateIn)
+@_fails_with("创建训练数据失败，请稍后重试")
+async def create_training_data(data: CreateIn) -> Response:
+    """Train one item or a batch (sql, error_sql, documentation, ddl); per-item results."""
+    limit = services().settings.training_batch_limit
+    if not data.data:
+        raise BadRequest("缺少必需参数：data", missing_params=["data"])
+    if not isinstance(data.data, dict | list):
+        raise BadRequest("data字段格式错误，应为对象或数组", invalid_params=["data"])
+    raws = data.data if isinstance(data.data, list) else [data.data]
+    if len(raws) > limit:
+        raise BadRequest(f"批量操作最大支持{limit}条记录", invalid_params=["data"])
+    entries: list[TrainingItem | str] = []
+    for raw in raws:
+        try:
+            entries.append(parse_item(raw))
+        except InvalidTrainingData as error:
+            entries.append(str(error))
+    training = _training()
+    results = await training.train_batch(entries)
+    items = [_result_json(res, e, raw) for res, e, raw in zip(results, entries, raws, strict=True)]
+    ok = [res.stored for res in results if res.stored is not None]
+    body = {
+        "total_requested": len(raws),
+        "successfully_created": len(ok),
+        "failed_count": len(raws) - len(ok),
+        "newly_stored": sum(1 for s in ok if s.created),
+        "duplicates": sum(1 for s in ok if not s.created),
+        "results": items,
+        "summary": {kind: sum(1 for s in ok if s.kind == kind) for kind in KINDS},
+        "current_total_count": await training.total(),
+    }
+    return _batch_reply(body, len(ok), len(raws) - len(ok), "创建")
+
+
+class DeleteIn(BaseModel):
+    ids: Any = None
+    confirm: Any = False
+
+
+@bp.post("/api/v0/training_data/delete")
+@validate_request(DeleteIn)
+@_fails_with("删除训练数据失败，请稍后重试")
+async def delete_training_data(data: DeleteIn) -> Response:
+    """Delete training data by id (confirm required)."""
+    limit = services().settings.training_batch_limit
+    if not isinstance(data.ids, list) or not data.ids:
+        raise BadRequest("缺少有效的ID列表", missing_params=["ids"])
+    if not data.confirm:
+        raise BadRequest("删除操作需要确认，请设置confirm为true", invalid_params=["confirm"])
+    if len(data.ids) > limit:
+        raise BadRequest(f"批量删除最大支持{limit}条记录", invalid_params=["ids"])
+    training = _training()
+    outcome = await training.delete_many(data.ids)
+    deleted = [i for i, ok in zip(data.ids, outcome, strict=True) if ok]
+    failed = [i for i, ok in zip(data.ids, outcome, strict=True) if not ok]
+    body = {
+        "total_requested": len(data.ids),
+        "successfully_deleted": len(deleted),
+        "failed_count": len(failed),
+        "deleted_ids": deleted,
+        "failed_ids": failed,
+        "failed_details": [{"id": i, "error": "记录不存在或删除失败"} for i in failed],
+        "current_total_count": await training.total(),
+    }
+    return _batch_reply(body, len(deleted), len(failed), "删除")
+
+
+class UpdateIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: Any = None
+    training_data_type: Any = None
+    question: Any = None
+    sql: Any = None
+    content: Any = None
+    ddl: Any = None
+
+
+@bp.post("/api/v0/training_data/update")
+@validate_request(UpdateIn)
+@_fails_with("更新训练数据失败，请稍后重试")
+async def update_training_data(data: UpdateIn) -> Response:
+    """Replace a training item by new content (new id); the old one stays if anything fails."""
+    if not data.id:
+        raise BadRequest("缺少必需参数：id", missing_params=["id"])
+    if not data.training_data_type:
+        raise BadRequest("缺少必需参数：training_data_type", missing_params=["training_data_type"])
+    training = _training()
+    stored = await training.replace(str(data.id), data.model_dump())
+    body = {
+        "original_id": str(data.id),
+        "new_training_id": stored.id,
+        "type": stored.kind,
+        "duplicate": not stored.created,
+        "current_total_count": await training.total(),
+    }
+    if stored.question is not None:
+        body["question"] = stored.question
+    return r.reply(r.success_response("训练数据更新成功", body))
+
+
+# ---- upload and combine (always HTTP 200) -----------------------------------------------------
+
+
+@bp.post("/api/v0/training_data/upload")
+@_fails_with("训练失败: {error}", http_status=200)
+async def upload_training_file() -> Response:
+    """Train from a file (multipart ``file`` + ``file_type``: ddl, markdown, sql_pair_json,
+    sql_pair, sql); reports what each item became."""
+    files, form = await request.files, await request.form
+    upload = files.get("file")
+    if upload is None:
+        return r.reply(r.bad_request_response("未提供文件"), 200)
+    if not upload.filename:
+        return r.reply(r.bad_request_response("未选择文件"), 200)
+    file_type = form.get("file_type")
+    if not file_type:
+        return r.reply(r.bad_request_response("缺少必需参数：file_type"), 200)
+    training = _training()
+    max_bytes = services().settings.training_upload_max_bytes
+    content = upload.read(max_bytes + 1)  # a spooled in-memory buffer of at most 500 KB
+    try:
+        parsed = parse_upload(file_type, upload.filename, content, max_bytes)
+        if file_type == "sql" and training.llm is None:
+            raise UploadRejected(MSG_NO_LLM)
+    except UploadRejected as rejected:
+        return r.reply(r.bad_request_response(rejected.text), 200)
+    results = await training.train_batch(parsed.entries)
+    stored = [res.stored for res in results if res.stored is not None]
+    failures = [res for res in results if res.stored is None]
+    data = {
+        "filename": parsed.filename,
+        "file_type": file_type,
+        "file_size": len(content),
+        "status": "completed" if not failures else "partially_completed",
+        "total_items": len(results),
+        "stored_count": sum(1 for s in stored if s.created),
+        "duplicate_count": sum(1 for s in stored if not s.created),
+        "failed_count": len(failures),
+        "results": [
+            _result_json(res, entry, None)
+            for res, entry in zip(results, parsed.entries, strict=True)
+        ],
+    }
+    if not stored:
+        data["status"] = "failed"
+        return r.reply(r.error_response(f"训练失败: {failures[0].error}", data=data), 200)
+    text = f"文件上传并训练成功：{parsed.filename}"
+    if failures:
+        text = (
+            f"文件上传并训练部分成功：{parsed.filename}，成功{len(stored)}条，失败{len(failures)}条"
+        )
+    return r.reply(r.success_response(text, data), 200)
+
+
+class CombineIn(BaseModel):
+    collection_names: Any = None
+    dry_run: Any = True
+    keep_strategy: Any = "first"
+
+
+@bp.post("/api/v0/training_data/combine")
+@validate_request(CombineIn)
+@_fails_with("合并操作失败: {error}", http_status=200)
+async def combine_training_data(data: CombineIn) -> Response:
+    """Find (dry_run, the default) or remove duplicate documents inside collections."""
+    if not data.model_fields_set:
+        raise BadRequest("请求体不能为空")
+    names = data.collection_names
+    if not isinstance(names, list) or not names:
+        raise BadRequest("collection_names 参数必须是非空数组", invalid_params=["collection_names"])
+    unknown = [n for n in names if n not in _COLLECTIONS]
+    if unknown:
+        raise BadRequest(f"不支持的集合名称: {unknown}", invalid_params=["collection_names"])
+    if data.keep_strategy not in KEEP_STRATEGIES:
+        raise BadRequest(
+            "keep_strategy 必须是 'first', 'last' 或 'by_metadata_time'",
+            invalid_params=["keep_strategy"],
+        )
+    dry_run = bool(data.dry_run)  # anything truthy, even "false", only previews (the safe side)
+    report = await _training().combine(names, dry_run=dry_run, keep_strategy=data.keep_strategy)
+    summary = report["summary"]
+    before, after = summary["total_records_before"], summary["total_records_after"]
+    removed = before - after
+    if dry_run:
+        text = f"发现 {removed} 条重复记录，预计删除后将从 {before} 条减少到 {after} 条记录"
+    else:
+        text = f"成功合并重复记录，删除了 {removed} 条重复记录，从 {before} 条减少到 {after} 条记录"
+    return r.reply(r.success_response(text, report), 200)
+
+
+# ---- direct training routes (citu_app) --------------------------------------------------------
+
+
+class QuestionSqlIn(BaseModel):
+    question: Any = None
+    sql: Any = None
+
+
+@bp.post("/api/v0/citu_train_question_sql")
+@validate_request(QuestionSqlIn)
+@_fails_with("训练失败，请稍后重试")
+async def train_question_sql(data: QuestionSqlIn) -> Response:
+    """Store a question/SQL example; without question the LLM writes one."""
+    if not isinstance(data.sql, str) or not data.sql.strip():
+        raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
+    training = _training()
+    payload = {"training_data_type": "sql", "question": data.question, "sql": data.sql}
+    item = await training.with_question(parse_item(payload))
+    [stored] = await training.add_items([item])
+    body = {
+        "training_id": stored.id,
+        "question": stored.question,
+        "duplicate": not stored.created,
+        "message": "Question-SQL pair trained successfully",
+    }
+    return r.reply(r.success_response("问题-SQL对训练成功", body))
+
+
+@bp.post("/api/v0/training_error_question_sql")
+@validate_request(QuestionSqlIn)
+@_fails_with("存储错误SQL失败，请稍后重试")
+async def train_error_question_sql(data: QuestionSqlIn) -> Response:
+    """Store a wrong question/SQL pair in the error_sql collection."""
+    missing = [
+        name
+        for name in ("question", "sql")
+        if not isinstance(getattr(data, name), str) or not getattr(data, name).strip()
+    ]
+    if missing:
+        raise BadRequest("question和sql参数都是必需的", missing_params=missing)
+    training = _training()
+    [stored] = await training.add_items(
+        [parse_item({"training_data_type": "error_sql", **data.model_dump()})]
+    )
+    body = {
+        "id": stored.id,
+        "duplicate": not stored.created,
+        "message": "错误SQL对已成功存储到error_sql集合",
+    }
+    return r.reply(r.success_response("错误SQL对已成功存储", body))

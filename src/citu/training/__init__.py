@@ -1,0 +1,1 @@
+"""Training data: the pgvector store, embeddings (with their Redis cache) and retrieval."""
