@@ -8,6 +8,7 @@ writes), and holds the per-thread turn lease (``react_turn_locks``, schema 040).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from citu.settings import Settings
 log = logging.getLogger("citu.agents.react.memory")
 
 _SETUP_LOCK = 741_852_964  # advisory lock: one worker runs the saver's migrations at a time
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
 
 
 @dataclass
@@ -55,6 +57,29 @@ class LatestCheckpoint:
         return list(self.channel_values.get("messages") or [])
 
 
+async def _setup_once(pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> None:
+    """The saver's migrations and our index, one worker at a time.
+
+    The lock is polled, not awaited: they build indexes CONCURRENTLY, which waits for every
+    open statement in the database, so a worker blocked inside ``pg_advisory_lock`` would wait
+    on the builder while the builder waits on it (an undetectable deadlock via our pool).
+    """
+    async with pool.connection() as conn:
+        while True:
+            if (await (await conn.execute(_TRY_LOCK, (_SETUP_LOCK,))).fetchone())["ok"]:
+                break
+            await asyncio.sleep(0.1)
+        try:
+            await saver.setup()
+            # Listing a user's threads filters on the thread id's prefix.
+            await conn.execute(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS checkpoints_user_idx "
+                "ON checkpoints (split_part(thread_id, ':', 1))"
+            )
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
 def user_of(thread_id: str) -> str:
     return thread_id.split(":", 1)[0]
 
@@ -80,17 +105,7 @@ class ReactMemory:
         await pool.open(wait=True)
         saver = AsyncPostgresSaver(pool)
         try:
-            async with pool.connection() as conn:
-                await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK,))
-                try:
-                    await saver.setup()
-                    # Listing a user's threads filters on the thread id's prefix.
-                    await conn.execute(
-                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS checkpoints_user_idx "
-                        "ON checkpoints (split_part(thread_id, ':', 1))"
-                    )
-                finally:
-                    await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+            await _setup_once(pool, saver)
         except BaseException:
             await pool.close()
             raise
