@@ -366,3 +366,23 @@ async def test_stream_on_a_busy_thread(client, fake_llm):
     frames = await read_frames(response)
     assert [f["data"]["error"] for f in frames] == ["该会话已有请求正在处理，请等待完成后再提问"]
     assert (await first)[0] == 200
+
+
+async def test_generate_sql_uses_the_trained_examples(client, services, fake_llm):
+    training = services.components["training"]
+    await training.add_question_sql("南城服务区有几个档口？", SQL)
+    await training.add_ddl("CREATE TABLE bss_branch (id varchar(32), service_name varchar(255));")
+    script_sql_turn(fake_llm)
+
+    status, _ = await ask(client)
+
+    assert status == 200
+    sql_call = next(
+        r
+        for r in fake_llm.requests
+        if r["messages"][0]["content"].startswith("You are a PostgreSQL expert")
+    )
+    messages = sql_call["messages"]
+    assert "CREATE TABLE bss_branch" in messages[0]["content"]
+    assert [m["content"] for m in messages[1:3]] == ["南城服务区有几个档口？", SQL]
+    assert messages[-1]["content"] == QUESTION
