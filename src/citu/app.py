@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from quart import Quart, Response, request
+from quart import Quart, Request, Response, request
 from quart_schema import Info, QuartSchema
 
 from citu.errors import register_error_handlers
@@ -14,11 +14,20 @@ from citu.services import Services
 from citu.settings import Settings
 
 
+class JsonBodyRequest(Request):
+    """Reads a JSON body whatever its Content-Type, as the old service did (``force=True``):
+    the unchanged frontend may post JSON as ``text/plain``."""
+
+    async def get_json(self, force: bool = True, silent: bool = False, cache: bool = True):
+        return await super().get_json(force=force, silent=silent, cache=cache)
+
+
 def create_app(settings: Settings | None = None) -> Quart:
     settings = settings or Settings()
     configure_logging(settings)
 
     app = Quart("citu")
+    app.request_class = JsonBodyRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.config["citu.settings"] = settings
     QuartSchema(
@@ -52,9 +61,18 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import conversation, ops, react, system, training
+    from citu.blueprints import agents, conversation, feedback, ops, pipeline, react, system, training
 
-    for blueprint in (system.bp, ops.bp, conversation.bp, training.bp, react.bp):
+    for blueprint in (
+        system.bp,
+        ops.bp,
+        conversation.bp,
+        training.bp,
+        feedback.bp,
+        pipeline.bp,
+        agents.bp,
+        react.bp,
+    ):
         app.register_blueprint(blueprint)
 
 

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
 from citu.errors import ServiceUnavailable
 from citu.settings import Settings
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Spreads requests round-robin over several connection pools.
+
+    httpcore's pool does work proportional to (connections × idle connections) each time a
+    response finishes, so one pool of 200 busy connections costs seconds of CPU when they all
+    turn idle together. Several small pools keep that cost negligible.
+    """
+
+    def __init__(self, max_connections: int, shards: int = 8) -> None:
+        per_shard = max(1, -(-max_connections // shards))
+        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
+        self._transports = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+        self._next = itertools.cycle(self._transports)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await next(self._next).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self._transports:
+            await transport.aclose()
 
 
 def build_chat_model(settings: Settings, http_client: httpx.AsyncClient) -> ChatOpenAI | None:

@@ -16,14 +16,18 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from citu.agents.ask_graph import AskAgent
+from citu.agents.ask_service import AskService
+from citu.agents.direct_ask import DirectAsk
 from citu.agents.react.agent import ReactAgent
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
-from citu.llm import build_chat_model, build_embeddings
+from citu.llm import ShardedTransport, build_chat_model, build_embeddings
 from citu.ops import Ops
 from citu.settings import Settings, redact_url
+from citu.stores.feedback import FeedbackStore
 
 log = logging.getLogger("citu.services")
 
@@ -89,9 +93,10 @@ class Services:
             log.warning(
                 "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
             )
+        # Several small connection pools: one big httpx pool costs seconds of CPU under load.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
-            transport=self.ops.http_transport(),
+            transport=self.ops.http_transport(ShardedTransport(settings.llm_max_connections)),
         )
         self.llm = build_chat_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
@@ -106,12 +111,16 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.pipeline.service import build_pipeline
         from citu.stores.conversations import ConversationStore
 
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self.ops.start(self)
         self.components["ops"] = self.ops
         await self._start_training()
+        self.components["feedback"] = FeedbackStore(self.db)
+        self.components["pipeline"] = await build_pipeline(self)
+        self._start_ask_agent()
         await self._start_react_agent()
 
     async def _start_training(self) -> None:
@@ -128,6 +137,20 @@ class Services:
         self.components["embedder"] = embedder
         self.components["training"] = training
         self.components["retriever"] = Retriever(self.db, embedder, settings, store=training.store)
+
+    def _start_ask_agent(self) -> None:
+        # Uses the retriever, training and conversation components: build it after them.
+        agent = None
+        if self.llm is not None:
+            retriever = self.components["retriever"]
+            agent = AskAgent(self.llm, retriever, self.require_business_db, self.settings)
+            self.components["ask_agent"] = agent
+        self.components["ask_service"] = AskService(
+            agent, self.components["conversations"], self.settings
+        )
+        self.components["direct_ask"] = DirectAsk(
+            agent, self.require_business_db, self.components["training"], self.settings
+        )
 
     async def _start_react_agent(self) -> None:
         # After the training area: generate_sql builds its prompt from the retriever.

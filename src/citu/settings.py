@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.6
     llm_timeout: float = 60.0
     llm_max_retries: int = 2
+    llm_max_connections: int = 500  # concurrent HTTP connections to the LLM/embedding APIs
     embedding_base_url: str | None = None
     embedding_api_key: str | None = None
     embedding_model: str = "text-embedding-v4"
@@ -90,6 +91,14 @@ class Settings(BaseSettings):
     react_pool_max: int = 10  # psycopg connections of the checkpointer
     react_turn_lease_seconds: int = 900  # longest turn; a crashed worker's lock expires then too
     health_cache_seconds: float = 30.0
+    # ask_agent / direct ask (agent/config.py and Vanna defaults of the old service)
+    allow_llm_to_see_data: bool = True  # intermediate SQL: the model may look at column values
+    sql_repair_max_attempts: int = 2  # LLM repairs of SQL that EXPLAIN rejects
+    sql_prompt_max_tokens: int = 14_000  # prompt budget, 4 characters per token
+    summary_max_rows: int = 100  # rows shown to the LLM when summarising a result
+    ask_auto_train: bool = False  # /api/v0/ask adds executed question/SQL pairs to training
+    ask_cache_ttl: int = 3600  # /api/v0/ask_cached answers, per user and question
+    ask_cache_max_entries: int = 1000
 
     # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
@@ -115,6 +124,29 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_use_tls: bool = False  # implicit TLS (port 465); STARTTLS is used when offered
     alert_notify_timeout: float = 10.0
+
+    # --- data pipeline (old data_pipeline/config.py SCHEMA_TOOLS_CONFIG) -------------------
+    pipeline_business_context: str = "数据库管理系统"
+    pipeline_max_tables: int = 20  # qs_generation.max_tables
+    pipeline_theme_count: int = 5
+    pipeline_questions_per_theme: int = 10
+    pipeline_sample_rows: int = 20  # sample_data_limit
+    pipeline_large_table_threshold: int = 1_000_000
+    pipeline_enum_max_distinct: int = 20
+    pipeline_max_concurrent_tables: int = 1
+    pipeline_validation_concurrency: int = 5
+    pipeline_validation_timeout_ms: int = 30_000
+    pipeline_repair_batch_size: int = 2
+    pipeline_repair_rounds: int = 1  # LLM repair passes over the still-failing SQL
+    pipeline_llm_attempts: int = 3
+    pipeline_llm_retry_delay: float = 1.0
+    pipeline_table_list_max_bytes: int = 2 * 1024 * 1024  # file_upload.max_file_size_mb
+    pipeline_upload_max_bytes: int = 10 * 1024 * 1024
+    pipeline_table_list_max_names: int = 1000
+    pipeline_allow_custom_db: bool = True  # accept a client-chosen db_connection
+    pipeline_cancel_poll_seconds: float = 1.0
+    pipeline_recovery_interval_seconds: float = 60.0  # sweep for runs of crashed workers
+    pipeline_max_running_tasks: int = 3  # per process; each run holds one pooled connection
 
     @field_validator("question_routing_mode")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -154,3 +155,18 @@ async def test_starts_on_an_empty_database(settings, embedded_pg_url):
         admin = await asyncpg.connect(embedded_pg_url)
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
+
+
+async def test_json_body_is_read_whatever_its_content_type(client):
+    """The old service parsed bodies with force=True; a text/plain JSON post must still work."""
+    body = {"question": "南城服务区营业额", "sql": "SELECT 1", "is_thumb_up": True, "user_id": "u1"}
+    response = await client.post(
+        "/api/v0/qa_feedback/add",
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        headers={"Content-Type": "text/plain;charset=UTF-8"},
+    )
+    assert response.status_code == 200, await response.get_data()
+    broken = await client.post(
+        "/api/v0/qa_feedback/add", data=b"{not json", headers={"Content-Type": "text/plain"}
+    )
+    assert broken.status_code == 400 and (await broken.get_json())["success"] is False

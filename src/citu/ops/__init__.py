@@ -40,9 +40,9 @@ class Ops:
         self.maintenance = MaintenanceSwitch(None, settings.maintenance_cache_seconds)
         self._watcher: asyncio.Task[None] | None = None
 
-    def http_transport(self) -> httpx.AsyncBaseTransport:
-        """The transport for ``Services.http``: times LLM and embedding calls."""
-        return ModelCallTransport(httpx.AsyncHTTPTransport(), self.prometheus.observe_model_call)
+    def http_transport(self, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        """The transport for ``Services.http``: times LLM and embedding calls made by ``inner``."""
+        return ModelCallTransport(inner, self.prometheus.observe_model_call)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.record(seconds, status)

@@ -1,0 +1,116 @@
+"""The question-answering routes: ``ask_agent`` (+ stream, health) and the direct ask routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from quart import Blueprint, Response
+from quart_schema import validate_querystring, validate_request
+
+from citu import responses as r
+from citu.agents.ask_service import AskRequest, AskService
+from citu.agents.direct_ask import DirectAsk
+from citu.errors import BadRequest
+from citu.services import services
+
+bp = Blueprint("agents", __name__)
+
+
+class AskAgentIn(BaseModel):
+    question: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+    continue_conversation: bool = False
+    routing_mode: str | None = None
+
+
+class AskAgentStreamQuery(BaseModel):
+    question: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+    continue_conversation: str | None = None
+    routing_mode: str | None = None
+
+
+class AskIn(BaseModel):
+    question: str | None = None
+    user_id: str | None = None
+    conversation_id: str | None = None
+
+
+class RunSqlIn(BaseModel):
+    sql: str | None = None
+
+
+def _ask_service() -> AskService:
+    return services().components["ask_service"]
+
+
+def _direct() -> DirectAsk:
+    return services().components["direct_ask"]
+
+
+def _require_question(question: str | None) -> str:
+    if not question:
+        raise BadRequest("缺少必需参数：question", missing_params=["question"])
+    return question
+
+
+@bp.post("/api/v0/ask_agent")
+@validate_request(AskAgentIn)
+async def ask_agent(data: AskAgentIn):
+    """Answer a question with the LangGraph agent (database query or chat), in a conversation."""
+    body = await _ask_service().ask(AskRequest(**data.model_dump()))
+    return r.reply(body)
+
+
+@bp.get("/api/v0/ask_agent_stream")
+@validate_querystring(AskAgentStreamQuery)
+async def ask_agent_stream(query_args: AskAgentStreamQuery):
+    """Same as ask_agent, as Server-Sent Events: a progress frame per step, then the answer."""
+    request = AskRequest(
+        question=query_args.question,
+        user_id=query_args.user_id,
+        conversation_id=query_args.conversation_id,
+        continue_conversation=(query_args.continue_conversation or "").lower() == "true",
+        routing_mode=query_args.routing_mode,
+    )
+    response = Response(
+        _ask_service().stream(request), content_type="text/event-stream; charset=utf-8"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"
+    response.timeout = None  # an answer may take longer than Quart's 60 s default
+    return response
+
+
+@bp.get("/api/v0/agent_health")
+async def agent_health():
+    """Agent health with a full test question; the result is cached for a few seconds."""
+    return r.reply(await _ask_service().health())
+
+
+@bp.post("/api/v0/ask")
+@validate_request(AskIn)
+async def ask(data: AskIn):
+    """Generate SQL for a question, run it read-only and summarise the result (no conversation)."""
+    question = _require_question(data.question)
+    user_id = data.user_id or services().settings.default_anonymous_user
+    return r.reply(await _direct().ask(question, user_id, data.conversation_id))
+
+
+@bp.post("/api/v0/ask_cached")
+@validate_request(AskIn)
+async def ask_cached(data: AskIn):
+    """Like /ask, answering a repeated question of the same user from a short-lived cache."""
+    question = _require_question(data.question)
+    user_id = data.user_id or services().settings.default_anonymous_user
+    return r.reply(await _direct().ask_cached(question, user_id))
+
+
+@bp.post("/api/v0/citu_run_sql")
+@validate_request(RunSqlIn)
+async def citu_run_sql(data: RunSqlIn):
+    """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""
+    if not data.sql:
+        raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
+    return r.reply(await _direct().run_sql(data.sql))

@@ -1,0 +1,89 @@
+"""LLM calls of the pipeline: bounded retries, refusal detection, and JSON out of free text.
+
+The old ``chat_with_llm`` turned failures into an apology sentence that then became a table
+comment; here an empty or apologising answer is a failure and the caller falls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+log = logging.getLogger("citu.pipeline.llm")
+
+_APOLOGIES = ("抱歉，我暂时无法回答", "抱歉，我无法", "I'm sorry, I can", "I cannot help")
+_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+class LlmFailed(Exception):
+    pass
+
+
+class PipelineLlm:
+    """One chat model with the pipeline's retry policy."""
+
+    def __init__(self, model: BaseChatModel | None, attempts: int = 3, retry_delay: float = 1.0):
+        self.model = model
+        self.attempts = max(1, attempts)
+        self.retry_delay = retry_delay
+
+    @property
+    def available(self) -> bool:
+        return self.model is not None
+
+    async def ask(self, system: str, user: str) -> str:
+        """The answer text; LlmFailed after the attempts are used up."""
+        if self.model is None:
+            raise LlmFailed("LLM未配置")
+        last_error = "empty answer"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                message = await self.model.ainvoke(
+                    [SystemMessage(content=system), HumanMessage(content=user)]
+                )
+                text = _THINKING.sub("", str(message.content or "")).strip()
+                if text and not any(marker in text[:60] for marker in _APOLOGIES):
+                    return text
+                last_error = "empty or refused answer"
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any client error is retried
+                last_error = f"{type(error).__name__}: {error}"
+            log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, last_error)
+            if attempt < self.attempts:
+                await asyncio.sleep(self.retry_delay)
+        raise LlmFailed(last_error)
+
+    async def ask_json(self, system: str, user: str) -> Any:
+        """The answer parsed as JSON; LlmFailed if no attempt yields parsable JSON."""
+        last = ""
+        for _ in range(self.attempts):
+            last = await self.ask(system, user)
+            parsed = extract_json(last)
+            if parsed is not None:
+                return parsed
+            log.warning("LLM answer is not JSON: %.200s", last)
+        raise LlmFailed(f"LLM返回内容无法解析为JSON: {last[:200]}")
+
+
+def extract_json(text: str) -> Any | None:
+    """JSON from a fenced block, the whole text, or the outermost ``{...}`` / ``[...]`` span."""
+    candidates = [m.group(1).strip() for m in _FENCE.finditer(text)]
+    candidates.append(text.strip())
+    for opener, closer in (("{", "}"), ("[", "]")):
+        start, end = text.find(opener), text.rfind(closer)
+        if 0 <= start < end:
+            candidates.append(text[start : end + 1])
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except (json.JSONDecodeError, ValueError):
+            continue
+    return None
