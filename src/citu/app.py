@@ -61,7 +61,16 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import agents, conversation, feedback, ops, pipeline, react, system, training
+    from citu.blueprints import (
+        agents,
+        conversation,
+        feedback,
+        ops,
+        pipeline,
+        react,
+        system,
+        training,
+    )
 
     for blueprint in (
         system.bp,

@@ -157,8 +157,8 @@ class Services:
         self.components["react_agent"] = await ReactAgent.open(
             self.database_url,
             self.llm,
-            self.components.get("retriever"),
-            self.business_db,
+            self.components["retriever"],
+            self.require_business_db,
             self.settings,
         )
 

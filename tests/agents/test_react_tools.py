@@ -6,38 +6,16 @@ import json
 
 import pytest
 
-from citu.agents.react.tools import ReactSqlTools, extract_sql, strip_thinking
+from citu.agents.react.tools import ReactSqlTools
+from citu.agents.sql_generation import SqlGenerator
 from citu.db.pools import open_business_pool
 
 
 @pytest.fixture
 async def tools(settings):
     pool = await open_business_pool(settings.business_db_url, settings)
-    yield ReactSqlTools(None, pool, settings)
+    yield ReactSqlTools(None, lambda: pool, settings)
     await pool.close()
-
-
-@pytest.mark.parametrize(
-    ("answer", "sql"),
-    [
-        ("```sql\nSELECT 1 AS a;\n```", "SELECT 1 AS a;"),
-        (
-            "思考后：\n```sql\nSELECT 1;\n```\n修正：\n```sql\nWITH t AS (SELECT 2) SELECT * FROM t\n```",
-            "WITH t AS (SELECT 2) SELECT * FROM t",
-        ),
-        ("The answer is SELECT name FROM bss_branch; done", "SELECT name FROM bss_branch;"),
-        ("SELECT a\\_b FROM t", "SELECT a_b FROM t"),
-        ("抱歉，上下文不足，无法生成SQL。", None),
-        ("```\nnot sql\n```", None),
-    ],
-)
-def test_extract_sql(answer, sql):
-    assert extract_sql(answer) == sql
-
-
-def test_thinking_is_stripped_before_extraction():
-    text = strip_thinking("<think>SELECT wrong;</think>\n\n```sql\nSELECT right\n```")
-    assert extract_sql(text) == "SELECT right"
 
 
 async def test_valid_sql(tools):
@@ -90,16 +68,14 @@ class StubRetriever:
             documentation=["bss_branch 是档口信息表"],
             error_sql=[
                 {"question": "档口数", "sql": "SELECT count(*) FROM branch", "similarity": 0.95},
-                {"question": "无关", "sql": "SELECT 1 FROM far", "similarity": 0.3},
             ],
         )
 
 
 async def test_generate_sql_builds_its_prompt_from_retrieval(services, settings, fake_llm):
-    from citu.agents.react.tools import SqlGenerator
-
     retriever = StubRetriever()
-    tools = ReactSqlTools(SqlGenerator(services.llm, retriever, settings), None, settings)
+    generator = SqlGenerator(services.llm, retriever, services.require_business_db, settings)
+    tools = ReactSqlTools(generator, services.require_business_db, settings)
     fake_llm.reply(
         "<think>想一想 SELECT 0;</think>\n```sql\nSELECT count(*) AS 档口数量 FROM bss_branch\n```"
     )
@@ -112,15 +88,14 @@ async def test_generate_sql_builds_its_prompt_from_retrieval(services, settings,
     system = messages[0]["content"]
     assert "===Tables \nCREATE TABLE bss_branch" in system
     assert "===Additional Context \n\nbss_branch 是档口信息表" in system
-    assert "错误的SQL: SELECT count(*) FROM branch" in system and "far" not in system
+    assert "错误的SQL: SELECT count(*) FROM branch" in system
     assert [m["role"] for m in messages[1:]] == ["user", "assistant", "user"]
     assert messages[2]["content"] == "SELECT count(*) FROM bss_branch"
 
 
-async def test_generate_sql_without_retriever_or_sql(services, settings, fake_llm):
-    from citu.agents.react.tools import SqlGenerator
-
-    tools = ReactSqlTools(SqlGenerator(services.llm, None, settings), None, settings)
+async def test_generate_sql_without_sql_in_the_answer(services, settings, fake_llm):
+    generator = SqlGenerator(services.llm, StubRetriever(), services.require_business_db, settings)
+    tools = ReactSqlTools(generator, services.require_business_db, settings)
     fake_llm.reply("抱歉，无法根据现有表结构回答。")
     assert (
         await tools.generate_sql("天气如何？", [])

@@ -378,9 +378,7 @@ async def test_generate_sql_uses_the_trained_examples(client, services, fake_llm
 
     assert status == 200
     sql_call = next(
-        r
-        for r in fake_llm.requests
-        if r["messages"][0]["content"].startswith("You are a PostgreSQL expert")
+        r for r in fake_llm.requests if "===Tables" in (r["messages"][0]["content"] or "")
     )
     messages = sql_call["messages"]
     assert "CREATE TABLE bss_branch" in messages[0]["content"]

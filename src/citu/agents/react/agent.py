@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
@@ -26,6 +26,8 @@ from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 from psycopg import OperationalError
 
+from citu.agents.llm_text import looks_like_sql, strip_thinking
+from citu.agents.protocols import RetrieverLike
 from citu.agents.react import prompts
 from citu.agents.react.context import (
     history_for_sql,
@@ -36,13 +38,8 @@ from citu.agents.react.context import (
 )
 from citu.agents.react.history import ConversationViews
 from citu.agents.react.memory import ReactMemory
-from citu.agents.react.tools import (
-    ReactSqlTools,
-    SqlContextRetriever,
-    SqlGenerator,
-    extract_sql,
-    strip_thinking,
-)
+from citu.agents.react.tools import ReactSqlTools
+from citu.agents.sql_generation import SqlGenerator
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.react.agent")
@@ -116,13 +113,16 @@ class ReactAgent:
         cls,
         database_url: str,
         llm: BaseChatModel | None,
-        retriever: SqlContextRetriever | None,
-        business_db: asyncpg.Pool | None,
+        retriever: RetrieverLike,
+        business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
     ) -> ReactAgent:
-        """Open the checkpointer (pool + ``setup()``) and compile the graph, once per process."""
+        """Open the checkpointer (pool + ``setup()``) and compile the graph, once per process.
+
+        ``business_db`` returns the business pool or raises ServiceUnavailable.
+        """
         memory = await ReactMemory.open(database_url, settings)
-        generator = SqlGenerator(llm, retriever, settings) if llm is not None else None
+        generator = SqlGenerator(llm, retriever, business_db, settings) if llm is not None else None
         return cls(memory, llm, ReactSqlTools(generator, business_db, settings), settings)
 
     async def aclose(self) -> None:
@@ -408,9 +408,9 @@ def _turn_sql_and_records(turn: list[BaseMessage]) -> tuple[str | None, dict[str
             return artifact["sql"], records
     for message in reversed(turn):
         if isinstance(message, ToolMessage) and message.name == "generate_sql":
-            sql = extract_sql(text_of(message))
-            if sql:
-                return sql, None
+            output = text_of(message).strip()
+            if looks_like_sql(output):
+                return output, None
     return None, None
 
 

@@ -15,7 +15,8 @@ FALLBACK_ANSWER = "抱歉，我现在无法正确处理您的问题。请稍后�
 
 @cache
 def business_scope() -> str:
-    return (files("citu.agents.react") / "business_scope.txt").read_text(encoding="utf-8").strip()
+    """The business database's scope, shared with the ask agent's classifier."""
+    return (files("citu.agents") / "prompts" / "db_query_scope.txt").read_text("utf-8").strip()
 
 
 @cache
@@ -78,23 +79,6 @@ def grounding_prompt(question: str) -> str:
 
 
 # ---- generate_sql -------------------------------------------------------------------------
-
-SQL_INITIAL_PROMPT = (
-    "You are a PostgreSQL expert. Please help to generate a SQL query to answer the question. "
-    "Your response should ONLY be based on the given context and follow the response "
-    "guidelines and format instructions."
-)
-
-SQL_RESPONSE_GUIDELINES = """===Response Guidelines
-1. Every selected column must have a Chinese alias (AS 中文名称).
-2. If the provided context is sufficient, generate a valid SQL query without any explanation.
-3. If the context is insufficient, explain why the query cannot be generated.
-4. Use the most relevant table(s).
-5. If the question has been asked and answered before, repeat the answer exactly.
-6. The SQL must be valid PostgreSQL; every ORDER BY uses NULLS LAST.
-7. Answer with the SQL only, in a ```sql code block."""
-
-SQL_NEGATIVE_EXAMPLES_HEADER = "===Negative Examples\n请避免生成与以下错误SQL类似的查询：\n"
 
 
 def sql_question_with_history(question: str, history: list[dict[str, str]]) -> str:
