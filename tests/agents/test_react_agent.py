@@ -100,7 +100,11 @@ async def test_shutdown_cancels_a_running_turn_and_frees_its_thread(settings, fa
     async with app.test_app():
         agent = app.extensions["citu"].components["react_agent"]
         events = await agent.start_turn("慢问题", "amy", THREAD)
-        await asyncio.sleep(0.3)  # the turn now waits on the LLM
+        async with asyncio.timeout(10):
+            while True:  # until the turn waits on the LLM
+                if fake_llm.requests:
+                    break
+                await asyncio.sleep(0.02)
         started = time.perf_counter()
     assert time.perf_counter() - started < 3  # did not wait for the LLM
     assert [e async for e in events][-1]["error"] == "服务正在停止，请稍后重试"

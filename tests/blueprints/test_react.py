@@ -17,6 +17,17 @@ def script_sql_turn(fake_llm, answer: str = "南城服务区共有{n}个档口�
     fake_llm.reply(answer)
 
 
+async def until(predicate) -> None:
+    """Wait for a condition instead of guessing a sleep (the machine may be busy)."""
+    import asyncio
+
+    async with asyncio.timeout(10):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.02)
+
+
 async def ask(client, question=QUESTION, **fields):
     response = await client.post("/api/v0/ask_react_agent", json={"question": question, **fields})
     return response.status_code, await response.get_json()
@@ -126,10 +137,10 @@ async def test_history_survives_an_app_restart(settings, fake_llm):
 async def test_a_second_turn_on_a_busy_thread_gets_409(client, fake_llm):
     import asyncio
 
-    fake_llm.hang(1.5, "第一个回答")
+    fake_llm.hang(3.0, "第一个回答")
     thread = "zhang:20250730101522123"
     first = asyncio.create_task(ask(client, "第一个问题", thread_id=thread))
-    await asyncio.sleep(0.5)  # the first turn now waits on the LLM
+    await until(lambda: len(fake_llm.requests) == 1)  # the first turn now waits on the LLM
     status, body = await ask(client, "第二个问题", thread_id=thread)
     other_status, _ = await ask(client, "别的会话", user_id="zhang")
 
@@ -356,10 +367,10 @@ async def test_stream_turn_failure_ends_with_an_error_frame(client, fake_llm):
 async def test_stream_on_a_busy_thread(client, fake_llm):
     import asyncio
 
-    fake_llm.hang(1.0, "先到的回答")
+    fake_llm.hang(3.0, "先到的回答")
     thread = "zhao:20250730101522123"
     first = asyncio.create_task(ask(client, "先问", thread_id=thread))
-    await asyncio.sleep(0.4)
+    await until(lambda: len(fake_llm.requests) == 1)
     response = await client.get(
         "/api/v0/ask_react_agent_stream", query_string={"question": "后问", "thread_id": thread}
     )

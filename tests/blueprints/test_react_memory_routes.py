@@ -14,6 +14,17 @@ SQL = "SELECT count(*) AS 档口数量 FROM bss_branch"
 LOCAL_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$")
 
 
+async def until(predicate) -> None:
+    """Wait for a condition instead of guessing a sleep (the machine may be busy)."""
+    import asyncio
+
+    async with asyncio.timeout(10):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.02)
+
+
 async def ask(client, question, thread_id):
     response = await client.post(
         "/api/v0/ask_react_agent", json={"question": question, "thread_id": thread_id}
@@ -83,9 +94,9 @@ async def test_status_of_a_finished_thread(threads):
 
 
 async def test_status_while_the_agent_thinks(client, fake_llm):
-    fake_llm.hang(1.0, "好的")
+    fake_llm.hang(3.0, "好的")
     turn = asyncio.create_task(ask(client, "慢问题", A))
-    await asyncio.sleep(0.5)
+    await until(lambda: len(fake_llm.requests) == 1)
     status, body = await get(client, f"/api/v0/react/status/{A}")
     assert (
         status == 200 and body["data"]["name"] == "AI思考中" and body["data"]["status"] == "running"
