@@ -63,7 +63,16 @@ def create_app(settings: Settings | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from citu.blueprints import agents, conversation, feedback, ops, pipeline, system, training
+    from citu.blueprints import (
+        agents,
+        conversation,
+        feedback,
+        ops,
+        pipeline,
+        react,
+        system,
+        training,
+    )
 
     for blueprint in (
         system.bp,
@@ -73,6 +82,7 @@ def _register_blueprints(app: Quart) -> None:
         feedback.bp,
         pipeline.bp,
         agents.bp,
+        react.bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -20,6 +20,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from citu.agents.ask_graph import AskAgent
 from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
+from citu.agents.react.agent import ReactAgent
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
@@ -122,6 +123,7 @@ class Services:
         self.components["feedback"] = FeedbackStore(self.db)
         self.components["pipeline"] = await build_pipeline(self)
         self._start_ask_agent()
+        await self._start_react_agent()
 
     async def _start_training(self) -> None:
         from citu.training.embedder import Embedder
@@ -150,6 +152,16 @@ class Services:
         )
         self.components["direct_ask"] = DirectAsk(
             agent, self.require_business_db, self.components["training"], self.settings
+        )
+
+    async def _start_react_agent(self) -> None:
+        # After the training area: generate_sql builds its prompt from the retriever.
+        self.components["react_agent"] = await ReactAgent.open(
+            self.database_url,
+            self.llm,
+            self.components["retriever"],
+            self.require_business_db,
+            self.settings,
         )
 
     async def _open_business_pool(self) -> None:

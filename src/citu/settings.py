@@ -85,7 +85,13 @@ class Settings(BaseSettings):
     training_batch_limit: int = 50
     checkpoint_keep_count: int = 10
     react_recursion_limit: int = 100
-    react_trim_max_chars: int = 60_000
+    react_trim_max_chars: int = 60_000  # characters of conversation sent to the ReAct LLM
+    react_history_max_chars: int = 8_000  # earlier turns handed to generate_sql as context
+    react_temperature: float = 0.1
+    react_max_retries: int = 3  # LLM attempts per ReAct step (empty answers, network errors)
+    react_retry_base_delay: float = 3.0  # seconds, doubled per attempt
+    react_pool_max: int = 10  # psycopg connections of the checkpointer
+    react_turn_lease_seconds: int = 900  # longest turn; a crashed worker's lock expires then too
     health_cache_seconds: float = 30.0
     # ask_agent / direct ask (agent/config.py and Vanna defaults of the old service)
     allow_llm_to_see_data: bool = True  # intermediate SQL: the model may look at column values

@@ -30,7 +30,7 @@ async def test_health_all_components_up(client):
         "llm": True,
         "embeddings": True,
     }
-    assert "degraded_components" not in body and body["react_agent_initialized"] is False
+    assert "degraded_components" not in body and body["react_agent_initialized"] is True
 
 
 async def test_health_degraded_when_redis_unreachable(settings):

@@ -1,0 +1,136 @@
+"""The ReAct agent's tools: ``generate_sql``, ``valid_sql``, ``run_sql`` (agents spec §5.6).
+
+``generate_sql`` wraps the ask agent's ``SqlGenerator``, so both agents build the same prompt.
+
+Their text outputs are what the LLM reads next and what ``update_state_after_tool`` inspects,
+so the success/failure wording follows the old tools. ``run_sql`` also returns the rows as an
+artifact (kept on the ToolMessage in the checkpoint) so the API answer does not re-parse text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+from langchain_core.tools import BaseTool, StructuredTool
+from pydantic import BaseModel, Field
+
+from citu.agents.react import prompts
+from citu.agents.sql_generation import SqlGenerator
+from citu.agents.sql_guard import check_sql
+from citu.agents.sql_runner import SqlError, explain_sql, run_read_only
+from citu.errors import ServiceUnavailable
+from citu.settings import Settings
+
+log = logging.getLogger("citu.agents.react.tools")
+
+VALID_SQL_OK = "SQL验证通过：语法正确且字段存在"
+
+
+class GenerateSqlInput(BaseModel):
+    question: str = Field(description="The user's question, copied verbatim")
+    history_messages: list[dict[str, str]] = Field(
+        default_factory=list, description="Filled in by the system; leave empty"
+    )
+
+
+class SqlInput(BaseModel):
+    sql: str = Field(description="The SQL query")
+
+
+class ReactSqlTools:
+    """Builds the three tools over the SQL generator and the read-only business pool."""
+
+    def __init__(
+        self,
+        generator: SqlGenerator | None,
+        business_db: Callable[[], asyncpg.Pool],
+        settings: Settings,
+    ) -> None:
+        self.generator = generator
+        self.business_db = business_db
+        self.settings = settings
+
+    def tools(self) -> list[BaseTool]:
+        return [
+            StructuredTool.from_function(
+                coroutine=self.generate_sql,
+                name="generate_sql",
+                description="Generate a PostgreSQL query that answers a business data question.",
+                args_schema=GenerateSqlInput,
+            ),
+            StructuredTool.from_function(
+                coroutine=self.valid_sql,
+                name="valid_sql",
+                description="Check that a SQL query is safe, syntactically valid and uses existing tables and columns.",
+                args_schema=SqlInput,
+            ),
+            StructuredTool.from_function(
+                coroutine=self.run_sql,
+                name="run_sql",
+                description="Run a validated SQL query and return its rows as JSON.",
+                args_schema=SqlInput,
+                response_format="content_and_artifact",
+            ),
+        ]
+
+    async def generate_sql(self, question: str, history_messages: list[dict[str, str]]) -> str:
+        """The ask agent's generator (retrieval prompt, guard, EXPLAIN, repair) as a tool."""
+        if self.generator is None:
+            return "SQL generation failed: LLM未配置"
+        try:
+            result = await self.generator.generate(
+                prompts.sql_question_with_history(question, history_messages)
+            )
+        except Exception as error:  # noqa: BLE001 - the LLM reads the failure and moves on
+            log.warning("generate_sql failed: %s", error)
+            return f"SQL generation failed: {error}"
+        if result.ok:
+            return result.sql
+        return f"Database query failed. Reason: {result.explanation or result.failure}"
+
+    async def valid_sql(self, sql: str) -> str:
+        check = check_sql(sql)
+        if not check.ok:
+            return f"SQL验证失败：{check.reason}"
+        try:
+            pool = self.business_db()
+        except ServiceUnavailable as error:
+            return f"SQL验证失败：执行失败。详细错误：{error}"
+        problem = await explain_sql(
+            pool, sql, timeout_ms=self.settings.business_statement_timeout_ms
+        )
+        if problem is None:
+            return VALID_SQL_OK
+        lowered = problem.lower()
+        if "column" in lowered and "does not exist" in lowered:
+            kind = "字段不存在"
+        elif ("relation" in lowered or "table" in lowered) and "does not exist" in lowered:
+            kind = "表不存在"
+        elif "syntax error" in lowered:
+            kind = "语法错误"
+        else:
+            kind = "执行失败"
+        return f"SQL验证失败：{kind}。详细错误：{problem}"
+
+    async def run_sql(self, sql: str) -> tuple[str, dict[str, Any] | None]:
+        try:
+            result = await run_read_only(
+                self.business_db(),
+                sql,
+                max_rows=self.settings.api_max_return_rows,
+                timeout_ms=self.settings.business_statement_timeout_ms,
+            )
+        except (SqlError, ServiceUnavailable) as error:
+            return _json({"status": "error", "error_message": str(error)}), None
+        artifact = {"sql": sql, **result.to_records()}
+        if not result.rows:
+            return _json({"status": "success", "data": [], "message": "查询无结果"}), artifact
+        return _json(result.rows), artifact
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

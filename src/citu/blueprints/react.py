@@ -1,0 +1,484 @@
+"""ReAct agent routes: ask (plain and SSE), thread status, conversations and checkpoints
+(agents spec §3.3–3.6, §3.10–3.17). The agent and its memory are built once at start
+(``services().components["react_agent"]``); handlers only validate, call it and shape replies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from psycopg import OperationalError
+from quart import Blueprint, Response, request
+
+from citu import responses as r
+from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
+from citu.services import services
+
+bp = Blueprint("react", __name__)
+
+MAX_QUESTION_CHARS = 2000
+MAX_USER_ID_CHARS = 50
+
+
+def _agent() -> ReactAgent | None:
+    return services().components.get("react_agent")
+
+
+def _require_agent() -> ReactAgent:
+    agent = _agent()
+    if agent is None:
+        raise RuntimeError("React Agent 未初始化")
+    return agent
+
+
+# ---- request validation (spec §3.3 validate_request_data) --------------------------------
+
+
+def validate_chat(fields: dict[str, Any]) -> tuple[str, str, str | None, list[str]]:
+    """``(question, user_id, thread_id, errors)`` from a body or query string."""
+    errors: list[str] = []
+    question = fields.get("question")
+    if not isinstance(question, str) or not question.strip():
+        errors.append("问题不能为空")
+        question = ""
+    elif len(question) > MAX_QUESTION_CHARS:
+        errors.append(f"问题长度不能超过{MAX_QUESTION_CHARS}字符")
+    thread_id = fields.get("thread_id") or fields.get("conversation_id") or None
+    if thread_id is not None and not isinstance(thread_id, str):
+        thread_id = str(thread_id)
+    user_id = fields.get("user_id")
+    if not user_id:
+        user_id = thread_id.split(":", 1)[0] if thread_id and ":" in thread_id else "guest"
+    user_id = str(user_id)
+    if len(user_id) > MAX_USER_ID_CHARS:
+        errors.append(f"用户ID长度不能超过{MAX_USER_ID_CHARS}字符")
+    if ":" in user_id:
+        errors.append("用户ID不能包含冒号")
+    if thread_id is not None:
+        if ":" not in thread_id:
+            errors.append("会话ID格式无效，期望格式为 user_id:timestamp")
+        elif thread_id.split(":", 1)[0] != user_id:
+            errors.append(f"会话归属验证失败：会话ID [{thread_id}] 不属于当前用户 [{user_id}]")
+    return question.strip(), user_id, thread_id, errors
+
+
+def _chat_failure(
+    code: int, message: str, error: str, retry: bool, thread_id: str, user_id: str
+) -> Response:
+    body = {
+        "code": code,
+        "message": message,
+        "success": False,
+        "error": error,
+        "retry_suggested": retry,
+        "data": {"conversation_id": thread_id, "user_id": user_id, "timestamp": r.now_iso()},
+    }
+    return r.reply(body)
+
+
+def _plain_error(code: int, message: str, error: str, **extra: Any) -> Response:
+    return r.reply({"code": code, "message": message, "success": False, "error": error, **extra})
+
+
+# ---- ask ---------------------------------------------------------------------------------
+
+
+@bp.post("/api/v0/ask_react_agent")
+async def ask_react_agent():
+    """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
+    raw = await request.get_data(as_text=True)
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        return _plain_error(
+            400,
+            "请求格式错误",
+            "无效的JSON格式，请检查请求体中是否存在语法错误（如多余的逗号、引号不匹配等）",
+            details=str(error),
+        )
+    if not body or not isinstance(body, dict):
+        return _plain_error(400, "请求参数错误", "请求体不能为空")
+    question, user_id, thread_id, errors = validate_chat(body)
+    if errors:
+        return _plain_error(400, "参数验证失败", "; ".join(errors))
+    thread_id = thread_id or new_thread_id(user_id)
+    try:
+        events = await _require_agent().start_turn(question, user_id, thread_id)
+    except AgentUnavailable:
+        return _plain_error(503, "服务未就绪", "React Agent 初始化失败")
+    except OperationalError:
+        return _chat_failure(
+            503, "服务暂时不可用，请稍后重试", "数据库连接失败", True, thread_id, user_id
+        )
+    except ThreadBusy:
+        return _chat_failure(
+            409,
+            "会话正在处理中",
+            "该会话已有请求正在处理，请等待完成后再提问",
+            True,
+            thread_id,
+            user_id,
+        )
+    async for event in events:
+        if event["type"] == "completed":
+            data = {
+                **event["api_data"],
+                "conversation_id": thread_id,
+                "user_id": user_id,
+                "timestamp": r.now_iso(),
+            }
+            return r.reply({"code": 200, "message": "处理成功", "success": True, "data": data})
+        if event["type"] == "error":
+            retry = event["retry_suggested"]
+            return _chat_failure(
+                503 if retry else 500,
+                "服务暂时不可用，请稍后重试" if retry else "处理失败",
+                event["error"],
+                retry,
+                thread_id,
+                user_id,
+            )
+    return _chat_failure(
+        500, "处理失败", "处理失败：未获取到有效的执行结果", False, thread_id, user_id
+    )
+
+
+def sse_frame(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, ensure_ascii=False, default=str)}\n\n"
+
+
+def sse_error(text: str) -> str:
+    return sse_frame(
+        {
+            "code": 500,
+            "success": False,
+            "message": "处理失败",
+            "data": {"type": "error", "error": text, "timestamp": r.now_iso()},
+        }
+    )
+
+
+def _sse_response(frames: AsyncIterator[str]) -> Response:
+    response = Response(frames, content_type="text/event-stream; charset=utf-8")
+    response.timeout = None  # a turn may outlast Quart's 60 s response timeout
+    return response
+
+
+async def _single(frame: str) -> AsyncIterator[str]:
+    yield frame
+
+
+@bp.get("/api/v0/ask_react_agent_stream")
+async def ask_react_agent_stream():
+    """The same turn as ``ask_react_agent``, as Server-Sent Events (progress per graph node)."""
+    fields = request.args.to_dict()
+    if not fields.get("question"):
+        return _sse_response(_single(sse_error("缺少必需参数：question")))
+    question, user_id, thread_id, errors = validate_chat(fields)
+    if errors:
+        return _sse_response(_single(sse_error(f"参数验证失败: {'; '.join(errors)}")))
+    thread_id = thread_id or new_thread_id(user_id)
+    try:
+        events = await _require_agent().start_turn(question, user_id, thread_id)
+    except AgentUnavailable:
+        return _sse_response(_single(sse_error("流式 React Agent 初始化失败")))
+    except OperationalError:
+        return _sse_response(_single(sse_error("服务暂时不可用，请稍后重试")))
+    except ThreadBusy:
+        return _sse_response(_single(sse_error("该会话已有请求正在处理，请等待完成后再提问")))
+    return _sse_response(_turn_frames(events, thread_id, user_id))
+
+
+async def _turn_frames(
+    events: AsyncIterator[dict[str, Any]], thread_id: str, user_id: str
+) -> AsyncIterator[str]:
+    async for event in events:
+        if event["type"] == "progress":
+            data = {**event, "thread_id": thread_id, "timestamp": r.now_iso()}
+            yield sse_frame(
+                {
+                    "code": 200,
+                    "success": True,
+                    "message": f"正在执行: {event['display_name']}",
+                    "data": data,
+                }
+            )
+        elif event["type"] == "completed":
+            data = {
+                "type": "completed",
+                **event["api_data"],
+                "conversation_id": thread_id,
+                "user_id": user_id,
+                "timestamp": r.now_iso(),
+            }
+            yield sse_frame({"code": 200, "success": True, "message": "处理完成", "data": data})
+        else:
+            yield sse_error(event["error"])
+
+
+# ---- status --------------------------------------------------------------------------------
+
+
+async def _status(thread_id: str) -> Response:
+    agent = _agent()
+    if agent is None:
+        return r.reply(r.failed("Agent实例未初始化", 500))
+    try:
+        status = await agent.views.status(thread_id)
+    except Exception as error:  # noqa: BLE001 - the old route reported every failure so
+        return r.reply(r.failed(f"获取状态失败: {error}", 500))
+    if status is None:
+        return r.reply(r.failed("未找到执行线程", 404))
+    return r.reply(r.success({**status, "timestamp": r.now_iso()}, "获取状态成功"))
+
+
+@bp.get("/api/v0/react/status/<thread_id>")
+async def react_status(thread_id: str):
+    """What a thread is doing now, judged by its newest checkpoint."""
+    return await _status(thread_id)
+
+
+@bp.get("/api/v0/react/direct/status/<thread_id>")
+async def react_direct_status(thread_id: str):
+    """Same as ``/api/v0/react/status`` (the old route read Redis directly)."""
+    return await _status(thread_id)
+
+
+# ---- conversations -------------------------------------------------------------------------
+
+
+def _limit() -> int:
+    try:
+        value = int(request.args.get("limit", 10))
+    except ValueError:
+        value = 10
+    return min(max(value, 1), 50)
+
+
+def _include_tools() -> bool:
+    return request.args.get("include_tools", "false").lower() == "true"
+
+
+@bp.get("/api/v0/react/users/<user_id>/conversations")
+async def user_conversations(user_id: str):
+    """A user's newest ReAct conversations (threads that hold messages)."""
+    limit = _limit()
+    try:
+        items = await _require_agent().views.user_conversations(user_id, limit)
+    except Exception as error:  # noqa: BLE001 - spec: 500 with the reason
+        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {error}"))
+    data = {"user_id": user_id, "limit": limit, "total_count": len(items), "conversations": items}
+    return r.reply(r.success_response("获取用户对话列表成功", data))
+
+
+@bp.get("/api/v0/react/conversations/<thread_id>")
+async def conversation_history(thread_id: str):
+    """The messages of one conversation, from its newest checkpoint."""
+    try:
+        data = await _require_agent().views.history(thread_id, _include_tools())
+    except Exception as error:  # noqa: BLE001
+        return r.reply(r.internal_error_response(f"获取对话详情失败: {error}"))
+    if data is None:
+        return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
+    return r.reply(r.success_response("获取对话详情成功", data))
+
+
+@bp.get("/api/v0/react/direct/users/<user_id>/conversations")
+async def direct_user_conversations(user_id: str):
+    """A user's newest conversations, lighter items (title, counts, times)."""
+    limit = _limit()
+    try:
+        items = await _require_agent().views.direct_user_conversations(user_id, limit)
+    except Exception as error:  # noqa: BLE001
+        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {error}"))
+    data = {"user_id": user_id, "conversations": items, "total_count": len(items), "limit": limit}
+    return r.reply(r.success_response("获取用户对话列表成功", data))
+
+
+def _bad_thread_format() -> Response:
+    body = {
+        "success": False,
+        "error": "Invalid thread_id format. Expected format: user_id:timestamp",
+        "timestamp": r.now_iso(),
+    }
+    return r.reply(body, 400)
+
+
+def _api_metadata(endpoint: str, **extra: Any) -> dict[str, Any]:
+    return {"timestamp": r.now_iso(), "api_version": "v1", "endpoint": endpoint, **extra}
+
+
+@bp.get("/api/v0/react/direct/conversations/<thread_id>")
+async def conversation_detail(thread_id: str):
+    """One conversation: every message (``include_tools=true``) or questions and answers."""
+    if ":" not in thread_id:
+        return _bad_thread_format()
+    include_tools = _include_tools()
+    owner = request.args.get("user_id") or None
+    if owner is not None and thread_id.split(":", 1)[0] != owner:
+        return r.reply(
+            r.bad_request_response(f"Thread ID {thread_id} does not belong to user {owner}")
+        )
+    try:
+        data = await _require_agent().views.detail(thread_id, include_tools)
+    except Exception as error:  # noqa: BLE001
+        return r.reply(r.internal_error_response(f"获取对话详情失败: {error}"))
+    if data is None:
+        return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
+    data["api_metadata"] = _api_metadata(
+        "get_conversation_detail",
+        query_params={"include_tools": include_tools, "user_id": owner},
+    )
+    mode = "完整模式" if include_tools else "简化模式"
+    return r.reply(r.success_response(f"获取对话详情成功 ({mode})", data))
+
+
+@bp.get("/api/v0/react/direct/conversations/<thread_id>/compare")
+async def conversation_compare(thread_id: str):
+    """Full mode against simple mode of one conversation, with the first messages of each."""
+    try:
+        views = _require_agent().views
+        full = await views.detail(thread_id, True)
+        simple = await views.detail(thread_id, False)
+    except Exception as error:  # noqa: BLE001
+        return r.reply({"success": False, "error": str(error), "timestamp": r.now_iso()}, 500)
+    if full is None or simple is None:
+        body = {"success": False, "error": "无法获取对话数据进行比较", "timestamp": r.now_iso()}
+        return r.reply(body, 404)
+    difference = full["message_count"] - simple["message_count"]
+    data = {
+        "thread_id": thread_id,
+        "full_mode": _mode_sample(full),
+        "simple_mode": _mode_sample(simple),
+        "comparison_summary": {
+            "message_count_difference": difference,
+            "tools_filtered_out": full["stats"]["tool_messages"],
+            "ai_messages_with_tools": full["stats"]["messages_with_tools"],
+            "filtering_effectiveness": "有效" if difference > 0 else "无差异",
+        },
+        "metadata": {
+            "timestamp": r.now_iso(),
+            "note": "sample_messages 只显示前3条消息作为示例，完整消息请使用相应的详情API",
+        },
+    }
+    return r.reply({"success": True, "data": data, "timestamp": r.now_iso()}, 200)
+
+
+def _mode_sample(detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "message_count": detail["message_count"],
+        "stats": detail["stats"],
+        "sample_messages": detail["messages"][:3],
+    }
+
+
+def _preview(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text[:100] + "..." if len(text) > 100 else text
+
+
+@bp.get("/api/v0/react/direct/conversations/<thread_id>/summary")
+async def conversation_summary(thread_id: str):
+    """Counts and first/last message previews of one conversation."""
+    if ":" not in thread_id:
+        return r.reply(
+            r.bad_request_response("Invalid thread_id format. Expected format: user_id:timestamp")
+        )
+    include_tools = _include_tools()
+    try:
+        detail = await _require_agent().views.detail(thread_id, include_tools)
+    except Exception as error:  # noqa: BLE001
+        return r.reply(r.internal_error_response(f"获取对话摘要失败: {error}"))
+    if detail is None:
+        return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
+    messages = detail["messages"]
+    first = next((m["content"] for m in messages if m["role"] == "human"), None)
+    last = next(
+        (m["content"] for m in reversed(messages) if m["role"] == "ai" and m["content"].strip()),
+        None,
+    )
+    data = {
+        "thread_id": thread_id,
+        "user_id": detail["user_id"],
+        "include_tools": include_tools,
+        "message_count": detail["message_count"],
+        "stats": detail["stats"],
+        "metadata": detail["metadata"],
+        "first_message_preview": _preview(first),
+        "last_message_preview": _preview(last),
+        "conversation_preview": _preview(first),
+        "api_metadata": _api_metadata("get_conversation_summary"),
+    }
+    return r.reply(r.success_response("获取对话摘要成功", data))
+
+
+# ---- checkpoints ---------------------------------------------------------------------------
+
+
+def _cleanup_args(body: dict[str, Any]) -> tuple[int, str | None, str | None, bool]:
+    """``(keep_count, thread_id, user_id, dry_run)``; raises ValueError with the 400 text."""
+    keep = body.get("keep_count", services().settings.checkpoint_keep_count)
+    if isinstance(keep, bool) or not isinstance(keep, int):
+        raise ValueError("keep_count必须是整数")
+    if keep <= 0:
+        raise ValueError("keep_count必须大于0")
+    thread_id = body.get("thread_id") or None
+    user_id = body.get("user_id") or None
+    if thread_id is not None and (not isinstance(thread_id, str) or ":" not in thread_id):
+        raise ValueError("thread_id格式错误，期望格式: user_id:timestamp")
+    if user_id is not None and not isinstance(user_id, str):
+        raise ValueError("user_id必须是字符串")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ValueError("dry_run必须是布尔值")
+    return keep, thread_id, user_id, dry_run
+
+
+@bp.post("/api/v0/checkpoint/direct/cleanup")
+async def checkpoint_cleanup():
+    """Keep the newest ``keep_count`` checkpoints per thread (all, one user's or one thread);
+    their blobs and writes go with them. ``dry_run: true`` only counts."""
+    raw = await request.get_data(as_text=True)
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+        if not isinstance(body, dict):
+            raise ValueError("请求体必须是JSON对象")
+        keep, thread_id, user_id, dry_run = _cleanup_args(body)
+    except ValueError as error:
+        text = str(error) if not isinstance(error, json.JSONDecodeError) else "请求体不是有效的JSON"
+        return r.reply(r.bad_request_response(text))
+    try:
+        result = await _require_agent().views.cleanup(
+            keep, thread_id=thread_id, user_id=user_id, dry_run=dry_run
+        )
+    except OperationalError:
+        return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
+    except Exception as error:  # noqa: BLE001
+        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {error}"))
+    if not result["total_processed"]:
+        return r.reply(r.success_response("未找到需要清理的checkpoint", result))
+    verb = "将删除" if dry_run else "删除了"
+    text = f"Checkpoint清理{'预览' if dry_run else '完成'}，{verb}{result['total_deleted']}个checkpoint"
+    return r.reply(r.success_response(text, result))
+
+
+@bp.get("/api/v0/checkpoint/direct/stats")
+async def checkpoint_stats():
+    """Checkpoint counts per thread, for one user or for everyone."""
+    user_id = request.args.get("user_id") or None
+    try:
+        data = await _require_agent().views.stats(user_id)
+    except OperationalError:
+        return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
+    except Exception as error:  # noqa: BLE001
+        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {error}"))
+    if user_id is not None:
+        if not data["thread_count"]:
+            return r.reply(r.not_found_response(f"用户 {user_id} 没有任何checkpoint"))
+        return r.reply(r.success_response(f"获取用户{user_id}统计成功", data))
+    if not data["total_checkpoints"]:
+        return r.reply(r.success_response("系统中暂无checkpoint数据", data))
+    return r.reply(r.success_response("获取系统checkpoint统计成功", data))
