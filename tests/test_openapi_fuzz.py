@@ -25,6 +25,16 @@ from fakes.served import served
 EXAMPLES_PER_MODE = 4
 # Routes with their own wire shape (agents.md §3): not the {code, success, message, data} envelope.
 NOT_ENVELOPED = {"/", "/health", "/api/test/redis", "/metrics"}
+# The plain {success, error | data, timestamp} shape of two ReAct routes (agents.md §3.13, §3.14).
+PLAIN_SHAPE = {
+    "/api/v0/react/direct/conversations/{thread_id}",
+    "/api/v0/react/direct/conversations/{thread_id}/compare",
+}
+# internal_error_response bodies answered with HTTP 404 on purpose (agents.md §3.13, §3.15).
+ERROR_BODY_QUIRKS = {
+    "/api/v0/react/direct/conversations/{thread_id}",
+    "/api/v0/react/direct/conversations/{thread_id}/summary",
+}
 # Run last: switching read-only mode on makes every later write answer 503 on purpose.
 LAST = {("POST", "/api/v0/maintenance/readonly")}
 # POST routes that take no body.
@@ -52,6 +62,9 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
         return "body is not JSON"
     if path in NOT_ENVELOPED:
         return None if isinstance(body, dict) else "body is not an object"
+    if path in PLAIN_SHAPE and isinstance(body, dict) and "code" not in body:
+        plain = isinstance(body.get("success"), bool) and "timestamp" in body
+        return None if plain and ("error" in body or "data" in body) else "broken plain shape"
     if not isinstance(body, dict) or not {"code", "success", "message"} <= body.keys():
         return f"not an envelope: {str(body)[:200]}"
     if not isinstance(body["code"], int) or not isinstance(body["message"], str):
@@ -66,7 +79,8 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
         if not (response or body.get("error") or body["message"]):
             return "an error without a reason"
         # internal_error_response is what an unexpected exception becomes.
-        if isinstance(data, dict) and data.get("error_type") == "database_error":
+        quirk = path in ERROR_BODY_QUIRKS and status == 404
+        if isinstance(data, dict) and data.get("error_type") == "database_error" and not quirk:
             return f"internal error: {str(response)[:200]}"
     return None
 

@@ -47,6 +47,7 @@ ADMIN_ROUTES = [
     ("POST", "/api/v0/database/table/ddl", {"table": "bss_company"}),
     ("POST", "/api/v0/data_pipeline/vector/backup", {}),
     ("POST", "/api/v0/data_pipeline/vector/restore", {"backup_path": "x", "timestamp": "y"}),
+    ("POST", "/api/v0/checkpoint/direct/cleanup", {"dry_run": True}),
 ]
 # Sample values for the path parameters in /openapi.json.
 PATH_SAMPLES = {"{task_id}": TASK, "{feedback_id}": "1"}

@@ -11,9 +11,12 @@ from typing import Any
 
 from psycopg import OperationalError
 from quart import Blueprint, Response, request
+from quart_schema import document_querystring, document_request
 
 from citu import responses as r
+from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
+from citu.security import require_admin
 from citu.services import services
 
 bp = Blueprint("react", __name__)
@@ -86,6 +89,7 @@ def _plain_error(code: int, message: str, error: str, **extra: Any) -> Response:
 
 
 @bp.post("/api/v0/ask_react_agent")
+@document_request(schemas.ReactChatIn)
 async def ask_react_agent():
     """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
     raw = await request.get_data(as_text=True)
@@ -171,6 +175,7 @@ async def _single(frame: str) -> AsyncIterator[str]:
 
 
 @bp.get("/api/v0/ask_react_agent_stream")
+@document_querystring(schemas.ReactChatIn)
 async def ask_react_agent_stream():
     """The same turn as ``ask_react_agent``, as Server-Sent Events (progress per graph node)."""
     fields = request.args.to_dict()
@@ -262,6 +267,7 @@ def _include_tools() -> bool:
 
 
 @bp.get("/api/v0/react/users/<user_id>/conversations")
+@document_querystring(schemas.ConversationListQuery)
 async def user_conversations(user_id: str):
     """A user's newest ReAct conversations (threads that hold messages)."""
     limit = _limit()
@@ -274,6 +280,7 @@ async def user_conversations(user_id: str):
 
 
 @bp.get("/api/v0/react/conversations/<thread_id>")
+@document_querystring(schemas.HistoryQuery)
 async def conversation_history(thread_id: str):
     """The messages of one conversation, from its newest checkpoint."""
     try:
@@ -286,6 +293,7 @@ async def conversation_history(thread_id: str):
 
 
 @bp.get("/api/v0/react/direct/users/<user_id>/conversations")
+@document_querystring(schemas.ConversationListQuery)
 async def direct_user_conversations(user_id: str):
     """A user's newest conversations, lighter items (title, counts, times)."""
     limit = _limit()
@@ -311,6 +319,7 @@ def _api_metadata(endpoint: str, **extra: Any) -> dict[str, Any]:
 
 
 @bp.get("/api/v0/react/direct/conversations/<thread_id>")
+@document_querystring(schemas.DetailQuery)
 async def conversation_detail(thread_id: str):
     """One conversation: every message (``include_tools=true``) or questions and answers."""
     if ":" not in thread_id:
@@ -381,6 +390,7 @@ def _preview(text: str | None) -> str | None:
 
 
 @bp.get("/api/v0/react/direct/conversations/<thread_id>/summary")
+@document_querystring(schemas.HistoryQuery)
 async def conversation_summary(thread_id: str):
     """Counts and first/last message previews of one conversation."""
     if ":" not in thread_id:
@@ -438,6 +448,8 @@ def _cleanup_args(body: dict[str, Any]) -> tuple[int, str | None, str | None, bo
 
 
 @bp.post("/api/v0/checkpoint/direct/cleanup")
+@require_admin
+@document_request(schemas.CheckpointCleanupIn)
 async def checkpoint_cleanup():
     """Keep the newest ``keep_count`` checkpoints per thread (all, one user's or one thread);
     their blobs and writes go with them. ``dry_run: true`` only counts."""
@@ -466,6 +478,7 @@ async def checkpoint_cleanup():
 
 
 @bp.get("/api/v0/checkpoint/direct/stats")
+@document_querystring(schemas.CheckpointStatsQuery)
 async def checkpoint_stats():
     """Checkpoint counts per thread, for one user or for everyone."""
     user_id = request.args.get("user_id") or None
