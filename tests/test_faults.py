@@ -381,3 +381,26 @@ async def test_ask_agent_llm_fault_answers_clearly_and_keeps_the_conversation_wh
         roles = [m["role"] for m in messages]
         assert roles[:2] == ["user", "assistant"] and roles[-2:] == ["user", "assistant"]
         assert messages[-1]["content"] and "恢复了" in str(body["data"])
+
+
+@pytest.mark.parametrize("fault", sorted(LLM_FAULTS))
+async def test_react_agent_llm_fault_answers_clearly_then_recovers(settings, fake_llm, fault):
+    settings.llm_timeout = 0.5
+    async with running(settings) as app:
+        client = app.test_client()
+        misbehave, _ = LLM_FAULTS[fault]
+        misbehave(fake_llm)
+        ask = {"question": "你好", "user_id": "wang1"}
+        status, body = await call(client, "POST", "/api/v0/ask_react_agent", ask)
+        if body["success"] is False:  # the ReAct envelope: reason in ``error`` (agents.md §3.3)
+            assert status in (503, 504) and body["error"] and body["retry_suggested"], body
+        thread = body.get("data", {}).get("conversation_id") if body.get("data") else None
+
+        fake_llm.reply("恢复了")
+        status, body = await call(
+            client,
+            "POST",
+            "/api/v0/ask_react_agent",
+            {**ask, "thread_id": thread} if thread else ask,
+        )
+        assert status == 200 and body["data"]["response"] == "恢复了", body

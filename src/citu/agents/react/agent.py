@@ -66,6 +66,10 @@ _TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
 )
 
+# langchain-openai raises these when an OpenAI-compatible API answers another JSON shape;
+# like a network failure, a retry may succeed and the user gets the apology, not the traceback.
+_UNREADABLE_ANSWER: tuple[type[BaseException], ...] = (TypeError, ValueError, KeyError)
+
 
 class ReactState(TypedDict):
     messages: Annotated[list[BaseMessage], add_messages]
@@ -178,7 +182,7 @@ class ReactAgent:
                 await asyncio.sleep(self.settings.react_retry_base_delay * 2 ** (attempt - 1))
             try:
                 reply = await self._llm.ainvoke(llm_input)
-            except _TRANSIENT_ERRORS as error:
+            except _TRANSIENT_ERRORS + _UNREADABLE_ANSWER as error:
                 log.warning("ReAct LLM call failed (attempt %d): %s", attempt + 1, error)
                 failure = error
                 continue
