@@ -50,6 +50,10 @@ def files_holding(base: Path, content: bytes, pattern: str = "*") -> list[Path]:
     return [p for p in base.rglob(pattern) if p.is_file() and p.read_bytes() == content]
 
 
+def holds(path: Path, content: bytes) -> bool:
+    return path.is_file() and path.read_bytes() == content
+
+
 def files_named(base: Path, pattern: str) -> list[Path]:
     return list(base.glob(pattern))
 
@@ -129,8 +133,7 @@ async def test_upload_refuses_unsafe_names(client, settings, task_id, name):
     assert response.status_code == 400
     assert (await response.get_json())["data"]["response"].startswith("文件名包含不安全字符")
     # Only the absolute-path case could land outside; walking all of /tmp races other processes.
-    escaped = Path("/tmp/abs.txt")
-    assert not (escaped.is_file() and escaped.read_bytes() == b"payload")
+    assert not holds(Path("/tmp/abs.txt"), b"payload")
     assert files_holding(Path(settings.data_dir), b"payload") == []
 
 
