@@ -67,7 +67,8 @@ async def test_complete_workflow(client, fake_llm, services, settings, business_
 
     task_dir = Path(settings.data_dir) / "data_pipeline" / "training_data" / task_id
     names = sorted(p.name for p in task_dir.iterdir())
-    stamped = re.compile(r"\d{8}_\d{6}")
+    # Not preceded by a hex digit: the random database name may end in digits.
+    stamped = re.compile(r"(?<![0-9a-f])\d{8}_\d{6}")
     assert sorted({stamped.sub("TS", n) for n in names}) == sorted(
         [f"{t}.ddl" for t in DEMO_TABLES]
         + [f"{t}_detail.md" for t in DEMO_TABLES]
