@@ -7,15 +7,11 @@ Uses its own throw-away redis-server on a free port; the machine's shared Redis 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
 import time
-
-import pytest
 
 from citu.app import create_app
 from citu.blueprints.conversation import REDIS_DOWN_TEXT
+from fakes.own_redis import own_redis  # noqa: F401 - fixture
 
 ROUTES = [
     ("GET", "/api/v0/user/wang1/conversations", None),
@@ -42,53 +38,6 @@ ROUTES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisProcess:
-    """A private redis-server subprocess on a free port."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/1"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisProcess(binary)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_routes_answer_503_when_redis_stops(settings, own_redis):
     settings.redis_url = own_redis.url
     settings.redis_timeout = 1.0
@@ -102,7 +51,7 @@ async def test_routes_answer_503_when_redis_stops(settings, own_redis):
         response = await client.get("/api/v0/user/wang1/conversations")
         assert response.status_code == 200  # up: served normally
 
-        own_redis.stop()
+        own_redis.kill()
         started = time.monotonic()
         for method, path, body in ROUTES:
             response = await client.open(path, method=method, json=body)
@@ -132,7 +81,7 @@ async def test_routes_recover_when_redis_comes_back(settings, own_redis):
     app = create_app(settings)
     async with app.test_app():
         client = app.test_client()
-        own_redis.stop()
+        own_redis.kill()
         response = await client.get("/api/v0/conversation_stats")
         assert response.status_code == 503
         await asyncio.to_thread(own_redis.start)
