@@ -29,8 +29,8 @@ async def ensure_database(url: str) -> None:
             try:
                 await admin.execute(f'CREATE DATABASE "{name}"')
                 log.info("created database %s", name)
-            except asyncpg.DuplicateDatabaseError:
-                pass  # another worker won the race
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                pass  # another worker won the race (PostgreSQL reports either error)
     finally:
         await admin.close()
 
