@@ -382,6 +382,9 @@ class FakeOpenAI:
         self._shutdown = asyncio.Event()
         config = Config()
         config.bind = [f"fd://{sock.detach()}"]  # hypercorn now owns the descriptor
+        # asyncio listens again with this backlog (default 100): a burst of 200 connections
+        # would lose SYNs and stall a second for the retransmission.
+        config.backlog = 1024
         config.graceful_timeout = 1.0
         config.keep_alive_timeout = 30.0
         config.errorlog = log
