@@ -21,11 +21,12 @@ from citu.agents.ask_graph import AskAgent
 from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.agents.react.agent import ReactAgent
+from citu.agents.text_model import TextChatModel
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
-from citu.llm import ShardedTransport, build_chat_model, build_embeddings
+from citu.llm import ShardedTransport, build_chat_model, build_embeddings, build_text_model
 from citu.ops import Ops
 from citu.settings import Settings, redact_url
 from citu.stores.feedback import FeedbackStore
@@ -56,7 +57,8 @@ class Services:
         self.business_db: asyncpg.Pool | None = None
         self.redis: Redis | None = None
         self.http: httpx.AsyncClient | None = None
-        self.llm: ChatOpenAI | None = None
+        self.llm: ChatOpenAI | None = None  # tool calling: ReAct agent, training, pipeline
+        self.text_llm: TextChatModel | None = None  # the answer path: ask agent, direct ask
         self.embeddings: OpenAIEmbeddings | None = None
         # Components added by the feature areas (stores, agents, pipeline) hang off here.
         # They are also the shutdown hooks: at shutdown each one's ``aclose()`` is awaited, in
@@ -101,6 +103,7 @@ class Services:
             transport=self.ops.http_transport(ShardedTransport(settings.llm_max_connections)),
         )
         self.llm = build_chat_model(settings, self.http)
+        self.text_llm = build_text_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
         await self._start_components()
         log.info(
@@ -143,9 +146,9 @@ class Services:
     def _start_ask_agent(self) -> None:
         # Uses the retriever, training and conversation components: build it after them.
         agent = None
-        if self.llm is not None:
+        if self.text_llm is not None:
             retriever = self.components["retriever"]
-            agent = AskAgent(self.llm, retriever, self.require_business_db, self.settings)
+            agent = AskAgent(self.text_llm, retriever, self.require_business_db, self.settings)
             self.components["ask_agent"] = agent
         self.components["ask_service"] = AskService(
             agent, self.components["conversations"], self.settings

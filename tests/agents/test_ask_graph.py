@@ -8,7 +8,7 @@ import pytest
 from citu.agents.ask_graph import AskAgent
 from citu.agents.llm_calls import LlmTimeout, LlmUnavailable
 from citu.db.pools import open_business_pool
-from citu.llm import build_chat_model
+from citu.llm import build_text_model
 from citu.settings import Settings
 from fakes.ask_script import TOP3_SQL, kinds, script
 from fakes.memory_stores import MemoryRetriever
@@ -42,7 +42,7 @@ async def retriever():
 @pytest.fixture
 async def agent(agent_settings, business_pool, retriever):
     async with httpx.AsyncClient() as http:
-        llm = build_chat_model(agent_settings, http)
+        llm = build_text_model(agent_settings, http)
         yield AskAgent(llm, retriever, lambda: business_pool, agent_settings)
 
 
@@ -249,7 +249,7 @@ async def test_stream_yields_a_progress_event_per_step(agent, fake_llm):
 async def test_llm_timeout_raises_a_504_error(fake_llm, agent_settings, business_pool):
     agent_settings.llm_timeout = 0.3
     async with httpx.AsyncClient() as http:
-        llm = build_chat_model(agent_settings, http)
+        llm = build_text_model(agent_settings, http)
         agent = AskAgent(llm, MemoryRetriever(), lambda: business_pool, agent_settings)
         fake_llm.hang(5.0)
         with pytest.raises(LlmTimeout):

@@ -8,7 +8,7 @@ from test_sql_guard import HOSTILE
 
 from citu.agents.llm_text import looks_like_sql
 from citu.agents.sql_generation import SqlGenerator
-from citu.llm import build_chat_model
+from citu.llm import build_text_model
 from citu.settings import Settings
 from fakes.ask_script import SQL_PROMPT
 from fakes.memory_stores import MemoryRetriever
@@ -25,7 +25,7 @@ async def generator(fake_llm):
     )
     async with httpx.AsyncClient() as http:
         yield SqlGenerator(
-            build_chat_model(settings, http), MemoryRetriever(), no_database, settings
+            build_text_model(settings, http), MemoryRetriever(), no_database, settings
         )
 
 
