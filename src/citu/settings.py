@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     react_pool_max: int = 10  # psycopg connections of the checkpointer
     react_turn_lease_seconds: int = 900  # longest turn; a crashed worker's lock expires then too
     health_cache_seconds: float = 30.0
+    # ask_agent turns running their CPU-bound start at once; the rest queue in arrival order
+    # until a running one begins its model call (citu.admission). 0 turns the gate off.
+    ask_admission_limit: int = 8
     # ask_agent / direct ask (agent/config.py and Vanna defaults of the old service)
     allow_llm_to_see_data: bool = True  # intermediate SQL: the model may look at column values
     sql_repair_max_attempts: int = 2  # LLM repairs of SQL that EXPLAIN rejects

@@ -594,3 +594,27 @@ async def test_stream_continue_conversation_reuses_the_latest_one(client, fake_l
         await (await client.get("/api/v0/ask_agent_stream", query_string=query)).get_data()
     )
     assert got[-1]["data"]["conversation_id"] != first["data"]["conversation_id"]
+
+
+# ---- admission: the CPU-bound start in arrival order, the model waits overlapping -----------
+
+
+async def test_one_admission_slot_still_overlaps_the_model_waits(settings, fake_llm):
+    settings.ask_admission_limit = 1
+    fake_llm.latency = 0.6
+    async with started(settings) as client:
+
+        async def ask(user: str) -> dict:
+            response = await client.post(
+                "/api/v0/ask_agent",
+                json={"question": "你好", "user_id": user, "routing_mode": "chat_direct"},
+            )
+            assert response.status_code == 200
+            return await response.get_json()
+
+        began = asyncio.get_running_loop().time()
+        bodies = await asyncio.gather(*(ask(f"gate{i}") for i in range(4)))
+        elapsed = asyncio.get_running_loop().time() - began
+    assert all(b["data"]["type"] == "CHAT" for b in bodies)
+    # Held across the model call, one slot would serialise the four turns: >= 2.4 s.
+    assert elapsed < 1.5

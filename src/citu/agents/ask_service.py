@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from citu import responses as r
+from citu.admission import AdmissionGate
 from citu.agents.ask_graph import AskAgent
 from citu.agents.classifier import ROUTING_MODES
 from citu.agents.protocols import ConversationStoreLike
@@ -125,6 +126,7 @@ class AskService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._health: tuple[float, dict[str, Any]] | None = None
         self._health_lock = asyncio.Lock()
+        self.admission = AdmissionGate(settings.ask_admission_limit)
 
     # ---- shared steps -------------------------------------------------------------------
 
@@ -155,7 +157,8 @@ class AskService:
             user_id, request.conversation_id or None, bool(request.continue_conversation)
         )
         context = ""
-        if self.settings.enable_conversation_context:
+        # A conversation created for this turn has no history to read.
+        if self.settings.enable_conversation_context and status.get("status") == "continue":
             context = await self.conversations.get_context(conversation_id)
         return Turn(request.question, user_id, conversation_id, status, context, mode, source)
 
@@ -190,6 +193,10 @@ class AskService:
 
     async def ask(self, request: AskRequest) -> dict[str, Any]:
         """The envelope of one turn; typed errors (400/503/504) are raised."""
+        async with self.admission.admitted():
+            return await self._ask(request)
+
+    async def _ask(self, request: AskRequest) -> dict[str, Any]:
         turn = await self.begin(request)
         agent, conversations = self._agent(), self.conversations
         common = {
@@ -251,6 +258,11 @@ class AskService:
 
     async def stream(self, request: AskRequest) -> AsyncIterator[str]:
         """SSE frames: progress per graph step, then one ``completed`` or ``error`` frame."""
+        async with self.admission.admitted():
+            async for frame in self._stream(request):
+                yield frame
+
+    async def _stream(self, request: AskRequest) -> AsyncIterator[str]:
         if request.routing_mode is not None and request.routing_mode not in ROUTING_MODES:
             yield sse_error(f"无效的routing_mode参数值: {request.routing_mode}")
             return

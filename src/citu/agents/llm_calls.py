@@ -9,6 +9,7 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from citu.admission import leave_admission
 from citu.errors import GatewayTimeout, ServiceUnavailable
 
 log = logging.getLogger("citu.agents.ask.llm")
@@ -34,6 +35,7 @@ async def complete(llm: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
 
     The OpenAI client's failures become typed errors: a timeout → 504, anything else → 503.
     """
+    leave_admission()  # the model's seconds of waiting need no admission slot
     try:
         reply = await llm.ainvoke(list(messages))
     except openai.APITimeoutError as exc:

@@ -14,6 +14,7 @@ import numpy as np
 import openai
 from langchain_openai import OpenAIEmbeddings
 
+from citu.admission import leave_admission
 from citu.errors import ServiceUnavailable
 from citu.llm import require_embeddings
 from citu.settings import Settings
@@ -45,6 +46,7 @@ class Embedder:
             if cached is not None:
                 return np.asarray(cached, dtype=np.float32)
         client = require_embeddings(self.embeddings)
+        leave_admission()  # a remote call: the question's admission slot is not needed
         try:
             raw = await client.aembed_query(text)
         except (openai.APIError, httpx.HTTPError) as error:
