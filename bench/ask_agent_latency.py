@@ -115,20 +115,16 @@ def cpu_seconds(pid: int) -> float:
     return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
 
 
-async def measure(args: argparse.Namespace, fake_port: int, app_port: int, app_pid: int) -> int:
-    latency_ms = args.latency * 1000
+async def measure_round(
+    args: argparse.Namespace, fake_port: int, app_port: int, app_pid: int, round_no: int
+) -> tuple[dict, dict, float, float]:
+    """A burst at the fake, then one at ask_agent: (fake row, ask_agent row, overhead, CPU)."""
     chat = {"model": "fake", "messages": [{"role": "user", "content": "你好"}]}
-    calls = 3 if args.mode == "database" else 1
     ask = {"question": "各服务区有多少个档口", "routing_mode": f"{args.mode}_direct"}
-
-    # Warm-up: pools, Redis scripts, the graph's first run.
-    await burst(app_port, "/api/v0/ask_agent", [dict(ask, user_id=f"warm{i}") for i in range(20)])
-
     seconds, statuses, _ = await burst(fake_port, "/v1/chat/completions", [chat] * args.clients)
     baseline = describe("fake LLM directly", seconds, statuses)
-    overhead_ms = baseline["p95_ms"] - latency_ms
     # One user per client: no user's conversation list becomes a hot spot.
-    payloads = [dict(ask, user_id=f"bench{i}") for i in range(args.clients)]
+    payloads = [dict(ask, user_id=f"bench{round_no}_{i}") for i in range(args.clients)]
     cpu_before = cpu_seconds(app_pid)
     seconds, statuses, bodies = await burst(app_port, "/api/v0/ask_agent", payloads)
     cpu_ms = (cpu_seconds(app_pid) - cpu_before) * 1000 / args.clients
@@ -138,12 +134,32 @@ async def measure(args: argparse.Namespace, fake_port: int, app_port: int, app_p
     if args.mode == "database":
         with_rows = sum(b'"records"' in body for body in bodies)
         print(f"answers with query results: {with_rows}/{len(bodies)}")
+    return baseline, agent, baseline["p95_ms"] - args.latency * 1000, cpu_ms
 
+
+async def measure(args: argparse.Namespace, fake_port: int, app_port: int, app_pid: int) -> int:
+    latency_ms = args.latency * 1000
+    calls = 3 if args.mode == "database" else 1
+    ask = {"question": "各服务区有多少个档口", "routing_mode": f"{args.mode}_direct"}
+
+    # Warm-up: pools, Redis scripts, the graph's first run.
+    await burst(app_port, "/api/v0/ask_agent", [dict(ask, user_id=f"warm{i}") for i in range(20)])
+
+    rounds = []
+    for round_no in range(args.rounds):
+        if args.rounds > 1:
+            print(f"-- round {round_no + 1} of {args.rounds}", flush=True)
+        rounds.append(await measure_round(args, fake_port, app_port, app_pid, round_no))
+    # The median round by ask_agent p95: one unlucky burst on a shared machine does not decide.
+    baseline, agent, overhead_ms, _ = sorted(rounds, key=lambda r: r[1]["p95_ms"])[len(rounds) // 2]
+    cpu_ms = statistics.median(r[3] for r in rounds)
     target_ms = calls * (1.3 * latency_ms + overhead_ms)
     print(
         f"\nL = {latency_ms:.0f} ms, clients = {args.clients}, fake overhead (p95 - L) = "
-        f"{overhead_ms:.1f} ms, model calls per request = {calls}\n"
-        f"target p95 <= {calls} × (1.3 × L + overhead) = {target_ms:.1f} ms; "
+        f"{overhead_ms:.1f} ms, model calls per request = {calls}, "
+        f"server CPU per request {cpu_ms:.2f} ms"
+        + (f", median of {args.rounds} rounds" if args.rounds > 1 else "")
+        + f"\ntarget p95 <= {calls} × (1.3 × L + overhead) = {target_ms:.1f} ms; "
         f"measured p95 = {agent['p95_ms']:.1f} ms "
         f"({'met' if agent['p95_ms'] <= target_ms and agent['ok'] == agent['total'] else 'NOT met'});"
         f" citu adds {agent['p50_ms'] - calls * baseline['p50_ms']:.1f} ms at p50",
@@ -156,6 +172,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.5, help="fake LLM latency L (s)")
     parser.add_argument("--clients", type=int, default=200, help="concurrent requests")
+    parser.add_argument("--rounds", type=int, default=1, help="bursts; the median one counts")
     parser.add_argument("--mode", choices=("chat", "database"), default="chat")
     parser.add_argument("--redis-db", type=int, default=10, help="Redis database (flushed!)")
     parser.add_argument("--redis-host", default="127.0.0.1:6379")
