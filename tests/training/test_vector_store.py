@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import asyncpg
 import pytest
 
+from citu.db.locks import AdvisoryLock
 from citu.training.vector_store import VectorStore, VectorStoreError
 
 
@@ -81,3 +84,15 @@ async def test_listing_skips_malformed_documents(services):
         {"id": "good-sql", "question": "q", "content": "SELECT 1", "training_data_type": "sql"}
     ]
     assert await store.counts() == {"sql": 1, "documentation": 0, "ddl": 0, "error_sql": 0}
+
+
+async def test_setup_does_not_wait_for_another_workers_checkpointer_setup(services, citu_db_url):
+    # Another worker is in the middle of the ReAct checkpointer's migrations, which build
+    # indexes CONCURRENTLY and so wait for every open transaction. When both steps shared one
+    # lock key, this setup waited for it inside its transaction: neither worker ever started.
+    other_worker = await asyncpg.connect(citu_db_url)
+    try:
+        await other_worker.execute("SELECT pg_advisory_lock($1)", AdvisoryLock.REACT_SETUP)
+        await asyncio.wait_for(VectorStore(services.db, 1024).setup(), 10)
+    finally:
+        await other_worker.close()

@@ -16,6 +16,8 @@ from importlib.resources import files
 
 import asyncpg
 
+from citu.db.locks import AdvisoryLock
+
 log = logging.getLogger(__name__)
 
 # Parent tables first: this is also the load order (foreign keys).
@@ -35,7 +37,6 @@ DEMO_END_DATE = date(2025, 3, 31)
 DEMO_DAYS = 90  # 2025-01-01 .. 2025-03-31, covers the 2025 Spring Festival travel rush
 
 # Any fixed bigint; serialises concurrent installers (two workers starting at once).
-_LOCK_KEY = 0x6369747564656D6F  # "citudemo"
 
 _AUDIT = ("id", "version", "create_ts", "created_by")
 
@@ -139,7 +140,7 @@ async def install_demo(conn: asyncpg.Connection) -> dict[str, int]:
     schema = (files("citu.db") / "sql" / "demo_schema.sql").read_text(encoding="utf-8")
     # One transaction: PostgreSQL DDL is transactional, so a crash leaves nothing behind.
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.DEMO_DATABASE)
         await conn.execute(schema)
         filled = await _filled_tables(conn)
         if not filled:

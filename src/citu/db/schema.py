@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from citu.db.embedded import with_database
+from citu.db.locks import AdvisoryLock
 
 log = logging.getLogger("citu.db")
-
-_SCHEMA_LOCK = 741_852_963  # arbitrary, constant advisory lock key for schema changes
 
 
 async def ensure_database(url: str) -> None:
@@ -45,7 +44,7 @@ async def apply_schema(conn: asyncpg.Connection) -> list[str]:
     """Run every schema file in one transaction; return the file names applied."""
     applied = []
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.SCHEMA)
         for name, sql in schema_files():
             await conn.execute(sql)
             applied.append(name)

@@ -15,13 +15,13 @@ from typing import Any
 
 import asyncpg
 
+from citu.db.locks import PIPELINE_RUN_CLASS
 from citu.errors import BadRequest
 
 log = logging.getLogger("citu.pipeline.tasks")
 
 STEP_NAMES = ("ddl_generation", "qa_generation", "sql_validation", "training_load")
 INTERRUPTED_TEXT = "任务执行中断：执行该任务的服务进程已停止（已标记为失败）"
-_LOCK_CLASS = 7301  # advisory lock namespace of pipeline runs: (class, hashtext(task_id))
 
 _AGGREGATE_STEP_STATUS = """
     CASE WHEN COUNT(s.id) = 0 THEN NULL
@@ -230,7 +230,7 @@ class TaskStore:
         conn = await self.pool.acquire()
         try:
             got = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))", _LOCK_CLASS, task_id
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", PIPELINE_RUN_CLASS, task_id
             )
         except BaseException:
             await self.pool.release(conn)
@@ -242,7 +242,9 @@ class TaskStore:
 
     async def unlock(self, conn: asyncpg.pool.PoolConnectionProxy, task_id: str) -> None:
         try:
-            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", _LOCK_CLASS, task_id)
+            await conn.execute(
+                "SELECT pg_advisory_unlock($1, hashtext($2))", PIPELINE_RUN_CLASS, task_id
+            )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
             # A lost connection already released its session locks.
             log.warning("releasing the run lock of %s failed: %s", task_id, error)

@@ -16,11 +16,11 @@ from typing import Any
 import asyncpg
 import numpy as np
 
+from citu.db.locks import AdvisoryLock
 from citu.training.models import KINDS
 
 log = logging.getLogger("citu.training.vector_store")
 
-_SETUP_LOCK = 741_852_964  # advisory lock key: one worker creates the index at a time
 HNSW_MAX_DIMENSIONS = 2000  # pgvector's HNSW limit for the vector type
 _INDEX_PREFIX = "ix_langchain_pg_embedding_hnsw_"
 
@@ -98,7 +98,7 @@ class VectorStore:
     async def setup(self) -> None:
         """Check the stored vectors' dimension against the settings; create the HNSW index."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SETUP_LOCK)
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", AdvisoryLock.VECTOR_INDEX)
             dims = await conn.fetch(
                 "SELECT vector_dims(embedding) AS dim, count(*) AS n FROM langchain_pg_embedding"
                 " WHERE embedding IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"

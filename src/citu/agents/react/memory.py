@@ -19,11 +19,11 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from citu.db.locks import AdvisoryLock
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.react.memory")
 
-_SETUP_LOCK = 741_852_964  # advisory lock: one worker runs the saver's migrations at a time
 _TRY_LOCK = "SELECT pg_try_advisory_lock(%s) AS ok"
 
 
@@ -66,7 +66,9 @@ async def _setup_once(pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> N
     """
     async with pool.connection() as conn:
         while True:
-            if (await (await conn.execute(_TRY_LOCK, (_SETUP_LOCK,))).fetchone())["ok"]:
+            if (await (await conn.execute(_TRY_LOCK, (int(AdvisoryLock.REACT_SETUP),))).fetchone())[
+                "ok"
+            ]:
                 break
             await asyncio.sleep(0.1)
         try:
@@ -77,7 +79,7 @@ async def _setup_once(pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> N
                 "ON checkpoints (split_part(thread_id, ':', 1))"
             )
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (int(AdvisoryLock.REACT_SETUP),))
 
 
 def user_of(thread_id: str) -> str:

@@ -1,0 +1,27 @@
+"""Every PostgreSQL advisory lock key citu takes, in one place so no two uses share a key.
+
+Two start-up steps once shared one by accident: a worker in the ReAct checkpointer's setup held
+it while building an index CONCURRENTLY, and another worker waited for the same key inside its
+vector-store transaction. The index build waited for that transaction to end, the transaction
+for the lock: a deadlock through two client connections that PostgreSQL cannot detect, and two
+workers that never started serving.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+@enum.unique
+class AdvisoryLock(enum.IntEnum):
+    """Single-key (bigint) advisory locks; ``enum.unique`` refuses a duplicate at import."""
+
+    SCHEMA = 741_852_963  # applying the schema files (transaction lock)
+    VECTOR_INDEX = 741_852_964  # the vector store's dimension check and HNSW index
+    REACT_SETUP = 741_852_965  # the ReAct checkpointer's migrations (session lock, polled)
+    DEMO_DATABASE = 0x6369747564656D6F  # "citudemo": installing the demo business data
+
+
+# Pipeline runs lock (PIPELINE_RUN_CLASS, hashtext(task_id)): the two-key form is a separate
+# key space from the single keys above.
+PIPELINE_RUN_CLASS = 7301
