@@ -125,7 +125,7 @@ class TextChatModel(BaseChatModel):
                 break
             except _Retryable as retry:
                 if attempt == self.max_retries:
-                    raise retry.error from None
+                    raise retry.error from retry.__cause__
                 await asyncio.sleep(retry.delay or _backoff(attempt))
         try:
             content, usage = reply_text(payload)
