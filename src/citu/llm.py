@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import httpx
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
@@ -38,33 +39,30 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await transport.aclose()
 
 
+def _chat_options(settings: Settings) -> dict[str, Any]:
+    """The endpoint, model and limits both chat models are built with."""
+    return {
+        "base_url": settings.llm_base_url,
+        "api_key": settings.llm_api_key or "not-needed",
+        "model": settings.llm_model,
+        "temperature": settings.llm_temperature,
+        "timeout": settings.llm_timeout,
+        "max_retries": settings.llm_max_retries,
+    }
+
+
 def build_chat_model(settings: Settings, http_client: httpx.AsyncClient) -> ChatOpenAI | None:
+    """langchain-openai's model: tool calling (ReAct agent), training and the pipeline."""
     if not settings.llm_configured:
         return None
-    return ChatOpenAI(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key or "not-needed",
-        model=settings.llm_model,
-        temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        http_async_client=http_client,
-    )
+    return ChatOpenAI(**_chat_options(settings), http_async_client=http_client)
 
 
 def build_text_model(settings: Settings, http_client: httpx.AsyncClient) -> TextChatModel | None:
     """The chat model of the answer path (ask agent, direct ask): text only, lean per call."""
     if not settings.llm_configured:
         return None
-    return TextChatModel(
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key or "not-needed",
-        model=settings.llm_model,
-        temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries,
-        http_client=http_client,
-    )
+    return TextChatModel(**_chat_options(settings), http_client=http_client)
 
 
 def build_embeddings(settings: Settings, http_client: httpx.AsyncClient) -> OpenAIEmbeddings | None:
