@@ -100,8 +100,26 @@ async def test_slots_are_returned_once_on_errors_and_cancellation():
     assert entered == 3
 
 
-async def test_leaving_outside_a_turn_does_nothing():
-    leave_admission()
+async def test_leaving_after_the_turn_frees_no_extra_slot():
+    gate = AdmissionGate(1)
+    async with gate.admitted():
+        pass
+    leave_admission()  # outside any turn, e.g. a model call of the health probe
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holds() -> None:
+        async with gate.admitted():
+            inside.set()
+            await release.wait()
+
+    holder = asyncio.create_task(holds())
+    await inside.wait()
+    second = asyncio.create_task(holds())
+    await asyncio.sleep(0.05)
+    assert not second.done()  # still one slot: the second turn waits
+    release.set()
+    await asyncio.gather(holder, second)
 
 
 async def test_limit_zero_admits_everyone():

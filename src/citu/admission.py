@@ -33,7 +33,6 @@ def leave_admission() -> None:
 
 class AdmissionGate:
     def __init__(self, limit: int) -> None:
-        self.limit = limit
         # asyncio.Semaphore wakes its waiters in FIFO order: arrival order is kept.
         self._slots = asyncio.Semaphore(limit) if limit > 0 else None
 

@@ -36,8 +36,9 @@ from citu.agents.llm_calls import (
 log = logging.getLogger("citu.agents.ask.llm")
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-# As the openai SDK: these statuses are worth another try, the other 4xx are not.
-_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# As the openai SDK: timeouts, conflicts, rate limits and server errors are worth another try;
+# the other 4xx are configuration problems.
+_RETRY_4XX = frozenset({408, 409, 429})
 
 
 class _Retryable(Exception):
@@ -174,9 +175,9 @@ class TextChatModel(BaseChatModel):
             raise _Retryable(LlmUnavailable(LLM_UNAVAILABLE_TEXT)) from exc
         if response.status_code >= 400:
             log.warning("LLM answered HTTP %s: %s", response.status_code, response.text[:300])
-            retry = response.status_code == 429 or response.status_code >= 500
+            retry = response.status_code in _RETRY_4XX or response.status_code >= 500
             error = LlmUnavailable(LLM_UNAVAILABLE_TEXT, can_retry=retry)
-            if response.status_code in _RETRY_STATUSES:
+            if retry:
                 raise _Retryable(error, _retry_after(response))
             raise error
         try:

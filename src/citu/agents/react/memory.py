@@ -64,11 +64,10 @@ async def _setup_once(pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> N
     open statement in the database, so a worker blocked inside ``pg_advisory_lock`` would wait
     on the builder while the builder waits on it (an undetectable deadlock via our pool).
     """
+    key = (int(AdvisoryLock.REACT_SETUP),)
     async with pool.connection() as conn:
         while True:
-            if (await (await conn.execute(_TRY_LOCK, (int(AdvisoryLock.REACT_SETUP),))).fetchone())[
-                "ok"
-            ]:
+            if (await (await conn.execute(_TRY_LOCK, key)).fetchone())["ok"]:
                 break
             await asyncio.sleep(0.1)
         try:
@@ -79,7 +78,7 @@ async def _setup_once(pool: AsyncConnectionPool, saver: AsyncPostgresSaver) -> N
                 "ON checkpoints (split_part(thread_id, ':', 1))"
             )
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(%s)", (int(AdvisoryLock.REACT_SETUP),))
+            await conn.execute("SELECT pg_advisory_unlock(%s)", key)
 
 
 def user_of(thread_id: str) -> str:
