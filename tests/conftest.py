@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from citu.app import create_app
 from citu.db.embedded import start_embedded_server, with_database
+from citu.db.reader_role import ReaderRoleSpec, apply_reader_role, quote_ident, with_user
 from citu.db.schema import apply_schema, ensure_demo_database
 from citu.settings import Settings
 from fakes.openai_fake import fake_llm, openai_fake_server  # noqa: F401 - fixtures
@@ -30,6 +31,15 @@ BUSINESS_ADMIN_URL = os.environ.get(
 REDIS_HOST_URL = os.environ.get("CITU_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_TEST_DB = int(os.environ.get("CITU_TEST_REDIS_DB", "13"))
 TEMPLATE_DB = "citu_test_template"
+PRIVILEGED_MARKER = "privileged_business_role"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{PRIVILEGED_MARKER}: the app's business connection is the superuser (business_db_url)"
+        " with CITU_ALLOW_PRIVILEGED_BUSINESS_ROLE=true, instead of the SELECT-only reader",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +112,44 @@ def business_db_url() -> Iterator[str]:
     asyncio.run(_admin_execute(BUSINESS_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+@pytest.fixture(scope="session")
+def business_reader_url(business_db_url: str) -> Iterator[str]:
+    """The business database through a SELECT-only role, as a deployment should connect.
+
+    ``business_db_url`` stays the superuser, for tests that create tables to read; the role
+    may read what the superuser creates later too (default privileges, any schema).
+    """
+    import asyncio
+
+    role = f"citu_test_reader_{uuid.uuid4().hex[:10]}"
+    database = business_db_url.rsplit("/", 1)[1]
+
+    async def create() -> None:
+        conn = await asyncpg.connect(business_db_url)
+        try:
+            await apply_reader_role(conn, ReaderRoleSpec(role=role, database=database))
+            owner = await conn.fetchval("SELECT current_user")
+            for grant in ("USAGE ON SCHEMAS", "SELECT ON TABLES"):
+                await conn.execute(
+                    f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_ident(owner)}"
+                    f" GRANT {grant} TO {quote_ident(role)}"
+                )
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(business_db_url)
+        try:
+            await conn.execute(f"DROP OWNED BY {quote_ident(role)}")
+        finally:
+            await conn.close()
+        await _admin_execute(BUSINESS_ADMIN_URL, f"DROP ROLE IF EXISTS {quote_ident(role)}")
+
+    asyncio.run(create())
+    yield with_user(business_db_url, role)
+    asyncio.run(drop())
+
+
 @pytest.fixture
 async def citu_db_url(embedded_pg_url: str, template_ready: str) -> AsyncIterator[str]:
     """A fresh citu database for one test, dropped afterwards."""
@@ -131,12 +179,21 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, citu_db_url: str, business_db_url: str, redis_url: str, fake_llm
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    citu_db_url: str,
+    business_db_url: str,
+    business_reader_url: str,
+    redis_url: str,
+    fake_llm,
 ) -> Settings:
+    # @pytest.mark.privileged_business_role: the superuser, explicitly allowed (hostile tests).
+    privileged = request.node.get_closest_marker(PRIVILEGED_MARKER) is not None
     return Settings(
         _env_file=None,
         database_url=citu_db_url,
-        business_db_url=business_db_url,
+        business_db_url=business_db_url if privileged else business_reader_url,
+        allow_privileged_business_role=privileged,
         redis_url=redis_url,
         llm_base_url=fake_llm.base_url,
         llm_api_key="test-llm-key",

@@ -199,7 +199,7 @@ async def test_business_db_unreachable_at_start_then_back(settings, business_db_
     """Start degraded (nothing listens where the business DB should be), recover when it comes."""
     target = urlsplit(business_db_url)
     port = free_port()
-    settings.business_db_url = with_port(business_db_url, port)
+    settings.business_db_url = with_port(settings.business_db_url, port)
     settings.business_reconnect_seconds = 0.1
     async with running(settings) as app:
         client = app.test_client()
@@ -226,7 +226,7 @@ async def test_business_db_unreachable_at_start_then_back(settings, business_db_
 async def test_business_db_lost_after_start_then_back(settings, business_db_url):
     target = urlsplit(business_db_url)
     port = free_port()
-    settings.business_db_url = with_port(business_db_url, port)
+    settings.business_db_url = with_port(settings.business_db_url, port)
     proxy = DelayProxy(target.hostname, target.port or 5432, listen_port=port)
     await proxy.__aenter__()
     async with running(settings) as app:
@@ -268,7 +268,7 @@ async def test_slow_business_query_times_out_with_a_clear_answer(settings):
 async def test_sql_route_while_the_business_db_is_away_then_back(settings, business_db_url):
     target = urlsplit(business_db_url)
     port = free_port()
-    settings.business_db_url = with_port(business_db_url, port)
+    settings.business_db_url = with_port(settings.business_db_url, port)
     settings.business_reconnect_seconds = 0.1
     query = {"sql": "SELECT count(*) FROM bss_company"}
     async with running(settings) as app:

@@ -22,8 +22,10 @@ from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.agents.react.agent import ReactAgent
 from citu.agents.text_model import TextChatModel
+from citu.db.business import BusinessRoleRefused, check_business_role, ensure_demo_reader
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
+from citu.db.role_check import RoleReport
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
 from citu.llm import ShardedTransport, build_chat_model, build_embeddings, build_text_model
@@ -66,6 +68,7 @@ class Services:
         self.components: dict[str, Any] = {}
         self.ops = Ops(settings)  # metrics, alerts, maintenance switch; no connection yet
         self._business_retry: asyncio.Task | None = None
+        self.business_role: RoleReport | None = None  # what the business role may do
 
     async def start(self) -> None:
         settings = self.settings
@@ -79,6 +82,7 @@ class Services:
         self.db = await open_citu_pool(self.database_url, settings)
         if not settings.business_db_url:
             await ensure_demo_database(business_url)
+            business_url = await ensure_demo_reader(business_url, settings)
         self.business_db_url = business_url
         await self._open_business_pool()
         # A blocking pool: past max_connections a command waits for a free connection instead
@@ -169,7 +173,9 @@ class Services:
 
     async def _open_business_pool(self) -> None:
         try:
-            self.business_db = await open_business_pool(self.business_db_url, self.settings)
+            pool = await open_business_pool(self.business_db_url, self.settings)
+            self.business_role = await check_business_role(pool)
+            self.business_db = pool
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             # The service still serves training, conversations and feedback without it, and
             # keeps trying in the background so it recovers when the database returns.
@@ -182,9 +188,12 @@ class Services:
         while self.business_db is None:
             await asyncio.sleep(self.settings.business_reconnect_seconds)
             try:
-                self.business_db = await open_business_pool(self.business_db_url, self.settings)
+                pool = await open_business_pool(self.business_db_url, self.settings)
             except (OSError, asyncpg.PostgresError, TimeoutError):
                 continue
+            # The database may have come back with another role or other grants.
+            self.business_role = await check_business_role(pool)
+            self.business_db = pool
             log.info("business database %s reachable again", redact_url(self.business_db_url))
 
     async def close(self) -> None:
@@ -224,6 +233,9 @@ class Services:
     def require_business_db(self) -> asyncpg.Pool:
         if self.business_db is None:
             raise ServiceUnavailable("业务数据库不可用：请检查 CITU_BUSINESS_DB_URL")
+        role = self.business_role
+        if role is not None and not role.ok and not self.settings.allow_privileged_business_role:
+            raise BusinessRoleRefused()
         return self.business_db
 
     def require_redis(self) -> Redis:

@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     business_connect_timeout: float = 10.0
     business_reconnect_seconds: float = 5.0  # retry interval while unreachable at start
     demo_database_name: str = "citu_demo"
+    # --- business database: least privilege and bounded work (citu.db.business) ----------
+    # A superuser, a writer or a member of pg_*_server_* roles makes business SQL refused.
+    allow_privileged_business_role: bool = False
+    demo_reader_role: str = "citu_demo_reader"  # the embedded demo's SELECT-only login
+    api_max_result_bytes: int = 8 * 1024 * 1024  # text size of the rows one query returns
+    business_query_concurrency: int = 8  # per worker; keep below business_pool_max
+    business_query_queue_timeout_seconds: float = 2.0  # then 503 with can_retry
+    business_idle_in_transaction_timeout_ms: int = 60_000
+    business_lock_timeout_ms: int = 5_000
+    business_work_mem: str = "64MB"
 
     # --- LLM and embeddings (OpenAI-compatible endpoints) ---------------------------------
     llm_base_url: str | None = None

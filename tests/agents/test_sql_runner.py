@@ -200,9 +200,12 @@ async def test_second_guard_with_check_sql_disabled(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sql_runner, "check_sql", lambda sql: SqlCheck(True, "", sql))
+    await pool.execute("CREATE SEQUENCE citu_probe_seq")
     before = await _snapshot(pool)
     with pytest.raises(SqlExecutionError) as info:
-        await run_read_only(pool, "UPDATE sales SET name = 'hacked' RETURNING id")
+        # A write through a function: data-modifying statements cannot even be wrapped by the
+        # byte cap's subquery (test_byte_cap_wrapper_refuses_data_modifying_statements).
+        await run_read_only(pool, "SELECT nextval('citu_probe_seq')")
     assert info.value.pg_code == "25006"  # read_only_sql_transaction
     assert isinstance(info.value.__cause__, asyncpg.ReadOnlySQLTransactionError)
     assert await _snapshot(pool) == before

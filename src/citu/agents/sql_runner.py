@@ -1,11 +1,13 @@
 """Read-only execution of checked SQL on the business database (asyncpg).
 
 Second safety layer under ``sql_guard``: a READ ONLY transaction with ``SET LOCAL
-statement_timeout``, the extended protocol (a single statement per prepare) and a row cap.
+statement_timeout``, the extended protocol (a single statement per prepare), a row cap and a
+byte cap enforced by the server, and (on the business pool) a per-worker concurrency limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import uuid
@@ -35,6 +37,11 @@ _MOVE_CHUNK = 2_147_483_647
 
 # Client-side safety net on top of statement_timeout (e.g. a stalled server), in seconds.
 _CLIENT_TIMEOUT_MARGIN = 5.0
+
+# Byte cap when neither the caller nor the pool sets one.
+DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024
+
+BYTE_LIMIT_NOTE = "结果超过大小上限（{limit} 字节），仅返回前 {rows} 行"
 
 ConnSource = asyncpg.Pool | asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -69,15 +76,28 @@ class QueryResult:
     row_count: int = 0
     total_row_count: int = 0
     is_limited: bool = False
+    # Set when the byte cap, not the row cap, cut the rows: the cap in bytes.
+    byte_limit: int | None = None
+
+    @property
+    def limit_note(self) -> str | None:
+        if self.byte_limit is None:
+            return None
+        return BYTE_LIMIT_NOTE.format(limit=self.byte_limit, rows=self.row_count)
 
     def to_records(self) -> dict[str, Any]:
-        return {
+        records = {
             "columns": list(self.columns),
             "rows": self.rows,
             "row_count": self.row_count,
             "total_row_count": self.total_row_count,
             "is_limited": self.is_limited,
         }
+        if self.byte_limit is not None:
+            # Additive fields, present only when the byte cap applied.
+            records["limited_by"] = "bytes"
+            records["limit_note"] = self.limit_note
+        return records
 
 
 def _format_timedelta(value: dt.timedelta) -> str:
@@ -143,17 +163,59 @@ async def _read_only_tx(conn_source: ConnSource, timeout_ms: int) -> AsyncIterat
 @asynccontextmanager
 async def _connection(conn_source: ConnSource) -> AsyncIterator[Any]:
     if isinstance(conn_source, asyncpg.Pool):
-        async with conn_source.acquire() as conn:
-            yield conn
+        gate = getattr(conn_source, "query_gate", None)
+        async with gate.slot() if gate is not None else contextlib.nullcontext():
+            async with conn_source.acquire() as conn:
+                yield conn
     else:
         yield conn_source
 
 
+def _max_bytes(conn_source: ConnSource, max_bytes: int | None) -> int:
+    if max_bytes is not None:
+        return max_bytes
+    configured = getattr(conn_source, "max_result_bytes", None)
+    return configured if configured is not None else DEFAULT_MAX_RESULT_BYTES
+
+
+def _capped_statement(statement: str, width: int, max_rows: int, max_bytes: int) -> str:
+    """``statement`` wrapped so the server sends only the rows that fit in ``max_bytes``.
+
+    asyncpg reads a whole row into memory, so a client-side check comes too late for a single
+    huge value: the server blanks every value of the rows past the cap instead. The size of a
+    row is the length of its text form, counted for the first ``max_rows + 1`` rows only so
+    counting the rest (``total_row_count``) costs no conversion. Columns get positional names
+    inside (duplicates and odd names are safe) and keep their types; neither window has an
+    ORDER BY, so the statement's own order passes through unchanged.
+    """
+    cols = [f"c{i}" for i in range(1, width + 1)]
+    as_row = ", ".join(f"r.{c}" for c in cols)
+    capped = ", ".join(f"CASE WHEN s.citu_size <= {max_bytes} THEN s.{c} END" for c in cols)
+    body = statement.rstrip().rstrip(";")
+    return (
+        f"SELECT {capped}, s.citu_size FROM (\n"
+        f"SELECT r.*, sum(CASE WHEN r.citu_n <= {max_rows + 1}"
+        f" THEN octet_length(ROW({as_row})::text) ELSE 0 END)"
+        " OVER (ROWS UNBOUNDED PRECEDING) AS citu_size FROM (\n"
+        "SELECT q.*, row_number() OVER () AS citu_n FROM (\n"
+        f"{body}\n"
+        f") AS q({', '.join(cols)}) OFFSET 0) AS r) AS s"
+    )
+
+
 async def _execute(
-    conn_source: ConnSource, statement: str, *, max_rows: int, timeout_ms: int
+    conn_source: ConnSource,
+    statement: str,
+    *,
+    max_rows: int,
+    timeout_ms: int,
+    max_bytes: int | None = None,
 ) -> QueryResult:
     """Run ``statement`` without the static check; the READ ONLY transaction still applies."""
     _check_limits(max_rows, timeout_ms)
+    byte_cap = _max_bytes(conn_source, max_bytes)
+    if byte_cap < 0:
+        raise ValueError("max_bytes must be >= 0")
     client_timeout = timeout_ms / 1000 + _CLIENT_TIMEOUT_MARGIN
     try:
         async with _read_only_tx(conn_source, timeout_ms) as conn:
@@ -161,8 +223,11 @@ async def _execute(
             prepared = await conn.prepare(statement, timeout=client_timeout)
             # Column names come from the statement description, so an empty result keeps them.
             columns = [attr.name for attr in prepared.get_attributes()]
-            # A cursor keeps the user's ORDER BY untouched (no wrapping subquery); MOVE then
-            # counts the remaining rows on the server without sending them.
+            if columns:
+                capped = _capped_statement(statement, len(columns), max_rows, byte_cap)
+                prepared = await conn.prepare(capped, timeout=client_timeout)
+            # A cursor sends rows on demand; MOVE then counts the remaining rows on the
+            # server without sending them.
             cursor = await prepared.cursor(timeout=client_timeout)
             records = await cursor.fetch(max_rows, timeout=client_timeout) if max_rows else []
             total = len(records)
@@ -177,9 +242,19 @@ async def _execute(
     except TimeoutError as exc:
         raise SqlTimeoutError(f"查询超时（客户端等待超过 {client_timeout:g} 秒）") from exc
 
+    width = len(columns)
+    kept = records
+    if width:
+        # The last field is the running size; rows past the cap arrive blanked.
+        fitting = 0
+        for record in records:
+            if record[width] > byte_cap:
+                break
+            fitting += 1
+        kept = records[:fitting]
     rows = [
         {name: normalize_value(value) for name, value in zip(columns, record, strict=False)}
-        for record in records
+        for record in kept
     ]
     return QueryResult(
         columns=columns,
@@ -187,20 +262,30 @@ async def _execute(
         row_count=len(rows),
         total_row_count=total,
         is_limited=total > len(rows),
+        byte_limit=byte_cap if len(kept) < len(records) else None,
     )
 
 
 async def run_read_only(
-    conn_source: ConnSource, sql: str, *, max_rows: int = 1000, timeout_ms: int = 30000
+    conn_source: ConnSource,
+    sql: str,
+    *,
+    max_rows: int = 1000,
+    timeout_ms: int = 30000,
+    max_bytes: int | None = None,
 ) -> QueryResult:
-    """Check ``sql`` with the guard, then run it read-only with a timeout and a row cap.
+    """Check ``sql`` with the guard, then run it read-only with a timeout, a row and a byte cap.
 
-    Raises UnsafeSqlError, SqlExecutionError or SqlTimeoutError (a SqlExecutionError).
+    ``max_bytes`` defaults to the business pool's ``CITU_API_MAX_RESULT_BYTES`` (else 8 MiB).
+    Raises UnsafeSqlError, SqlExecutionError or SqlTimeoutError (a SqlExecutionError), and
+    BusinessQueryBusy (a 503) when the pool's query slots stay taken.
     """
     check = check_sql(sql)
     if not check.ok:
         raise UnsafeSqlError(check.reason)
-    return await _execute(conn_source, check.statement, max_rows=max_rows, timeout_ms=timeout_ms)
+    return await _execute(
+        conn_source, check.statement, max_rows=max_rows, timeout_ms=timeout_ms, max_bytes=max_bytes
+    )
 
 
 async def explain_sql(conn_source: ConnSource, sql: str, *, timeout_ms: int = 30000) -> str | None:

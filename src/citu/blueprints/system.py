@@ -7,6 +7,7 @@ import asyncio
 from quart import Blueprint
 
 from citu import responses as r
+from citu.db.business import role_health
 from citu.services import services
 
 bp = Blueprint("system", __name__)
@@ -35,6 +36,9 @@ async def health():
         "embeddings": svc.embeddings is not None,
     }
     down = [name for name, ok in components.items() if not ok]
+    role = role_health(svc.business_role, svc.settings)
+    if role is not None:
+        down.append("business_database_role")
     react_agent = svc.components.get("react_agent")
     body = {
         "status": "degraded" if down else "healthy",
@@ -48,6 +52,8 @@ async def health():
     }
     if down:
         body["degraded_components"] = down
+    if role is not None:
+        body["business_database_role"] = role
     return body, 200
 
 

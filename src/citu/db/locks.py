@@ -20,6 +20,7 @@ class AdvisoryLock(enum.IntEnum):
     VECTOR_INDEX = 741_852_964  # the vector store's dimension check and HNSW index
     REACT_SETUP = 741_852_965  # the ReAct checkpointer's migrations (session lock, polled)
     DEMO_DATABASE = 0x6369747564656D6F  # "citudemo": installing the demo business data
+    READER_ROLE = 741_852_966  # creating or repairing a SELECT-only business role
 
 
 # Pipeline runs lock (PIPELINE_RUN_CLASS, hashtext(task_id)): the two-key form is a separate

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 from pgvector.asyncpg import register_vector
 
+from citu.errors import ServiceUnavailable
 from citu.settings import Settings
+
+BUSY_TEXT = "业务数据库繁忙：同时执行的查询已达上限，请稍后重试"
 
 
 async def _init_citu_connection(conn: asyncpg.Connection) -> None:
@@ -22,16 +29,88 @@ async def open_citu_pool(url: str, settings: Settings) -> asyncpg.Pool:
     )
 
 
-async def open_business_pool(url: str, settings: Settings) -> asyncpg.Pool:
-    # Read-only at the session level: even SQL that slips past the guard cannot write.
-    return await asyncpg.create_pool(
+class BusinessQueryBusy(ServiceUnavailable):
+    """Every query slot of this worker stayed taken for the whole queue timeout."""
+
+    def __init__(self) -> None:
+        super().__init__(BUSY_TEXT, can_retry=True)
+
+
+class QueryGate:
+    """At most ``limit`` business queries at once per worker; a short wait, then a 503.
+
+    Kept below the pool's size so ``/health`` and catalog reads always find a connection,
+    and so a burst of slow queries is refused quickly instead of queueing for minutes.
+    """
+
+    def __init__(self, limit: int, queue_timeout: float) -> None:
+        if limit < 1:
+            raise ValueError("CITU_BUSINESS_QUERY_CONCURRENCY must be >= 1")
+        self.limit = limit
+        self.queue_timeout = queue_timeout
+        self._slots = asyncio.Semaphore(limit)
+
+    @property
+    def in_use(self) -> int:
+        return self.limit - self._slots._value
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise BusinessQueryBusy() from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+class BusinessPool(asyncpg.Pool):
+    """The business pool, carrying the per-worker limits every query through it obeys.
+
+    A subclass rather than a wrapper: code that takes an ``asyncpg.Pool`` keeps working, and
+    the runner finds the limits on the pool it was given without every caller passing them.
+    """
+
+    __slots__ = ("query_gate", "max_result_bytes")
+
+    query_gate: QueryGate | None
+    max_result_bytes: int | None
+
+
+def business_server_settings(settings: Settings) -> dict[str, str]:
+    """Session settings of every business connection (all settable by a plain role)."""
+    return {
+        "application_name": "citu-business",
+        # Even SQL that slips past the guard cannot write in this session.
+        "default_transaction_read_only": "on",
+        "statement_timeout": str(settings.business_statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(
+            settings.business_idle_in_transaction_timeout_ms
+        ),
+        "lock_timeout": str(settings.business_lock_timeout_ms),
+        "work_mem": settings.business_work_mem,
+    }
+
+
+async def open_business_pool(url: str, settings: Settings) -> BusinessPool:
+    pool = BusinessPool(
         url,
         min_size=1,
         max_size=settings.business_pool_max,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         timeout=settings.business_connect_timeout,
-        server_settings={
-            "application_name": "citu-business",
-            "default_transaction_read_only": "on",
-            "statement_timeout": str(settings.business_statement_timeout_ms),
-        },
+        server_settings=business_server_settings(settings),
     )
+    pool.query_gate = QueryGate(
+        settings.business_query_concurrency, settings.business_query_queue_timeout_seconds
+    )
+    pool.max_result_bytes = settings.api_max_result_bytes
+    await pool
+    return pool
