@@ -121,7 +121,13 @@ def reader_role_sql(spec: ReaderRoleSpec) -> list[str]:
 def render_script(spec: ReaderRoleSpec) -> str:
     """The statements as one script, in a transaction, for ``psql -f``."""
     body = ";\n".join(reader_role_sql(spec))
-    return f"BEGIN;\n{body};\nCOMMIT;\n"
+    header = (
+        f"-- A SELECT-only role for citu's business connection ({spec.role}).\n"
+        "-- Run as a superuser, connected to the business database (psql -f). Idempotent.\n"
+        "-- PostgreSQL 14 and older also let PUBLIC create in schema public; consider\n"
+        "--   REVOKE CREATE ON SCHEMA public FROM PUBLIC;\n"
+    )
+    return f"{header}BEGIN;\n{body};\nCOMMIT;\n"
 
 
 async def apply_reader_role(conn: asyncpg.Connection, spec: ReaderRoleSpec) -> None:
