@@ -230,3 +230,26 @@ async def test_the_demo_connects_through_its_own_reader_role(settings, embedded_
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+# ---- bounded results through the routes -------------------------------------------------
+
+
+async def test_run_sql_answers_the_rows_that_fit_with_a_note(settings):
+    settings.api_max_result_bytes = 300
+    async with running(settings) as app:
+        client = app.test_client()
+        sql = "SELECT service_area_name, service_area_no FROM bss_service_area ORDER BY 2"
+        status, body = await call(client, "POST", RUN_SQL, {"sql": sql})
+        assert status == 200, body
+        result = body["data"]["query_result"]
+        assert 0 < result["row_count"] < result["total_row_count"] == 20
+        assert result["is_limited"] is True and result["limited_by"] == "bytes"
+        assert result["limit_note"] in body["data"]["response"]
+        numbers = [row["service_area_no"] for row in result["rows"]]
+        assert numbers == sorted(numbers)
+
+        tools = ReactSqlTools(None, app.extensions["citu"].require_business_db, settings)
+        text, artifact = await tools.run_sql("SELECT repeat('x', 5000) AS big")
+        assert json.loads(text)["message"] == artifact["limit_note"]
+        assert artifact["rows"] == [] and artifact["is_limited"] is True

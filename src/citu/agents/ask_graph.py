@@ -228,7 +228,7 @@ class AskAgent:
         except SqlExecutionError as exc:
             return self._execution_failed(f"SQL执行失败: {exc.message}")
 
-        if result.row_count == 0:
+        if result.row_count == 0 and not result.is_limited:
             records: dict[str, Any] = {
                 "rows": [],
                 "columns": [],

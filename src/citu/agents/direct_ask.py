@@ -171,6 +171,8 @@ class DirectAsk:
             log.info("citu_run_sql failed: %s", exc.message)
             return r.internal_error_response(f"SQL执行失败，请检查SQL语句是否正确: {exc.message}")
         text = f"SQL执行完成，共返回 {result.total_row_count} 条记录"
-        if result.is_limited:
+        if result.limit_note is not None:
+            text += f"，{result.limit_note}"
+        elif result.is_limited:
             text += f"，已限制显示前 {self.settings.api_max_return_rows} 条"
         return r.success_response(text, {"sql": sql, "query_result": result.to_records()})

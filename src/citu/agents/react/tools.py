@@ -128,7 +128,9 @@ class ReactSqlTools:
             return _json({"status": "error", "error_message": str(error)}), None
         artifact = {"sql": sql, **result.to_records()}
         if not result.rows:
-            return _json({"status": "success", "data": [], "message": "查询无结果"}), artifact
+            # A result too large to send is not an empty one: tell the model so.
+            message = result.limit_note or "查询无结果"
+            return _json({"status": "success", "data": [], "message": message}), artifact
         return _json(result.rows), artifact
 
 
