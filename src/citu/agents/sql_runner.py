@@ -150,8 +150,10 @@ def _to_pg_error(exc: asyncpg.PostgresError) -> SqlExecutionError:
 
 
 @asynccontextmanager
-async def _read_only_tx(conn_source: ConnSource, timeout_ms: int) -> AsyncIterator[Any]:
-    async with _connection(conn_source) as conn:
+async def _read_only_tx(
+    conn_source: ConnSource, timeout_ms: int, queue_timeout: float | None = None
+) -> AsyncIterator[Any]:
+    async with _connection(conn_source, queue_timeout) as conn:
         if conn.is_in_transaction():
             # asyncpg would open a SAVEPOINT and silently drop readonly=True.
             raise SqlError("run_read_only needs a connection that is not inside a transaction")
@@ -161,10 +163,13 @@ async def _read_only_tx(conn_source: ConnSource, timeout_ms: int) -> AsyncIterat
 
 
 @asynccontextmanager
-async def _connection(conn_source: ConnSource) -> AsyncIterator[Any]:
+async def _connection(
+    conn_source: ConnSource, queue_timeout: float | None = None
+) -> AsyncIterator[Any]:
     if isinstance(conn_source, asyncpg.Pool):
         gate = getattr(conn_source, "query_gate", None)
-        async with gate.slot() if gate is not None else contextlib.nullcontext():
+        slot = gate.slot(queue_timeout) if gate is not None else contextlib.nullcontext()
+        async with slot:
             async with conn_source.acquire() as conn:
                 yield conn
     else:
@@ -288,11 +293,18 @@ async def run_read_only(
     )
 
 
-async def explain_sql(conn_source: ConnSource, sql: str, *, timeout_ms: int = 30000) -> str | None:
+async def explain_sql(
+    conn_source: ConnSource,
+    sql: str,
+    *,
+    timeout_ms: int = 30000,
+    queue_timeout: float | None = None,
+) -> str | None:
     """Validate ``sql`` with EXPLAIN (plans, never executes): None when valid, else the problem.
 
     An unsafe statement returns the guard's reason instead of raising, so callers (LLM repair
-    loops) treat every failure the same way: a text to show or to feed back.
+    loops) treat every failure the same way: a text to show or to feed back. Background work
+    (the pipeline) passes a longer ``queue_timeout`` than a request's to wait for a query slot.
     """
     _check_limits(0, timeout_ms)
     check = check_sql(sql)
@@ -303,7 +315,7 @@ async def explain_sql(conn_source: ConnSource, sql: str, *, timeout_ms: int = 30
         # "EXPLAIN (" would start EXPLAIN's option list.
         statement = f"SELECT * FROM ({statement}) AS q"
     try:
-        async with _read_only_tx(conn_source, timeout_ms) as conn:
+        async with _read_only_tx(conn_source, timeout_ms, queue_timeout) as conn:
             await conn.fetch(
                 f"EXPLAIN {statement}", timeout=timeout_ms / 1000 + _CLIENT_TIMEOUT_MARGIN
             )

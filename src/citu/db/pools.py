@@ -55,9 +55,10 @@ class QueryGate:
         return self.limit - self._slots._value
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, queue_timeout: float | None = None) -> AsyncIterator[None]:
+        """Hold one slot; wait at most ``queue_timeout`` (default: the configured one)."""
         try:
-            async with asyncio.timeout(self.queue_timeout):
+            async with asyncio.timeout(queue_timeout or self.queue_timeout):
                 await self._slots.acquire()
         except TimeoutError:
             raise BusinessQueryBusy() from None

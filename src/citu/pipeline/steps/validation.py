@@ -27,6 +27,8 @@ from citu.pipeline.steps.qa import pair_files
 
 log = logging.getLogger("citu.pipeline.validation")
 
+_QUEUE_WAIT_SECONDS = 300.0
+
 REPAIR_SYSTEM = (
     "你是一个PostgreSQL专家，擅长修复SQL中的语法错误和表结构引用错误。请严格按照JSON格式输出。"
 )
@@ -84,12 +86,16 @@ def load_items(path: Path) -> tuple[list[Any], list[Item]]:
 async def _validate(ctx: StepContext, items: list[Item]) -> None:
     semaphore = asyncio.Semaphore(max(1, ctx.settings.pipeline_validation_concurrency))
     timeout_ms = ctx.settings.pipeline_validation_timeout_ms
+    # A run waits for one of the worker's business-query slots rather than fail on a busy moment.
+    queue_wait = _QUEUE_WAIT_SECONDS
 
     async def check(item: Item) -> None:
         async with semaphore:
             started = time.monotonic()
             try:
-                item.error = await explain_sql(ctx.business_pool, item.sql, timeout_ms=timeout_ms)
+                item.error = await explain_sql(
+                    ctx.business_pool, item.sql, timeout_ms=timeout_ms, queue_timeout=queue_wait
+                )
             except (OSError, asyncpg.InterfaceError) as error:
                 raise StepError(f"数据库连接异常，无法继续验证: {error}") from error
             item.seconds = time.monotonic() - started
@@ -114,6 +120,8 @@ async def _require_connection(ctx: StepContext) -> None:
 async def _repair(ctx: StepContext, failed: list[Item]) -> None:
     size = max(1, ctx.settings.pipeline_repair_batch_size)
     timeout_ms = ctx.settings.pipeline_validation_timeout_ms
+    # A run waits for one of the worker's business-query slots rather than fail on a busy moment.
+    queue_wait = _QUEUE_WAIT_SECONDS
     for start in range(0, len(failed), size):
         batch = failed[start : start + size]
         for item in batch:
@@ -135,7 +143,9 @@ async def _repair(ctx: StepContext, failed: list[Item]) -> None:
                 candidate += ";"
             if candidate == item.sql:
                 continue
-            error = await explain_sql(ctx.business_pool, candidate, timeout_ms=timeout_ms)
+            error = await explain_sql(
+                ctx.business_pool, candidate, timeout_ms=timeout_ms, queue_timeout=queue_wait
+            )
             if error is None:
                 item.repaired_sql, item.sql, item.error = candidate, candidate, None
                 log.info("SQL修复成功: %s", item.question)
