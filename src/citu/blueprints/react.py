@@ -13,6 +13,7 @@ from psycopg import OperationalError
 from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_request
 
+from citu import failures
 from citu import responses as r
 from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
@@ -68,15 +69,22 @@ def validate_chat(fields: dict[str, Any]) -> tuple[str, str, str | None, list[st
 
 
 def _chat_failure(
-    code: int, message: str, error: str, retry: bool, thread_id: str, user_id: str
+    code: int,
+    message: str,
+    error: str,
+    retry: bool,
+    thread_id: str,
+    user_id: str,
+    error_type: str = failures.INTERNAL_ERROR,
 ) -> Response:
+    data = {"conversation_id": thread_id, "user_id": user_id, "timestamp": r.now_iso()}
     body = {
         "code": code,
         "message": message,
         "success": False,
         "error": error,
         "retry_suggested": retry,
-        "data": {"conversation_id": thread_id, "user_id": user_id, "timestamp": r.now_iso()},
+        "data": {**data, "error_type": error_type},
     }
     return r.reply(body)
 
@@ -114,7 +122,13 @@ async def ask_react_agent():
         return _plain_error(503, "服务未就绪", "React Agent 初始化失败")
     except OperationalError:
         return _chat_failure(
-            503, "服务暂时不可用，请稍后重试", "数据库连接失败", True, thread_id, user_id
+            503,
+            "服务暂时不可用，请稍后重试",
+            "数据库连接失败",
+            True,
+            thread_id,
+            user_id,
+            failures.DATABASE_UNAVAILABLE,
         )
     except ThreadBusy:
         return _chat_failure(
@@ -143,6 +157,7 @@ async def ask_react_agent():
                 retry,
                 thread_id,
                 user_id,
+                event.get("error_type", failures.INTERNAL_ERROR),
             )
     return _chat_failure(
         500, "处理失败", "处理失败：未获取到有效的执行结果", False, thread_id, user_id
@@ -153,14 +168,10 @@ def sse_frame(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False, default=str)}\n\n"
 
 
-def sse_error(text: str) -> str:
+def sse_error(text: str, error_type: str = failures.INTERNAL_ERROR) -> str:
+    data = {"type": "error", "error": text, "timestamp": r.now_iso(), "error_type": error_type}
     return sse_frame(
-        {
-            "code": 500,
-            "success": False,
-            "message": "处理失败",
-            "data": {"type": "error", "error": text, "timestamp": r.now_iso()},
-        }
+        r.with_request_id({"code": 500, "success": False, "message": "处理失败", "data": data})
     )
 
 
@@ -180,19 +191,27 @@ async def ask_react_agent_stream():
     """The same turn as ``ask_react_agent``, as Server-Sent Events (progress per graph node)."""
     fields = request.args.to_dict()
     if not fields.get("question"):
-        return _sse_response(_single(sse_error("缺少必需参数：question")))
+        return _sse_response(_single(sse_error("缺少必需参数：question", failures.INVALID_REQUEST)))
     question, user_id, thread_id, errors = validate_chat(fields)
     if errors:
-        return _sse_response(_single(sse_error(f"参数验证失败: {'; '.join(errors)}")))
+        return _sse_response(
+            _single(sse_error(f"参数验证失败: {'; '.join(errors)}", failures.INVALID_REQUEST))
+        )
     thread_id = thread_id or new_thread_id(user_id)
     try:
         events = await _require_agent().start_turn(question, user_id, thread_id)
     except AgentUnavailable:
-        return _sse_response(_single(sse_error("流式 React Agent 初始化失败")))
+        return _sse_response(
+            _single(sse_error("流式 React Agent 初始化失败", failures.AGENT_UNAVAILABLE))
+        )
     except OperationalError:
-        return _sse_response(_single(sse_error("服务暂时不可用，请稍后重试")))
+        return _sse_response(
+            _single(sse_error("服务暂时不可用，请稍后重试", failures.DATABASE_UNAVAILABLE))
+        )
     except ThreadBusy:
-        return _sse_response(_single(sse_error("该会话已有请求正在处理，请等待完成后再提问")))
+        return _sse_response(
+            _single(sse_error("该会话已有请求正在处理，请等待完成后再提问", failures.CONFLICT))
+        )
     return _sse_response(_turn_frames(events, thread_id, user_id))
 
 
@@ -220,7 +239,7 @@ async def _turn_frames(
             }
             yield sse_frame({"code": 200, "success": True, "message": "处理完成", "data": data})
         else:
-            yield sse_error(event["error"])
+            yield sse_error(event["error"], event.get("error_type", failures.INTERNAL_ERROR))
 
 
 # ---- status --------------------------------------------------------------------------------
