@@ -157,3 +157,25 @@ def test_redact_keeps_ordinary_text() -> None:
 def test_mask_dsn_keeps_shape(url: str | None, expected: str | None) -> None:
     assert mask_dsn(url) == expected
     assert redact_url(url) == expected
+
+
+async def test_hypercorn_own_logger_output_is_redacted(log_dir: Path, capsys) -> None:
+    # What `citu serve` runs: hypercorn builds its loggers (errorlog/accesslog "-") after the
+    # app configured logging, replacing their handlers with its own stream handlers.
+    from hypercorn.config import Config
+    from hypercorn.logging import Logger
+
+    config = Config()
+    config.errorlog = "-"
+    config.accesslog = "-"
+    logger = Logger(config)
+    try:
+        _raise_with(f"upstream said: Incorrect API key provided: {LLM_KEY}")
+    except RuntimeError:
+        await logger.exception("Error in ASGI Framework")
+    await logger.info("request for /x?password=%s", DB_PASSWORD)
+    out = capsys.readouterr()
+    assert "Error in ASGI Framework" in out.err
+    assert "Traceback" in out.err
+    assert LLM_KEY not in out.err + out.out
+    assert DB_PASSWORD not in out.err + out.out

@@ -274,7 +274,7 @@ async def test_llm_error_is_503(client, fake_llm, installed):
     )
     body = await response.get_json()
     assert response.status_code == 503 and body["data"]["can_retry"] is True
-    assert body["data"]["error_type"] == "agent_initialization_failed"
+    assert body["data"]["error_type"] == "llm_unavailable"
 
 
 # ---- GET /api/v0/ask_agent_stream -------------------------------------------------------

@@ -69,3 +69,33 @@ async def test_query_string_passwords_are_masked_in_reads_and_download(client, s
 
     logs = "\n".join(p.read_text(encoding="utf-8") for p in settings.log_dir.glob("*.log"))
     assert_masked(logs)
+
+
+async def test_rejected_llm_key_is_not_in_task_reads_logs_or_files(client, settings, fake_llm):
+    key = settings.llm_api_key
+    created = await client.post(f"{BASE}/tasks", json={})
+    task_id = (await created.get_json())["data"]["task_id"]
+    await client.post(f"{BASE}/tasks/{task_id}/table-list", json={"tables": ["bss_company"]})
+    fake_llm.reject_key(401)
+    started = await client.post(f"{BASE}/tasks/{task_id}/execute", json={})
+    assert started.status_code == 202
+    for _ in range(600):
+        status = (await (await client.get(f"{BASE}/tasks/{task_id}")).get_json())["data"]
+        if status["status"] != "in_progress":
+            break
+        await asyncio.sleep(0.05)
+    assert status["status"] == "failed"
+    seen = [json.dumps(status, ensure_ascii=False)]
+    for path in ("", "/logs", "/files"):
+        seen.append(
+            await (await client.get(f"{BASE}/tasks/{task_id}{path}")).get_data(as_text=True)
+        )
+    task_dir = settings.data_dir / "data_pipeline" / "training_data" / task_id
+    seen += [
+        p.read_text(encoding="utf-8", errors="replace") for p in task_dir.rglob("*") if p.is_file()
+    ]
+    seen += [p.read_text(encoding="utf-8") for p in settings.log_dir.glob("*.log")]
+    for text in seen:
+        assert key not in text
+        assert "Incorrect API key" not in text or "provided: ***" in text
+    assert "AI服务认证失败" in seen[0]

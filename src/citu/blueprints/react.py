@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,9 +22,16 @@ from citu.security import require_admin
 from citu.services import services
 
 bp = Blueprint("react", __name__)
+log = logging.getLogger("citu.agents.react.routes")
 
 MAX_QUESTION_CHARS = 2000
 MAX_USER_ID_CHARS = 50
+
+
+def _failure_text(error: BaseException) -> str:
+    """citu's own text for an unexpected failure; the detail (redacted) goes to the log."""
+    log.error("ReAct route failed: %s", error, exc_info=error)
+    return failures.public_text(error)
 
 
 def _agent() -> ReactAgent | None:
@@ -252,7 +260,7 @@ async def _status(thread_id: str) -> Response:
     try:
         status = await agent.views.status(thread_id)
     except Exception as error:  # noqa: BLE001 - the old route reported every failure so
-        return r.reply(r.failed(f"获取状态失败: {error}", 500))
+        return r.reply(r.failed(f"获取状态失败: {_failure_text(error)}", 500))
     if status is None:
         return r.reply(r.failed("未找到执行线程", 404))
     return r.reply(r.success({**status, "timestamp": r.now_iso()}, "获取状态成功"))
@@ -293,7 +301,7 @@ async def user_conversations(user_id: str):
     try:
         items = await _require_agent().views.user_conversations(user_id, limit)
     except Exception as error:  # noqa: BLE001 - spec: 500 with the reason
-        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
     data = {"user_id": user_id, "limit": limit, "total_count": len(items), "conversations": items}
     return r.reply(r.success_response("获取用户对话列表成功", data))
 
@@ -305,7 +313,7 @@ async def conversation_history(thread_id: str):
     try:
         data = await _require_agent().views.history(thread_id, _include_tools())
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话详情失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
         return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
     return r.reply(r.success_response("获取对话详情成功", data))
@@ -319,7 +327,7 @@ async def direct_user_conversations(user_id: str):
     try:
         items = await _require_agent().views.direct_user_conversations(user_id, limit)
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
     data = {"user_id": user_id, "conversations": items, "total_count": len(items), "limit": limit}
     return r.reply(r.success_response("获取用户对话列表成功", data))
 
@@ -352,7 +360,7 @@ async def conversation_detail(thread_id: str):
     try:
         data = await _require_agent().views.detail(thread_id, include_tools)
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话详情失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
         return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
     data["api_metadata"] = _api_metadata(
@@ -371,7 +379,8 @@ async def conversation_compare(thread_id: str):
         full = await views.detail(thread_id, True)
         simple = await views.detail(thread_id, False)
     except Exception as error:  # noqa: BLE001
-        return r.reply({"success": False, "error": str(error), "timestamp": r.now_iso()}, 500)
+        body = {"success": False, "error": _failure_text(error), "timestamp": r.now_iso()}
+        return r.reply(body, 500)
     if full is None or simple is None:
         body = {"success": False, "error": "无法获取对话数据进行比较", "timestamp": r.now_iso()}
         return r.reply(body, 404)
@@ -420,7 +429,7 @@ async def conversation_summary(thread_id: str):
     try:
         detail = await _require_agent().views.detail(thread_id, include_tools)
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话摘要失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取对话摘要失败: {_failure_text(error)}"))
     if detail is None:
         return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
     messages = detail["messages"]
@@ -488,7 +497,7 @@ async def checkpoint_cleanup():
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {error}"))
+        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {_failure_text(error)}"))
     if not result["total_processed"]:
         return r.reply(r.success_response("未找到需要清理的checkpoint", result))
     verb = "将删除" if dry_run else "删除了"
@@ -506,7 +515,7 @@ async def checkpoint_stats():
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {_failure_text(error)}"))
     if user_id is not None:
         if not data["thread_count"]:
             return r.reply(r.not_found_response(f"用户 {user_id} 没有任何checkpoint"))
