@@ -145,9 +145,13 @@ def describe(error: BaseException) -> Failure:
         if failure is not None:
             return failure
     if isinstance(error, ApiError):
-        # citu's own text; its kind comes from the class.
+        # citu's own text; its kind is the one its JSON envelope carries.
+        data = error.body().get("data")
+        error_type = error.error_type or (
+            data.get("error_type") if isinstance(data, dict) else None
+        )
         return Failure(
-            error.error_type or INTERNAL_ERROR,
+            error_type or INTERNAL_ERROR,
             str(error),
             error.status,
             bool(getattr(error, "can_retry", error.status >= 500)),
