@@ -80,7 +80,8 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
             return "an error without a reason"
         # internal_error_response is what an unexpected exception becomes.
         quirk = path in ERROR_BODY_QUIRKS and status == 404
-        if isinstance(data, dict) and data.get("error_type") == "database_error" and not quirk:
+        unexpected = ("database_error", "internal_error")
+        if isinstance(data, dict) and data.get("error_type") in unexpected and not quirk:
             return f"internal error: {str(response)[:200]}"
     return None
 

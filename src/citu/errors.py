@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from citu import failures
 from citu import responses as r
 
 log = logging.getLogger("citu.errors")
@@ -25,6 +26,8 @@ class ApiError(Exception):
     """An error that already knows its envelope and HTTP status."""
 
     status = 500
+    # A stable code for ``data.error_type`` (docs/errors.md); None keeps the envelope's own.
+    error_type: str | None = None
 
     def body(self) -> dict[str, Any]:
         return r.internal_error_response(str(self))
@@ -72,20 +75,26 @@ class Conflict(ApiError):
 class ServiceUnavailable(ApiError):
     status = 503
 
-    def __init__(self, text: str, *, can_retry: bool = True) -> None:
+    def __init__(self, text: str, *, can_retry: bool = True, error_type: str | None = None) -> None:
         super().__init__(text)
         self.can_retry = can_retry
+        if error_type is not None:
+            self.error_type = error_type
 
     def body(self) -> dict[str, Any]:
-        return r.service_unavailable_response(str(self), self.can_retry)
+        body = r.service_unavailable_response(str(self), self.can_retry)
+        if self.error_type:
+            body["data"]["error_type"] = self.error_type
+        return body
 
 
 class GatewayTimeout(ApiError):
     status = 504
 
     def body(self) -> dict[str, Any]:
+        error_type = self.error_type or r.ErrorType.NETWORK_ERROR
         return r.error_response(
-            str(self), r.ErrorType.NETWORK_ERROR, r.Msg.SERVICE_UNAVAILABLE, 504, can_retry=True
+            str(self), error_type, r.Msg.SERVICE_UNAVAILABLE, 504, can_retry=True
         )
 
 
@@ -120,7 +129,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(RedisTimeoutError)
     async def _redis_down(error: Exception) -> Response:
         log.warning("Redis unavailable: %s", error)
-        return r.reply(r.service_unavailable_response("Redis服务不可用，请稍后重试"), 503)
+        body = r.service_unavailable_response(failures.REDIS_UNAVAILABLE_TEXT)
+        body["data"]["error_type"] = failures.REDIS_UNAVAILABLE
+        return r.reply(body, 503)
 
     @app.errorhandler(asyncpg.exceptions.CannotConnectNowError)
     @app.errorhandler(asyncpg.exceptions.ConnectionDoesNotExistError)
@@ -128,7 +139,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(ConnectionRefusedError)
     async def _database_down(error: Exception) -> Response:
         log.warning("database unavailable: %s", error)
-        return r.reply(r.service_unavailable_response("数据库服务不可用，请稍后重试"), 503)
+        body = r.service_unavailable_response(failures.DATABASE_UNAVAILABLE_TEXT)
+        body["data"]["error_type"] = failures.DATABASE_UNAVAILABLE
+        return r.reply(body, 503)
 
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
@@ -154,4 +167,11 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error: %s", error)
-        return r.reply(r.internal_error_response("服务器内部错误，请稍后重试"), 500)
+        # An upstream failure that no route caught still gets citu's own text, never its own.
+        failure = failures.describe(error)
+        body = r.internal_error_response(failure.text, can_retry=failure.can_retry)
+        body["code"] = failure.status
+        body["data"]["error_type"] = failure.error_type
+        if failure.status == 503:
+            body["message"] = r.Msg.SERVICE_UNAVAILABLE
+        return r.reply(body, failure.status)

@@ -11,6 +11,8 @@ from typing import Any
 
 from quart import Response, current_app
 
+from citu.logging.setup import request_id_var
+
 
 class Msg:
     SUCCESS = "操作成功"
@@ -198,8 +200,18 @@ def not_found_response(response_text: str) -> dict[str, Any]:
     return error_response(response_text, ErrorType.RESOURCE_NOT_FOUND, Msg.NOT_FOUND, code=404)
 
 
+def with_request_id(body: dict[str, Any]) -> dict[str, Any]:
+    """An error envelope carries the request id in ``data`` (also sent as ``X-Request-ID``), so a
+    user's report can be matched with the log that holds the detail."""
+    data = body.get("data")
+    if body.get("success") is False and isinstance(data, dict) and "request_id" not in data:
+        data["request_id"] = request_id_var.get()
+    return body
+
+
 def reply(body: dict[str, Any], status: int | None = None) -> Response:
     """A JSON response whose HTTP status is the body's ``code`` unless told otherwise."""
+    with_request_id(body)
     response = current_app.json.response(body)
     response.status_code = status if status is not None else int(body.get("code", 200))
     return response

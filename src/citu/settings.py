@@ -7,10 +7,11 @@ targets differ, because citu runs locally without configuration.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citu.redaction import mask_dsn
 
 
 class Settings(BaseSettings):
@@ -185,11 +186,6 @@ class Settings(BaseSettings):
 
 
 def redact_url(url: str | None) -> str | None:
-    """A DSN with its password replaced, for logs and responses."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """A DSN with its password replaced (userinfo and ``?password=``-style query parameters),
+    for logs and responses."""
+    return mask_dsn(url)

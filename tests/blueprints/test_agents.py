@@ -274,7 +274,7 @@ async def test_llm_error_is_503(client, fake_llm, installed):
     )
     body = await response.get_json()
     assert response.status_code == 503 and body["data"]["can_retry"] is True
-    assert body["data"]["error_type"] == "agent_initialization_failed"
+    assert body["data"]["error_type"] == "llm_unavailable"
 
 
 # ---- GET /api/v0/ask_agent_stream -------------------------------------------------------
@@ -347,7 +347,7 @@ async def test_stream_failed_query_explains_in_the_completed_frame(client, fake_
     assert got[2]["data"]["node"] == "agent_sql_execution"
     assert got[2]["data"]["sub_status"] == "查询执行失败"
     assert got[-1]["data"]["type"] == "completed"
-    assert got[-1]["data"]["response"].startswith("SQL执行失败: invalid input syntax")
+    assert got[-1]["data"]["response"] == "SQL执行失败: SQL执行出错：数据格式无效"
 
 
 @pytest.mark.parametrize(

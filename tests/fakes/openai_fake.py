@@ -10,6 +10,7 @@ Scripting (all thread-safe)::
     fake.reply_tool_call("run_sql", {"sql": "SELECT 1"})
     fake.fail(500)                                   # one HTTP error
     fake.hang(5.0)                                   # one reply after 5 s (timeout tests)
+    fake.reject_key(401)                             # every request fails, quoting the API key
     fake.when("classify", "data_query")              # rule, used when the FIFO is empty
     fake.default_reply = "好的"                      # when nothing else applies
 
@@ -223,6 +224,9 @@ class FakeOpenAI:
         self.embedding_dim = embedding_dim
         self.latency = latency  # seconds added before every response
         self.chunk_delay = 0.0  # seconds between streamed chunks
+        # When set, every chat and embeddings request answers this status with a message that
+        # quotes the caller's bearer key, as some providers do on 401.
+        self.rejecting: int | None = None
 
         self._lock = threading.Lock()
         self._queues: dict[Endpoint, deque[Reply]] = {"chat": deque(), "embeddings": deque()}
@@ -266,6 +270,11 @@ class FakeOpenAI:
         text = self.default_reply if content is None else content
         self._push(endpoint, Reply(content=text, delay=seconds))
 
+    def reject_key(self, status: int = 401) -> None:
+        """Answer every chat/embeddings request with ``status`` and a body quoting the key sent
+        in ``Authorization`` (until ``reset``), like a provider that echoes a rejected key."""
+        self.rejecting = status
+
     def when(self, match: RuleMatch, reply: RuleReply) -> None:
         """Add a rule used when the FIFO queue is empty; the first matching rule wins.
 
@@ -287,6 +296,7 @@ class FakeOpenAI:
             self.default_reply, self.embedding_dim = self._initial
             self.latency = 0.0
             self.chunk_delay = 0.0
+            self.rejecting = None
 
     # ---- records --------------------------------------------------------------------------
 
@@ -414,6 +424,11 @@ class FakeOpenAI:
         if not self.keep_alive:
             send = _closing(send)
         method, path = scope["method"], scope["path"].rstrip("/")
+        rejecting = self.rejecting
+        if rejecting is not None and path in ("/v1/chat/completions", "/v1/embeddings"):
+            await _read_json(receive)
+            await _send_error(send, rejecting, _key_quoting_message(scope), "invalid_api_key")
+            return
         try:
             if method == "POST" and path == "/v1/chat/completions":
                 await self._chat(await _read_json(receive), receive, send)
@@ -686,6 +701,15 @@ async def _send_error(send: Send, status: int, body: Any, error_type: str) -> No
         message = body or f"fake error {status}"
         body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
     await _send_json(send, status, body)
+
+
+def _key_quoting_message(scope: Json) -> str:
+    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+    key = headers.get("authorization", "").removeprefix("Bearer ").strip()
+    return (
+        f"Incorrect API key provided: {key}. You can find your API key at "
+        f"https://platform.example/account/api-keys. (api_key={key}; Authorization: Bearer {key})"
+    )
 
 
 def _embedding_inputs(raw: Any) -> list[str]:

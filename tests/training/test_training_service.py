@@ -122,7 +122,7 @@ async def test_batch_reports_embedding_failure_per_item(training, services, fake
     results = await training.train_batch(
         [TrainingItem("ddl", "CREATE TABLE a (id int)"), "SQL字段是必需的"]
     )
-    assert results[0].stored is None and "Embedding服务调用失败" in results[0].error
+    assert results[0].stored is None and "Embedding服务" in results[0].error
     assert results[1].error == "SQL字段是必需的"
     assert await rows(services) == []
 

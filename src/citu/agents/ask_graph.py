@@ -20,6 +20,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
+from citu import failures
 from citu.agents.classifier import QuestionClassifier
 from citu.agents.llm_calls import LlmError, complete
 from citu.agents.llm_text import current_question, markdown_table, visible_text
@@ -151,7 +152,7 @@ class AskAgent:
             log.exception("ask agent failed for %s", conversation_id)
             return {
                 "success": False,
-                "error": f"Agent系统异常: {exc}",
+                "error": f"Agent系统异常: {failures.public_text(exc)}",
                 "error_code": 500,
                 "execution_path": ["error"],
             }
@@ -185,7 +186,7 @@ class AskAgent:
         except Exception as exc:  # noqa: BLE001 - answered as an error by format_response
             log.exception("classification failed")
             return {
-                "error": f"问题分类失败: {exc}",
+                "error": f"问题分类失败: {failures.public_text(exc)}",
                 "error_code": 500,
                 "execution_path": ["classify_error"],
             }
@@ -226,7 +227,8 @@ class AskAgent:
         except UnsafeSqlError as exc:
             return self._execution_failed(f"SQL执行失败: {exc.reason}")
         except SqlExecutionError as exc:
-            return self._execution_failed(f"SQL执行失败: {exc.message}")
+            log.warning("agent SQL failed: %s", exc.message)
+            return self._execution_failed(f"SQL执行失败: {failures.pg_error_text(exc.pg_code)}")
 
         if result.row_count == 0 and not result.is_limited:
             records: dict[str, Any] = {

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from citu import failures
 from citu import responses as r
 from citu.admission import AdmissionGate
 from citu.agents.ask_graph import AskAgent
@@ -77,15 +78,16 @@ def sse(frame: dict[str, Any]) -> str:
     return f"data: {json.dumps(frame, ensure_ascii=False)}\n\n"
 
 
-def sse_error(text: str) -> str:
-    return sse(
-        {
-            "code": 500,
-            "success": False,
-            "message": r.Msg.PROCESSING_FAILED,
-            "data": {"type": "error", "error": text, "timestamp": r.now_iso()},
-        }
-    )
+def sse_error(text: str, error_type: str = failures.INTERNAL_ERROR) -> str:
+    data = {"type": "error", "error": text, "timestamp": r.now_iso(), "error_type": error_type}
+    body = {"code": 500, "success": False, "message": r.Msg.PROCESSING_FAILED, "data": data}
+    return sse(r.with_request_id(body))
+
+
+def sse_failure(error: BaseException, prefix: str = "") -> str:
+    """The error frame for ``error``: citu's own text, never the upstream's."""
+    failure = failures.describe(error)
+    return sse_error(f"{prefix}{failure.text}", failure.error_type)
 
 
 def sse_progress(node: str, progress: dict[str, Any], conversation_id: str) -> str:
@@ -264,17 +266,19 @@ class AskService:
 
     async def _stream(self, request: AskRequest) -> AsyncIterator[str]:
         if request.routing_mode is not None and request.routing_mode not in ROUTING_MODES:
-            yield sse_error(f"无效的routing_mode参数值: {request.routing_mode}")
+            yield sse_error(
+                f"无效的routing_mode参数值: {request.routing_mode}", failures.INVALID_REQUEST
+            )
             return
         try:
             turn = await self.begin(request)
             cached = await self._cached(turn)
         except ApiError as exc:
-            yield sse_error(str(exc))
+            yield sse_failure(exc)
             return
         except Exception as exc:  # noqa: BLE001 - reported in-band, as the old stream did
             log.exception("stream setup failed")
-            yield sse_error(f"参数解析失败: {exc}")
+            yield sse_failure(exc, "参数解析失败: ")
             return
         if cached is not None:
             yield sse_completed(cached, turn.conversation_id, assistant_text(cached, streamed=True))
@@ -308,10 +312,10 @@ class AskService:
                     text = result.get("error") or result.get("response") or AGENT_FAILED_TEXT
                 queue.put_nowait(sse_completed(result, turn.conversation_id, text))
         except ApiError as exc:
-            queue.put_nowait(sse_error(str(exc)))
+            queue.put_nowait(sse_failure(exc))
         except Exception as exc:  # noqa: BLE001 - the client gets an error frame, not a hang
             log.exception("stream failed for %s", turn.conversation_id)
-            queue.put_nowait(sse_error(f"流式处理异常: {exc}"))
+            queue.put_nowait(sse_failure(exc, "流式处理异常: "))
         finally:
             queue.put_nowait(None)
 
@@ -356,7 +360,9 @@ class AskService:
             message = "Agent健康检查完成" if healthy else "部分组件异常"
         except Exception as exc:  # noqa: BLE001 - reported as degraded
             log.warning("agent health probe failed: %s", exc)
-            healthy, message = False, f"完整测试失败: {exc}"
+            failure = failures.describe(exc)
+            healthy, message = False, f"完整测试失败: {failure.text}"
+            data["error_type"] = failure.error_type
         if healthy:
             data["message"] = message
             return r.health_success_response(**data)

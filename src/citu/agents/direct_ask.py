@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from citu import failures
 from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
@@ -78,6 +79,15 @@ class AnswerCache:
             self._items.popitem(last=False)
 
 
+def _sql_failed(prefix: str, error: SqlExecutionError) -> dict[str, Any]:
+    """citu's own text for the SQLSTATE; PostgreSQL's (it may quote data) goes to the log."""
+    log.info("business SQL failed (%s): %s", error.pg_code, error.message)
+    error_type, text = failures.pg_error(error.pg_code)
+    body = r.internal_error_response(f"{prefix}: {text}")
+    body["data"]["error_type"] = error_type
+    return body
+
+
 class DirectAsk:
     def __init__(
         self,
@@ -106,7 +116,7 @@ class DirectAsk:
             result = await self._run(generation.sql)
         except SqlExecutionError as exc:
             # The old route hid failed SQL behind an empty 200 result.
-            return r.internal_error_response(f"SQL执行失败: {exc.message}")
+            return _sql_failed("SQL执行失败", exc)
         summary = None
         if self.settings.enable_result_summary and result.row_count:
             summary = await agent.summarize(question, result.columns, result.rows)
@@ -162,14 +172,17 @@ class DirectAsk:
         try:
             result = await self._run(sql)
         except UnsafeSqlError as exc:
-            return r.validation_failed_response(f"SQL安全检查未通过: {exc.reason}")
+            body = r.validation_failed_response(f"SQL安全检查未通过: {exc.reason}")
+            body["data"]["error_type"] = failures.SQL_REFUSED
+            return body
         except SqlTimeoutError:
             seconds = self.settings.business_statement_timeout_ms / 1000
             text = f"SQL执行超时（超过{seconds:g}秒），请缩小查询范围后重试"
-            return GatewayTimeout(text).body()
+            timeout = GatewayTimeout(text)
+            timeout.error_type = failures.SQL_TIMEOUT
+            return timeout.body()
         except SqlExecutionError as exc:
-            log.info("citu_run_sql failed: %s", exc.message)
-            return r.internal_error_response(f"SQL执行失败，请检查SQL语句是否正确: {exc.message}")
+            return _sql_failed("SQL执行失败，请检查SQL语句是否正确", exc)
         text = f"SQL执行完成，共返回 {result.total_row_count} 条记录"
         if result.limit_note is not None:
             text += f"，{result.limit_note}"

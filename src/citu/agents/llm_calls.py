@@ -9,6 +9,7 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from citu import failures
 from citu.admission import leave_admission
 from citu.errors import GatewayTimeout, ServiceUnavailable
 
@@ -22,9 +23,13 @@ LLM_GARBLED_TEXT = "AI服务返回了无法解析的结果，请稍后重试"
 class LlmUnavailable(ServiceUnavailable):
     """The LLM service refused or could not be reached."""
 
+    error_type = failures.LLM_UNAVAILABLE
+
 
 class LlmTimeout(GatewayTimeout):
     """The LLM service did not answer in time."""
+
+    error_type = failures.LLM_TIMEOUT
 
 
 LlmError = (LlmUnavailable, LlmTimeout)
@@ -44,6 +49,11 @@ async def complete(llm: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
     except openai.APIConnectionError as exc:
         log.warning("LLM unreachable: %s", exc)
         raise LlmUnavailable(LLM_UNAVAILABLE_TEXT) from exc
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        log.warning("LLM refused the credentials: HTTP %s: %s", exc.status_code, exc)
+        raise LlmUnavailable(
+            failures.LLM_AUTH_TEXT, can_retry=False, error_type=failures.LLM_AUTH_FAILED
+        ) from exc
     except openai.APIStatusError as exc:
         log.warning("LLM answered HTTP %s: %s", exc.status_code, exc)
         # 4xx other than 429 are configuration problems: retrying will not help.

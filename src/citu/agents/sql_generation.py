@@ -35,6 +35,9 @@ DIALECT = "PostgreSQL"
 INTERMEDIATE_MARKER = "intermediate_sql"
 
 
+DB_REFUSED_TEXT = "数据库未能通过该SQL的验证"
+
+
 @dataclass
 class SqlGeneration:
     """Outcome of one question. Exactly one of: ``ok``, ``explanation`` or ``failure``."""
@@ -97,7 +100,8 @@ class SqlGenerator:
 
         attempts = self.settings.sql_repair_max_attempts
         if attempts <= 0:
-            result.failure = f"SQL验证失败: {error}"
+            log.warning("generated SQL failed validation: %s", error)
+            result.failure = f"SQL验证失败: {DB_REFUSED_TEXT}"
             result.error_type = "syntax_error"
             result.steps = ["sql_validation_failed"]
             return result
@@ -117,7 +121,9 @@ class SqlGenerator:
                 result.steps = ["sql_repair_success"]
                 return self._accepted(result, sql)
         result.sql = sql
-        result.failure = f"SQL语法修复失败: 修复后的SQL仍然无效: {error}"
+        log.warning("repaired SQL still invalid: %s", error)
+        # The database's text (it may quote data) stays with the log and the repair loop.
+        result.failure = f"SQL语法修复失败: 修复后的SQL仍然无效: {DB_REFUSED_TEXT}"
         result.error_type = "syntax_repair_failed"
         result.steps = ["sql_repair_failed"]
         return result

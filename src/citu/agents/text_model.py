@@ -32,6 +32,7 @@ from citu.agents.llm_calls import (
     LlmTimeout,
     LlmUnavailable,
 )
+from citu.failures import LLM_AUTH_FAILED, LLM_AUTH_TEXT
 
 log = logging.getLogger("citu.agents.ask.llm")
 
@@ -176,7 +177,11 @@ class TextChatModel(BaseChatModel):
         if response.status_code >= 400:
             log.warning("LLM answered HTTP %s: %s", response.status_code, response.text[:300])
             retry = response.status_code in _RETRY_4XX or response.status_code >= 500
-            error = LlmUnavailable(LLM_UNAVAILABLE_TEXT, can_retry=retry)
+            error = (
+                LlmUnavailable(LLM_AUTH_TEXT, can_retry=False, error_type=LLM_AUTH_FAILED)
+                if response.status_code in (401, 403)
+                else LlmUnavailable(LLM_UNAVAILABLE_TEXT, can_retry=retry)
+            )
             if retry:
                 raise _Retryable(error, _retry_after(response))
             raise error

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from psycopg import OperationalError
 from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_request
 
+from citu import failures
 from citu import responses as r
 from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
@@ -20,9 +22,16 @@ from citu.security import require_admin
 from citu.services import services
 
 bp = Blueprint("react", __name__)
+log = logging.getLogger("citu.agents.react.routes")
 
 MAX_QUESTION_CHARS = 2000
 MAX_USER_ID_CHARS = 50
+
+
+def _failure_text(error: BaseException) -> str:
+    """citu's own text for an unexpected failure; the detail (redacted) goes to the log."""
+    log.error("ReAct route failed: %s", error, exc_info=error)
+    return failures.public_text(error)
 
 
 def _agent() -> ReactAgent | None:
@@ -68,15 +77,22 @@ def validate_chat(fields: dict[str, Any]) -> tuple[str, str, str | None, list[st
 
 
 def _chat_failure(
-    code: int, message: str, error: str, retry: bool, thread_id: str, user_id: str
+    code: int,
+    message: str,
+    error: str,
+    retry: bool,
+    thread_id: str,
+    user_id: str,
+    error_type: str = failures.INTERNAL_ERROR,
 ) -> Response:
+    data = {"conversation_id": thread_id, "user_id": user_id, "timestamp": r.now_iso()}
     body = {
         "code": code,
         "message": message,
         "success": False,
         "error": error,
         "retry_suggested": retry,
-        "data": {"conversation_id": thread_id, "user_id": user_id, "timestamp": r.now_iso()},
+        "data": {**data, "error_type": error_type},
     }
     return r.reply(body)
 
@@ -114,7 +130,13 @@ async def ask_react_agent():
         return _plain_error(503, "服务未就绪", "React Agent 初始化失败")
     except OperationalError:
         return _chat_failure(
-            503, "服务暂时不可用，请稍后重试", "数据库连接失败", True, thread_id, user_id
+            503,
+            "服务暂时不可用，请稍后重试",
+            "数据库连接失败",
+            True,
+            thread_id,
+            user_id,
+            failures.DATABASE_UNAVAILABLE,
         )
     except ThreadBusy:
         return _chat_failure(
@@ -143,6 +165,7 @@ async def ask_react_agent():
                 retry,
                 thread_id,
                 user_id,
+                event.get("error_type", failures.INTERNAL_ERROR),
             )
     return _chat_failure(
         500, "处理失败", "处理失败：未获取到有效的执行结果", False, thread_id, user_id
@@ -153,14 +176,10 @@ def sse_frame(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, ensure_ascii=False, default=str)}\n\n"
 
 
-def sse_error(text: str) -> str:
+def sse_error(text: str, error_type: str = failures.INTERNAL_ERROR) -> str:
+    data = {"type": "error", "error": text, "timestamp": r.now_iso(), "error_type": error_type}
     return sse_frame(
-        {
-            "code": 500,
-            "success": False,
-            "message": "处理失败",
-            "data": {"type": "error", "error": text, "timestamp": r.now_iso()},
-        }
+        r.with_request_id({"code": 500, "success": False, "message": "处理失败", "data": data})
     )
 
 
@@ -180,19 +199,27 @@ async def ask_react_agent_stream():
     """The same turn as ``ask_react_agent``, as Server-Sent Events (progress per graph node)."""
     fields = request.args.to_dict()
     if not fields.get("question"):
-        return _sse_response(_single(sse_error("缺少必需参数：question")))
+        return _sse_response(_single(sse_error("缺少必需参数：question", failures.INVALID_REQUEST)))
     question, user_id, thread_id, errors = validate_chat(fields)
     if errors:
-        return _sse_response(_single(sse_error(f"参数验证失败: {'; '.join(errors)}")))
+        return _sse_response(
+            _single(sse_error(f"参数验证失败: {'; '.join(errors)}", failures.INVALID_REQUEST))
+        )
     thread_id = thread_id or new_thread_id(user_id)
     try:
         events = await _require_agent().start_turn(question, user_id, thread_id)
     except AgentUnavailable:
-        return _sse_response(_single(sse_error("流式 React Agent 初始化失败")))
+        return _sse_response(
+            _single(sse_error("流式 React Agent 初始化失败", failures.AGENT_UNAVAILABLE))
+        )
     except OperationalError:
-        return _sse_response(_single(sse_error("服务暂时不可用，请稍后重试")))
+        return _sse_response(
+            _single(sse_error("服务暂时不可用，请稍后重试", failures.DATABASE_UNAVAILABLE))
+        )
     except ThreadBusy:
-        return _sse_response(_single(sse_error("该会话已有请求正在处理，请等待完成后再提问")))
+        return _sse_response(
+            _single(sse_error("该会话已有请求正在处理，请等待完成后再提问", failures.CONFLICT))
+        )
     return _sse_response(_turn_frames(events, thread_id, user_id))
 
 
@@ -220,7 +247,7 @@ async def _turn_frames(
             }
             yield sse_frame({"code": 200, "success": True, "message": "处理完成", "data": data})
         else:
-            yield sse_error(event["error"])
+            yield sse_error(event["error"], event.get("error_type", failures.INTERNAL_ERROR))
 
 
 # ---- status --------------------------------------------------------------------------------
@@ -233,7 +260,7 @@ async def _status(thread_id: str) -> Response:
     try:
         status = await agent.views.status(thread_id)
     except Exception as error:  # noqa: BLE001 - the old route reported every failure so
-        return r.reply(r.failed(f"获取状态失败: {error}", 500))
+        return r.reply(r.failed(f"获取状态失败: {_failure_text(error)}", 500))
     if status is None:
         return r.reply(r.failed("未找到执行线程", 404))
     return r.reply(r.success({**status, "timestamp": r.now_iso()}, "获取状态成功"))
@@ -274,7 +301,7 @@ async def user_conversations(user_id: str):
     try:
         items = await _require_agent().views.user_conversations(user_id, limit)
     except Exception as error:  # noqa: BLE001 - spec: 500 with the reason
-        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
     data = {"user_id": user_id, "limit": limit, "total_count": len(items), "conversations": items}
     return r.reply(r.success_response("获取用户对话列表成功", data))
 
@@ -286,7 +313,7 @@ async def conversation_history(thread_id: str):
     try:
         data = await _require_agent().views.history(thread_id, _include_tools())
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话详情失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
         return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
     return r.reply(r.success_response("获取对话详情成功", data))
@@ -300,7 +327,7 @@ async def direct_user_conversations(user_id: str):
     try:
         items = await _require_agent().views.direct_user_conversations(user_id, limit)
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
     data = {"user_id": user_id, "conversations": items, "total_count": len(items), "limit": limit}
     return r.reply(r.success_response("获取用户对话列表成功", data))
 
@@ -333,7 +360,7 @@ async def conversation_detail(thread_id: str):
     try:
         data = await _require_agent().views.detail(thread_id, include_tools)
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话详情失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
         return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
     data["api_metadata"] = _api_metadata(
@@ -352,7 +379,8 @@ async def conversation_compare(thread_id: str):
         full = await views.detail(thread_id, True)
         simple = await views.detail(thread_id, False)
     except Exception as error:  # noqa: BLE001
-        return r.reply({"success": False, "error": str(error), "timestamp": r.now_iso()}, 500)
+        body = {"success": False, "error": _failure_text(error), "timestamp": r.now_iso()}
+        return r.reply(body, 500)
     if full is None or simple is None:
         body = {"success": False, "error": "无法获取对话数据进行比较", "timestamp": r.now_iso()}
         return r.reply(body, 404)
@@ -401,7 +429,7 @@ async def conversation_summary(thread_id: str):
     try:
         detail = await _require_agent().views.detail(thread_id, include_tools)
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话摘要失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取对话摘要失败: {_failure_text(error)}"))
     if detail is None:
         return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
     messages = detail["messages"]
@@ -469,7 +497,7 @@ async def checkpoint_cleanup():
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {error}"))
+        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {_failure_text(error)}"))
     if not result["total_processed"]:
         return r.reply(r.success_response("未找到需要清理的checkpoint", result))
     verb = "将删除" if dry_run else "删除了"
@@ -487,7 +515,7 @@ async def checkpoint_stats():
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {error}"))
+        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {_failure_text(error)}"))
     if user_id is not None:
         if not data["thread_count"]:
             return r.reply(r.not_found_response(f"用户 {user_id} 没有任何checkpoint"))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from quart import Blueprint
 
+from citu import failures
 from citu import responses as r
 from citu.db.business import role_health
 from citu.services import services
 
 bp = Blueprint("system", __name__)
+log = logging.getLogger("citu.system")
 
 
 @bp.get("/")
@@ -92,4 +95,7 @@ async def test_redis():
         }
         return {"success": True, "data": data, "timestamp": r.now_iso()}
     except Exception as error:  # noqa: BLE001 - the old route answered every failure this way
-        return {"success": False, "error": str(error), "timestamp": r.now_iso()}, 500
+        log.warning("Redis test failed: %s", error)
+        failure = failures.describe(error)
+        body = {"success": False, "error": failure.text, "timestamp": r.now_iso()}
+        return {**body, "error_type": failure.error_type}, 500

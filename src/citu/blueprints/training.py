@@ -20,6 +20,7 @@ from quart import Blueprint, Response, request
 from quart_schema import DataSource, document_request, validate_request
 from quart_schema.pydantic import File
 
+from citu import failures
 from citu import responses as r
 from citu.errors import ApiError, BadRequest
 from citu.security import require_admin
@@ -62,7 +63,9 @@ def _fails_with(text: str, *, http_status: int | None = None) -> Callable:
                 return r.reply(error.body(), http_status)
             except Exception as error:
                 log.exception("%s failed", handler.__name__)
-                body = r.internal_error_response(text.format(error=error))
+                failure = failures.describe(error)
+                body = r.internal_error_response(text.format(error=failure.text))
+                body["data"]["error_type"] = failure.error_type
                 return r.reply(body, http_status)
 
         return wrapper

@@ -9,36 +9,49 @@ from __future__ import annotations
 import contextvars
 import logging
 import logging.config
-import re
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
+from citu.redaction import redact, redactor
 from citu.settings import Settings
+
+__all__ = ["RedactFilter", "RequestIdFilter", "configure_logging", "install_redaction", "redact"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-# Passwords in DSNs and bearer-style keys; known secret values are added at setup.
-_PATTERNS = [
-    (re.compile(r"(\w+://[^:/@\s]*:)([^@\s]+)(@)"), r"\1***\3"),
-    (
-        re.compile(
-            r"(?i)(api[_-]?key|password|secret|authorization)(\"?\s*[:=]\s*\"?)([^\s\"',}]+)"
-        ),
-        r"\1\2***",
-    ),
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), "sk-***"),
-]
-_secrets: set[str] = set()
+# Loggers of libraries that may log a URL with credentials, a request's headers, SQL or an
+# upstream error body; their records are redacted even when a handler is not ours.
+THIRD_PARTY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "openai",
+    "langchain",
+    "langchain_core",
+    "langchain_openai",
+    "langgraph",
+    "asyncpg",
+    "psycopg",
+    "psycopg.pool",
+    "redis",
+    "sqlglot",
+    "asyncio",
+    "hypercorn.error",
+    "hypercorn.access",
+    "quart.app",
+    "quart.serving",
+)
 
 
-def redact(text: str) -> str:
-    for secret in _secrets:
-        text = text.replace(secret, "***")
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+def _dsn_password(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 class RequestIdFilter(logging.Filter):
@@ -48,27 +61,70 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+_traceback_formatter = logging.Formatter()
+
+
 class RedactFilter(logging.Filter):
-    """Rewrites the message so no secret reaches any handler."""
+    """Rewrites the record so no secret reaches any handler: the message with its arguments, the
+    traceback (an exception's text often quotes a URL or an upstream error body) and the stack.
+
+    The redacted traceback is stored as ``exc_text``, which every ``logging.Formatter`` prints
+    instead of formatting ``exc_info`` again.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if getattr(record, "_citu_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact(
+                record.exc_text or _traceback_formatter.formatException(record.exc_info)
+            )
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        record._citu_redacted = True
         return True
 
 
+def install_redaction(*logger_names: str) -> None:
+    """Put the redaction filter on every handler known now and on the named loggers (a
+    logger's own filter also covers handlers a library installs later, as hypercorn does)."""
+    names = set(logger_names) | set(logging.root.manager.loggerDict)
+    loggers = [logging.getLogger(name) for name in names] + [logging.getLogger()]
+    for logger in loggers:
+        if isinstance(logger, logging.PlaceHolder):
+            continue
+        if logger.name in logger_names and not _has_redaction(logger.filters):
+            logger.addFilter(RedactFilter())
+        for handler in logger.handlers:
+            if not _has_redaction(handler.filters):
+                handler.addFilter(RedactFilter())
+
+
+def _has_redaction(filters: list) -> bool:
+    return any(isinstance(f, RedactFilter) for f in filters)
+
+
 def configure_logging(settings: Settings) -> None:
-    _secrets.update(
-        s
-        for s in (
+    redactor.add_secrets(
+        (
             settings.llm_api_key,
             settings.embedding_api_key,
             settings.admin_api_key,
             settings.smtp_password,
         )
-        if s and len(s) >= 4
+    )
+    # A short database password ("postgres") would mask ordinary words; the DSN patterns
+    # still mask it inside URLs.
+    redactor.add_secrets(
+        (_dsn_password(settings.database_url), _dsn_password(settings.business_db_url)),
+        min_length=8,
     )
     log_dir = Path(settings.log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -78,3 +134,4 @@ def configure_logging(settings: Settings) -> None:
         text = (files("citu.logging") / "default.yaml").read_text(encoding="utf-8")
     text = text.replace("{log_dir}", log_dir.as_posix()).replace("{level}", settings.log_level)
     logging.config.dictConfig(yaml.safe_load(text))
+    install_redaction(*THIRD_PARTY_LOGGERS)

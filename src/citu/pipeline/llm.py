@@ -15,6 +15,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from citu import failures
+
 log = logging.getLogger("citu.pipeline.llm")
 
 _APOLOGIES = ("抱歉，我暂时无法回答", "抱歉，我无法", "I'm sorry, I can", "I cannot help")
@@ -55,8 +57,11 @@ class PipelineLlm:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - any client error is retried
-                last_error = f"{type(error).__name__}: {error}"
-            log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, last_error)
+                # The task record shows citu's text; a provider's may quote the key.
+                last_error = failures.public_text(error)
+                log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, error)
+            else:
+                log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, last_error)
             if attempt < self.attempts:
                 await asyncio.sleep(self.retry_delay)
         raise LlmFailed(last_error)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 
+from citu import failures
 from citu.errors import Conflict, NotFound
 from citu.pipeline.engine import PipelineEngine, RunOptions, StepFailed
 from citu.pipeline.tasks import TaskStore
@@ -92,7 +93,7 @@ class PipelineRunner:
         except Exception as error:  # noqa: BLE001 - a background run must record, not vanish
             log.exception("pipeline task %s failed", task_id)
             await self.store.fail_interrupted(
-                task_id, f"任务执行失败: {type(error).__name__}: {error}"
+                task_id, f"任务执行失败: {failures.public_text(error)}"
             )
         finally:
             watcher.cancel()

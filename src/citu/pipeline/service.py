@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from citu import failures
 from citu.db.pools import open_business_pool
 from citu.errors import BadRequest, NotFound, ServiceUnavailable
 from citu.pipeline.engine import PipelineEngine, RunOptions
@@ -246,9 +247,8 @@ class PipelineService:
             try:
                 deleted.append(await self._delete_one(task_id, delete_records))
             except Exception as error:  # noqa: BLE001 - reported per item, as the contract says
-                failed.append(
-                    {"task_id": task_id, "error": str(error), "error_code": "DELETE_FAILED"}
-                )
+                text = failures.public_text(error)
+                failed.append({"task_id": task_id, "error": text, "error_code": "DELETE_FAILED"})
                 if not continue_on_error:
                     break
         return {"deleted_tasks": deleted, "failed_tasks": failed}

@@ -17,6 +17,7 @@ import asyncpg
 
 from citu.db.locks import PIPELINE_RUN_CLASS
 from citu.errors import BadRequest
+from citu.redaction import mask_dsn
 
 log = logging.getLogger("citu.pipeline.tasks")
 
@@ -56,9 +57,11 @@ def iso(value: datetime | None) -> str | None:
 
 
 def _parameters(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        return json.loads(value)
-    return dict(value or {})
+    parameters = json.loads(value) if isinstance(value, str) else dict(value or {})
+    # Rows written before query-string passwords were masked may still hold one.
+    if isinstance(parameters.get("db_connection"), str):
+        parameters["db_connection"] = mask_dsn(parameters["db_connection"])
+    return parameters
 
 
 def list_item(row: asyncpg.Record) -> dict[str, Any]:

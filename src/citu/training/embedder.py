@@ -14,6 +14,7 @@ import numpy as np
 import openai
 from langchain_openai import OpenAIEmbeddings
 
+from citu import failures
 from citu.admission import leave_admission
 from citu.errors import ServiceUnavailable
 from citu.llm import require_embeddings
@@ -25,6 +26,15 @@ log = logging.getLogger("citu.training.embedder")
 
 class EmbeddingError(ServiceUnavailable):
     """The embedding endpoint failed or answered something unusable."""
+
+    error_type = failures.EMBEDDING_UNAVAILABLE
+
+
+def _call_failed(error: Exception) -> EmbeddingError:
+    """citu's own text for a failed call; the provider's (which may quote the key) is logged."""
+    log.warning("embedding call failed: %s", error)
+    failure = failures.describe(error)
+    return EmbeddingError(failure.text, can_retry=failure.can_retry, error_type=failure.error_type)
 
 
 class Embedder:
@@ -50,7 +60,7 @@ class Embedder:
         try:
             raw = await client.aembed_query(text)
         except (openai.APIError, httpx.HTTPError) as error:
-            raise EmbeddingError(f"Embedding服务调用失败: {error}") from error
+            raise _call_failed(error) from error
         vector = self._checked(raw)
         if self.cache is not None:
             await self.cache.put(text, vector.tolist())
@@ -67,7 +77,7 @@ class Embedder:
             try:
                 raw = await client.aembed_documents(batch, chunk_size=self.batch_size)
             except (openai.APIError, httpx.HTTPError) as error:
-                raise EmbeddingError(f"Embedding服务调用失败: {error}") from error
+                raise _call_failed(error) from error
             if len(raw) != len(batch):
                 raise EmbeddingError(
                     f"Embedding服务返回了 {len(raw)} 个向量，请求了 {len(batch)} 个"

@@ -19,6 +19,7 @@ import asyncpg
 import numpy as np
 from langchain_openai import ChatOpenAI
 
+from citu import failures
 from citu.errors import ApiError
 from citu.settings import Settings
 from citu.training.embedder import Embedder
@@ -59,7 +60,8 @@ class ItemResult:
 
 
 def _error_text(error: BaseException) -> str:
-    return str(error) if isinstance(error, ApiError) else f"{type(error).__name__}: {error}"
+    # An unexpected error's own text may quote an upstream answer: the client gets citu's.
+    return str(error) if isinstance(error, ApiError) else failures.public_text(error)
 
 
 class TrainingService:

@@ -26,6 +26,7 @@ from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
 from psycopg import OperationalError
 
+from citu import failures
 from citu.agents.llm_text import looks_like_sql, strip_thinking
 from citu.agents.protocols import RetrieverLike
 from citu.agents.react import prompts
@@ -286,18 +287,27 @@ class ReactAgent:
             data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
             final = {"type": "completed", "api_data": data}
         except asyncio.CancelledError:
-            final = _error_event("服务正在停止，请稍后重试", retry=True)
+            final = _error_event(
+                "服务正在停止，请稍后重试", retry=True, error_type=failures.SERVICE_STOPPING
+            )
             raise
         except _TRANSIENT_ERRORS + (OperationalError,) as error:
             if deadline.expired():
                 log.warning("ReAct turn on %s hit its time limit", thread_id)
-                final = _error_event("处理超时，请稍后重试", retry=True)
+                final = _error_event(
+                    "处理超时，请稍后重试", retry=True, error_type=failures.TIMEOUT
+                )
             else:
                 log.warning("ReAct turn on %s failed (transient): %s", thread_id, error)
-                final = _error_event("服务暂时不可用，请稍后重试", retry=True)
-        except Exception as error:  # noqa: BLE001 - the client gets the reason in-band
+                kind = failures.describe(error).error_type
+                final = _error_event("服务暂时不可用，请稍后重试", retry=True, error_type=kind)
+        except Exception as error:  # noqa: BLE001 - the client gets citu's own text in-band
             log.exception("ReAct turn on %s failed", thread_id)
-            final = _error_event(str(error) or type(error).__name__, retry=False)
+            # The upstream's text (a provider may quote the key) stays in the log.
+            failure = failures.describe(error)
+            final = _error_event(
+                failure.text, retry=failure.can_retry, error_type=failure.error_type
+            )
         finally:
             # Release before answering, so the client's next question finds the thread free.
             try:
@@ -315,8 +325,10 @@ async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str
             return
 
 
-def _error_event(text: str, *, retry: bool) -> dict[str, Any]:
-    return {"type": "error", "error": text, "retry_suggested": retry}
+def _error_event(
+    text: str, *, retry: bool, error_type: str = failures.INTERNAL_ERROR
+) -> dict[str, Any]:
+    return {"type": "error", "error": text, "retry_suggested": retry, "error_type": error_type}
 
 
 def _wants_tools(state: ReactState) -> str:

@@ -5,11 +5,13 @@ The wire shapes are the old Redis readers'; the data comes from the PostgreSQL c
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
+from citu import failures
 from citu.agents.react.context import is_answer, text_of
 from citu.agents.react.memory import ReactMemory, ThreadSummary, user_of
 
@@ -20,6 +22,8 @@ _STATUS_LABELS = {
     "valid_sql": ("验证SQL中", "✅"),
     "run_sql": ("执行查询中", "⚡"),
 }
+
+log = logging.getLogger("citu.agents.react.history")
 
 
 def local_time(ts: str | None) -> str | None:
@@ -383,12 +387,13 @@ class ConversationViews:
         try:
             result = await self.memory.prune_thread(thread.thread_id, keep_count, dry_run=dry_run)
         except Exception as error:  # noqa: BLE001 - one thread's failure is reported, not fatal
+            log.warning("pruning %s failed: %s", thread.thread_id, error)
             return {
                 "original_count": count,
                 "deleted_count": 0,
                 "remaining_count": count,
                 "status": "failed",
-                "error": str(error),
+                "error": failures.public_text(error),
             }
         finally:
             if token is not None:

@@ -18,6 +18,7 @@ import asyncpg
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
+from citu import failures
 from citu.agents.react import prompts
 from citu.agents.sql_generation import SqlGenerator
 from citu.agents.sql_guard import check_sql
@@ -87,7 +88,8 @@ class ReactSqlTools:
             )
         except Exception as error:  # noqa: BLE001 - the LLM reads the failure and moves on
             log.warning("generate_sql failed: %s", error)
-            return f"SQL generation failed: {error}"
+            # The model (and the stored thread) get citu's text: a provider's may quote the key.
+            return f"SQL generation failed: {failures.public_text(error)}"
         if result.ok:
             return result.sql
         return f"Database query failed. Reason: {result.explanation or result.failure}"

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from citu.failures import public_text
 from citu.pipeline.comments import fill_missing_comments, needs_comments
 from citu.pipeline.context import StepContext, StepError
 from citu.pipeline.files import table_file_base, write_text_atomic
@@ -79,7 +80,7 @@ async def run(ctx: StepContext) -> dict[str, Any]:
                     ctx.business_pool, ctx.llm, schema, table, ctx.business_context, ctx.settings
                 )
             except Exception as error:  # noqa: BLE001 - one table never stops the others
-                failures[full] = str(error)
+                failures[full] = public_text(error)
                 log.error("表 %s 处理失败: %s", full, error)
                 return
             base = bases[(schema, table)]
