@@ -29,6 +29,7 @@ from citu.agents.sql_runner import (
 )
 from citu.errors import GatewayTimeout
 from citu.llm import require_llm
+from citu.ops.maintenance import ReadOnlyMode
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.ask.direct")
@@ -138,7 +139,11 @@ class DirectAsk:
         if self.settings.enable_result_summary and result.row_count:
             summary = await agent.summarize(question, result.columns, result.rows)
         if self.settings.ask_auto_train and result.row_count:
-            await self.training.add_question_sql(question, generation.sql)
+            try:
+                await self.training.add_question_sql(question, generation.sql)
+            except ReadOnlyMode:
+                # Asking goes on in read-only mode; only the training side effect stops.
+                log.info("auto-training skipped: maintenance read-only mode")
         return _Answer(generation.sql, result.to_records(), summary)
 
     def _agent(self) -> AskAgent:
