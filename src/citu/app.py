@@ -8,6 +8,7 @@ import uuid
 from quart import Quart, Request, Response, request
 from quart_schema import Info, QuartSchema
 
+from citu import inputs
 from citu.errors import register_error_handlers
 from citu.logging.setup import configure_logging, request_id_var
 from citu.ops import install_ops
@@ -21,7 +22,7 @@ class JsonBodyRequest(Request):
     the unchanged frontend may post JSON as ``text/plain``."""
 
     async def get_json(self, force: bool = True, silent: bool = False, cache: bool = True):
-        return await super().get_json(force=force, silent=silent, cache=cache)
+        return await inputs.read_json(self, force=force, silent=silent, cache=cache)
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         await services.close()
 
     _install_request_id(app)
+    inputs.install_input_checks(app)
     install_ops(app)
     register_error_handlers(app)
     _register_blueprints(app)

@@ -52,3 +52,20 @@ def require_admin(handler: Handler) -> Handler:
         return await handler(*args, **kwargs)
 
     return security_scheme([{ADMIN_SCHEME: []}])(wrapper)  # type: ignore[return-value]
+
+
+def require_admin_when(flag: str) -> Callable[[Handler], Handler]:
+    """``require_admin`` while the boolean setting ``flag`` is true (an operator's choice: the
+    route stays open by default because the unchanged frontend calls it without a key)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            settings = current_app.extensions["citu"].settings
+            if getattr(settings, flag):
+                check_admin_key(settings.admin_api_key, request.headers)
+            return await handler(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -141,7 +141,13 @@ class Services:
         settings = self.settings
         cache = EmbeddingCache(self.redis, settings) if settings.enable_embedding_cache else None
         embedder = Embedder(self.embeddings, cache, settings)
-        training = TrainingService(self.db, embedder, settings, llm=self.llm)
+        training = TrainingService(
+            self.db,
+            embedder,
+            settings,
+            llm=self.llm,
+            write_gate=self.ops.maintenance.ensure_writable,
+        )
         await training.setup()  # fails start-up when the stored vectors' dimension differs
         self.components["embedder"] = embedder
         self.components["training"] = training

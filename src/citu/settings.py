@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citu.redaction import mask_dsn
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # --- HTTP -----------------------------------------------------------------------------
     max_content_length: int = 16 * 1024 * 1024
     admin_api_key: str | None = None  # when set, administrative routes require it
+    max_json_depth: int = 64  # nesting of arrays/objects in a JSON body (citu.inputs)
+    max_question_chars: int = 2000  # a longer question is refused before it is stored
+    protect_run_sql: bool = False  # citu_run_sql requires the admin key when true
 
     # --- behaviour (app_config.py names, lower-cased) --------------------------------------
     question_routing_mode: str = "hybrid"
@@ -115,6 +118,7 @@ class Settings(BaseSettings):
     ask_auto_train: bool = False  # /api/v0/ask adds executed question/SQL pairs to training
     ask_cache_ttl: int = 3600  # /api/v0/ask_cached answers, per user and question
     ask_cache_max_entries: int = 1000
+    ask_cache_max_bytes: int = 32 * 1024 * 1024  # answers kept by one worker, approximately
 
     # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
@@ -171,6 +175,13 @@ class Settings(BaseSettings):
         if value not in modes:
             raise ValueError(f"CITU_QUESTION_ROUTING_MODE must be one of {sorted(modes)}")
         return value
+
+    @model_validator(mode="after")
+    def _protected_run_sql_needs_a_key(self) -> Settings:
+        # Without a key the admin check lets everyone through: refuse to start instead.
+        if self.protect_run_sql and not self.admin_api_key:
+            raise ValueError("CITU_PROTECT_RUN_SQL=true requires CITU_ADMIN_API_KEY")
+        return self
 
     @property
     def llm_configured(self) -> bool:

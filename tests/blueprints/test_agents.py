@@ -621,3 +621,18 @@ async def test_one_admission_slot_still_overlaps_the_model_waits(settings, fake_
     assert all(b["data"]["type"] == "CHAT" for b in bodies)
     # Held across the model call, one slot would serialise the four turns: >= 2.4 s.
     assert elapsed < 1.5
+
+
+async def test_direct_ask_does_not_auto_train_in_read_only_mode(
+    client, fake_llm, services, installed, redis
+):
+    """The switch is turned on by another worker (straight in Redis): /ask still answers, and
+    the executed pair is not added to the training data."""
+    from citu.ops.maintenance import MaintenanceSwitch
+
+    services.settings.ask_auto_train = True
+    await MaintenanceSwitch(redis).set(True, "another worker")
+    script(fake_llm)
+    response = await client.post("/api/v0/ask", json={"question": "收入前三"})
+    assert response.status_code == 200
+    assert (await services.components["training"].counts())["sql"] == 1

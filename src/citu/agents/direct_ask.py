@@ -6,6 +6,7 @@ added to the training data only when ``CITU_ASK_AUTO_TRAIN`` is set (and only no
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict
@@ -29,6 +30,7 @@ from citu.agents.sql_runner import (
 )
 from citu.errors import GatewayTimeout
 from citu.llm import require_llm
+from citu.ops.maintenance import ReadOnlyMode
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.ask.direct")
@@ -50,16 +52,30 @@ class _Answer:
 
 
 class AnswerCache:
-    """Per-process answers of ``/ask_cached``, keyed by user and normalised question, with TTL."""
+    """Per-process answers of ``/ask_cached``, keyed by user and normalised question, with TTL.
 
-    def __init__(self, ttl: float, max_entries: int) -> None:
+    Bounded in entries and in approximate bytes (keys, SQL, summary and the JSON of the rows),
+    so anonymous callers cannot grow a worker's memory without limit; the least recently used
+    answers go first, and an answer larger than the whole budget is not kept at all."""
+
+    def __init__(self, ttl: float, max_entries: int, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: OrderedDict[tuple[str, str], tuple[float, _Answer]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: OrderedDict[tuple[str, str], tuple[float, _Answer, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     @staticmethod
     def _key(user_id: str, question: str) -> tuple[str, str]:
         return user_id, " ".join(question.lower().split())
+
+    @staticmethod
+    def _weight(key: tuple[str, str], answer: _Answer) -> int:
+        rows = json.dumps(answer.query_result, ensure_ascii=False, default=str)
+        return len(key[0]) + len(key[1]) + len(answer.sql) + len(answer.summary or "") + len(rows)
 
     def get(self, user_id: str, question: str) -> _Answer | None:
         key = self._key(user_id, question)
@@ -67,16 +83,26 @@ class AnswerCache:
         if item is None:
             return None
         if time.monotonic() - item[0] > self.ttl:
-            del self._items[key]
+            self._drop(key)
             return None
         self._items.move_to_end(key)
         return item[1]
 
     def put(self, user_id: str, question: str, answer: _Answer) -> None:
-        self._items[self._key(user_id, question)] = (time.monotonic(), answer)
-        self._items.move_to_end(self._key(user_id, question))
-        while len(self._items) > self.max_entries:
-            self._items.popitem(last=False)
+        key = self._key(user_id, question)
+        self._drop(key)
+        weight = self._weight(key, answer)
+        if weight > self.max_bytes:
+            return
+        self._items[key] = (time.monotonic(), answer, weight)
+        self.size += weight
+        while len(self._items) > self.max_entries or self.size > self.max_bytes:
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.size -= item[2]
 
 
 def _sql_failed(prefix: str, error: SqlExecutionError) -> dict[str, Any]:
@@ -100,7 +126,9 @@ class DirectAsk:
         self.business_db = business_db
         self.training = training
         self.settings = settings
-        self.cache = AnswerCache(settings.ask_cache_ttl, settings.ask_cache_max_entries)
+        self.cache = AnswerCache(
+            settings.ask_cache_ttl, settings.ask_cache_max_entries, settings.ask_cache_max_bytes
+        )
 
     async def _answer(self, question: str, suffix: str) -> _Answer | dict[str, Any]:
         """The answer, or the error envelope to send instead."""
@@ -121,7 +149,11 @@ class DirectAsk:
         if self.settings.enable_result_summary and result.row_count:
             summary = await agent.summarize(question, result.columns, result.rows)
         if self.settings.ask_auto_train and result.row_count:
-            await self.training.add_question_sql(question, generation.sql)
+            try:
+                await self.training.add_question_sql(question, generation.sql)
+            except ReadOnlyMode:
+                # Asking goes on in read-only mode; only the training side effect stops.
+                log.info("auto-training skipped: maintenance read-only mode")
         return _Answer(generation.sql, result.to_records(), summary)
 
     def _agent(self) -> AskAgent:

@@ -10,6 +10,7 @@ from citu import responses as r
 from citu.agents.ask_service import AskRequest, AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.errors import BadRequest
+from citu.security import require_admin_when
 from citu.services import services
 
 bp = Blueprint("agents", __name__)
@@ -108,6 +109,7 @@ async def ask_cached(data: AskIn):
 
 
 @bp.post("/api/v0/citu_run_sql")
+@require_admin_when("protect_run_sql")
 @validate_request(RunSqlIn)
 async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""

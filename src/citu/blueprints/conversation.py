@@ -7,7 +7,6 @@ With Redis unreachable they answer 503 (the old service answered 200 with empty 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -17,7 +16,9 @@ from quart import Blueprint, Response, request
 from quart_schema import document_request, validate_querystring
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from werkzeug.exceptions import HTTPException
 
+from citu import inputs
 from citu import responses as r
 from citu.errors import ApiError, BadRequest
 from citu.security import require_admin
@@ -46,15 +47,8 @@ VALID_MODES = [
 ]
 
 
-def _lenient_int(value: Any) -> int | None:
-    """Like werkzeug's ``type=int``: an empty or non-integer value is treated as absent."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-LenientInt = Annotated[int | None, BeforeValidator(_lenient_int)]
+# Werkzeug's ``type=int`` leniency, but a number out of range is a 400 (never a Redis error).
+LenientInt = Annotated[int | None, BeforeValidator(inputs.lenient_query_int)]
 
 
 class LimitQuery(BaseModel):
@@ -112,7 +106,7 @@ def on_failure(text: str) -> Callable:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await handler(*args, **kwargs)
-            except (ApiError, RedisConnectionError, RedisTimeoutError):
+            except (ApiError, HTTPException, RedisConnectionError, RedisTimeoutError):
                 raise
             except Exception:
                 log.exception("%s failed", handler.__name__)
@@ -142,7 +136,7 @@ async def json_object(force: bool = False) -> dict[str, Any]:
             return {}
         raise BadRequest(BODY_FORMAT_TEXT)
     try:
-        body = json.loads(text)
+        body = inputs.loads(text)
     except ValueError:
         raise BadRequest(BODY_FORMAT_TEXT) from None
     if not body:

@@ -11,7 +11,7 @@ from quart_schema import validate_request
 from citu import responses as r
 from citu.ops.metrics import system_stats
 from citu.security import require_admin
-from citu.services import services
+from citu.services import Services, services
 
 bp = Blueprint("ops", __name__)
 
@@ -52,6 +52,22 @@ async def get_read_only():
 @validate_request(ReadOnlyIn)
 async def set_read_only(data: ReadOnlyIn):
     """Turn the maintenance read-only mode on or off for every worker (admin key)."""
-    state = await services().ops.maintenance.set(data.enabled, data.reason)
+    svc = services()
+    state = await svc.ops.maintenance.set(data.enabled, data.reason)
     text = "只读维护模式已开启" if state.enabled else "只读维护模式已关闭"
-    return r.reply(r.success_response(text, state.as_dict()))
+    body = state.as_dict()
+    if state.enabled:
+        body["stopped"] = await _stop_writers(svc)
+    return r.reply(r.success_response(text, body))
+
+
+async def _stop_writers(svc: Services) -> dict[str, object]:
+    """What turning read-only mode on stopped: pipeline runs, auto-training, write routes."""
+    pipeline = svc.components.get("pipeline")
+    tasks = await pipeline.stop_for_read_only() if pipeline is not None else []
+    return {
+        "pipeline_tasks": tasks,
+        "auto_training": svc.settings.ask_auto_train,
+        "training_writes": True,
+        "write_routes": True,
+    }

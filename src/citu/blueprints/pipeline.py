@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from quart import Blueprint, request, send_file
 from quart_schema import DataSource, document_querystring, document_request
 from werkzeug.exceptions import HTTPException
 
+from citu import inputs
 from citu import responses as r
 from citu.errors import ApiError, BadRequest, NotFound
 from citu.pipeline import schemas
@@ -90,7 +90,7 @@ async def json_body() -> dict[str, Any]:
     if not raw or not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = inputs.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("请求体必须是有效的JSON") from None
     if data is None:
@@ -386,7 +386,7 @@ async def table_ddl():
         data = await svc.table_ddl(dsn, table, context, output)
     except NotFound as error:
         raise NotFound(f"获取表{label}失败: {error}") from error
-    except (ApiError, asyncio.CancelledError):
+    except (ApiError, HTTPException, asyncio.CancelledError):
         raise
     except Exception:
         log.exception("table ddl failed")

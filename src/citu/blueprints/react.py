@@ -14,7 +14,7 @@ from psycopg import OperationalError
 from quart import Blueprint, Response, request
 from quart_schema import document_querystring, document_request
 
-from citu import failures
+from citu import failures, inputs
 from citu import responses as r
 from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
@@ -110,7 +110,7 @@ async def ask_react_agent():
     """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
     raw = await request.get_data(as_text=True)
     try:
-        body = json.loads(raw)
+        body = inputs.loads(raw)
     except ValueError as error:
         return _plain_error(
             400,
@@ -483,7 +483,7 @@ async def checkpoint_cleanup():
     their blobs and writes go with them. ``dry_run: true`` only counts."""
     raw = await request.get_data(as_text=True)
     try:
-        body = json.loads(raw) if raw.strip() else {}
+        body = inputs.loads(raw) if raw.strip() else {}
         if not isinstance(body, dict):
             raise ValueError("请求体必须是JSON对象")
         keep, thread_id, user_id, dry_run = _cleanup_args(body)

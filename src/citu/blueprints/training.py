@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from quart import Blueprint, Response, request
 from quart_schema import DataSource, document_request, validate_request
 from quart_schema.pydantic import File
+from werkzeug.exceptions import HTTPException
 
 from citu import failures
 from citu import responses as r
@@ -37,6 +38,7 @@ _COLLECTIONS = ("sql", "ddl", "documentation", "error_sql")
 # Failures the central handlers answer better (503) than a route's generic 500.
 _PASS_THROUGH = (
     ApiError,
+    HTTPException,  # 413 and other protocol refusals keep their own status
     ConnectionError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.ConnectionDoesNotExistError,

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from citu.errors import ServiceUnavailable
 from citu.responses import now_iso, service_unavailable_response
 
 log = logging.getLogger("citu.ops")
@@ -66,6 +67,16 @@ def maintenance_response() -> dict[str, object]:
     return body
 
 
+class ReadOnlyMode(ServiceUnavailable):
+    """A write refused because the maintenance read-only mode is on."""
+
+    def __init__(self) -> None:
+        super().__init__(MAINTENANCE_TEXT, can_retry=True)
+
+    def body(self) -> dict[str, object]:
+        return maintenance_response()
+
+
 @dataclass(frozen=True)
 class MaintenanceState:
     enabled: bool
@@ -109,6 +120,25 @@ class MaintenanceSwitch:
         except RedisError as error:
             log.warning("maintenance switch unreadable, using last known state: %s", error)
             return self._cached or OFF
+
+    async def ensure_writable(self) -> None:
+        """Raise ``ReadOnlyMode`` while read-only mode is on. The write layers call it before
+        each write (vector store, pipeline steps), so it reads Redis every time: a worker must
+        stop writing as soon as any worker turns the switch on, not a cache period later."""
+        try:
+            state = await self.read()
+        except RedisError as error:
+            log.warning("maintenance switch unreadable, using last known state: %s", error)
+            state = self._cached or OFF
+        if state.enabled:
+            raise ReadOnlyMode()
+
+    async def is_read_only(self) -> bool:
+        try:
+            await self.ensure_writable()
+        except ReadOnlyMode:
+            return True
+        return False
 
     async def set(self, enabled: bool, reason: str | None = None) -> MaintenanceState:
         state = MaintenanceState(enabled=enabled, since=now_iso(), reason=reason)

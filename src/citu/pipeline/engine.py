@@ -124,6 +124,7 @@ class PipelineEngine:
         default_business_pool: asyncpg.Pool | None,
         vector_pool: asyncpg.Pool | None,
         trainer: Callable[[], Any],
+        write_gate: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.paths = paths
@@ -133,6 +134,7 @@ class PipelineEngine:
         self.default_business_pool = default_business_pool
         self.vector_pool = vector_pool
         self.trainer = trainer  # looked up per run: the training component may start later
+        self.write_gate = write_gate  # raises ReadOnlyMode: no step starts in read-only mode
 
     async def run(self, task_id: str, options: RunOptions) -> dict[str, Any]:
         """Run and record; returns the result dict. Raises StepFailed when a step failed."""
@@ -220,6 +222,8 @@ class PipelineEngine:
                 await pool.close()
 
     async def _run_step(self, ctx: StepContext, step: str) -> dict[str, Any]:
+        if self.write_gate is not None:
+            await self.write_gate()
         await self.store.step_running(ctx.task_id, step)
         with step_logging(step):
             log.info("开始执行步骤: %s", step)

@@ -15,8 +15,8 @@ from typing import Any
 
 from citu.errors import BadRequest
 
-TASK_ID_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
-IDENTIFIER_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)?$")
+TASK_ID_RE = re.compile(r"[A-Za-z0-9_]{1,32}")
+IDENTIFIER_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)?")
 _UNSAFE_NAME_CHARS = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
     f"{p}{n}" for p in ("COM", "LPT") for n in range(1, 10)
@@ -33,7 +33,7 @@ TASK_ID_TEXT = "无效的task_id格式，只能包含字母、数字和下划线
 
 
 def is_valid_task_id(task_id: Any) -> bool:
-    return isinstance(task_id, str) and bool(TASK_ID_RE.match(task_id))
+    return isinstance(task_id, str) and bool(TASK_ID_RE.fullmatch(task_id))
 
 
 def validate_task_id(task_id: Any) -> str:

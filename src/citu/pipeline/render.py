@@ -12,7 +12,7 @@ from citu.pipeline.inspect import FieldInfo, TableMetadata
 
 _LENGTH_NOTE = re.compile(r"[（(]\s*\d+\s*字\s*[）)]\s*$")
 _CAST = re.compile(r"::[a-zA-Z_][\w ]*(\(\d+(,\s*\d+)?\))?(\[\])?$")
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _UUID_TYPES = {"uuid"}
 _JSON_TYPES = {"json", "jsonb"}
 
@@ -83,7 +83,7 @@ def ddl_default(value: str | None) -> str | None:
         return "current_date"
     if lowered in ("true", "false"):
         return lowered
-    if _NUMBER.match(text) or (text.startswith("'") and text.endswith("'")):
+    if _NUMBER.fullmatch(text) or (text.startswith("'") and text.endswith("'")):
         return text
     return "'" + text.replace("'", "''") + "'"
 

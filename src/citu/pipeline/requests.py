@@ -264,7 +264,7 @@ def parse_restore(body: dict[str, Any]) -> RestoreRequest:
     if not isinstance(tables, list):
         raise BadRequest("tables参数必须是数组格式", invalid_params=["tables"])
     stamp, backup_path = body["timestamp"], body["backup_path"]
-    if not isinstance(stamp, str) or not TIMESTAMP_RE.match(stamp):
+    if not isinstance(stamp, str) or not TIMESTAMP_RE.fullmatch(stamp):
         raise BadRequest("无效的timestamp格式，应为YYYYMMDD_HHMMSS", invalid_params=["timestamp"])
     unsupported = [t for t in tables if t not in SUPPORTED_TABLES]
     if unsupported or not tables:

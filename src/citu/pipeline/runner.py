@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from citu import failures
 from citu.errors import Conflict, NotFound
+from citu.ops.maintenance import ReadOnlyMode
 from citu.pipeline.engine import PipelineEngine, RunOptions, StepFailed
 from citu.pipeline.tasks import TaskStore
 
@@ -21,6 +23,7 @@ log = logging.getLogger("citu.pipeline.runner")
 
 CANCELLED_TEXT = "任务已被用户取消"
 SHUTDOWN_TEXT = "任务执行中断：服务已停止"
+READ_ONLY_TEXT = "任务已停止：系统进入只读维护模式，维护结束后请重新执行"
 
 
 class PipelineRunner:
@@ -32,13 +35,16 @@ class PipelineRunner:
         poll_seconds: float = 1.0,
         recovery_interval: float = 60.0,
         max_running: int = 3,
+        read_only: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
         self.poll_seconds = poll_seconds
         self.recovery_interval = recovery_interval
         self.max_running = max_running
+        self.read_only = read_only  # polled with the cancel flag: read-only mode stops runs
         self._runs: dict[str, asyncio.Task[None]] = {}
+        self._stop_reasons: dict[str, str] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -85,11 +91,16 @@ class PipelineRunner:
         try:
             await self.engine.run(task_id, options)
         except asyncio.CancelledError:
-            reason = SHUTDOWN_TEXT if self._closing else CANCELLED_TEXT
+            reason = (
+                SHUTDOWN_TEXT if self._closing else self._stop_reasons.get(task_id, CANCELLED_TEXT)
+            )
             log.warning("pipeline task %s stopped: %s", task_id, reason)
             await asyncio.shield(self.store.fail_interrupted(task_id, reason))
         except StepFailed:
             pass  # recorded by the engine
+        except ReadOnlyMode:
+            log.warning("pipeline task %s stopped: maintenance read-only mode", task_id)
+            await self.store.fail_interrupted(task_id, READ_ONLY_TEXT)
         except Exception as error:  # noqa: BLE001 - a background run must record, not vanish
             log.exception("pipeline task %s failed", task_id)
             await self.store.fail_interrupted(
@@ -101,6 +112,7 @@ class PipelineRunner:
                 await watcher
             await asyncio.shield(self.store.unlock(conn, task_id))
             self._runs.pop(task_id, None)
+            self._stop_reasons.pop(task_id, None)
 
     async def _watch_cancel(self, task_id: str, run: asyncio.Task | None) -> None:
         while True:
@@ -112,6 +124,29 @@ class PipelineRunner:
             if requested and run is not None:
                 run.cancel()
                 return
+            if self.read_only is not None and run is not None and await self._read_only():
+                self.stop(task_id, READ_ONLY_TEXT)
+                return
+
+    async def _read_only(self) -> bool:
+        try:
+            return await self.read_only()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - an unreadable switch must not stop a run
+            return False
+
+    def stop(self, task_id: str, reason: str) -> bool:
+        """Stop this worker's run of ``task_id``, recording ``reason`` as its failure."""
+        run = self._runs.get(task_id)
+        if run is None:
+            return False
+        self._stop_reasons[task_id] = reason
+        run.cancel()
+        return True
+
+    def stop_all_for_read_only(self) -> list[str]:
+        """Stop every run of this worker at once (other workers' runs stop at their next poll
+        or write); the ids stopped."""
+        return [task_id for task_id in list(self._runs) if self.stop(task_id, READ_ONLY_TEXT)]
 
     async def cancel(self, task_id: str) -> bool:
         """Ask the run of ``task_id`` to stop; False when it is not running anywhere."""

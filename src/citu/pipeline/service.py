@@ -94,6 +94,12 @@ class PipelineService:
     async def aclose(self) -> None:
         await self.runner.aclose()
 
+    async def stop_for_read_only(self) -> list[str]:
+        """Read-only mode was turned on: stop this worker's runs now; the ids of every run under
+        way (those of other workers stop at their next poll or write)."""
+        stopped = self.runner.stop_all_for_read_only()
+        return sorted(set(stopped) | set(await self.store.in_progress_ids()))
+
     # ---- business connections ------------------------------------------------------------
 
     def check_dsn(self, dsn: Any) -> str | None:
@@ -685,6 +691,7 @@ async def build_pipeline(services: Services) -> PipelineService:
         default_business_pool=services.business_db,
         vector_pool=services.db,
         trainer=lambda: services.components.get("training"),
+        write_gate=services.ops.maintenance.ensure_writable,
     )
     runner = PipelineRunner(
         store,
@@ -692,6 +699,7 @@ async def build_pipeline(services: Services) -> PipelineService:
         poll_seconds=settings.pipeline_cancel_poll_seconds,
         recovery_interval=settings.pipeline_recovery_interval_seconds,
         max_running=settings.pipeline_max_running_tasks,
+        read_only=services.ops.maintenance.is_read_only,
     )
     await runner.start()
     return PipelineService(

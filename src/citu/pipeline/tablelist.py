@@ -58,7 +58,7 @@ def decode_upload(raw: bytes, max_bytes: int) -> tuple[str, list[str]]:
     if not names:
         raise BadRequest("表清单文件不包含有效的表名")
     invalid = [
-        name for name in names if not IDENTIFIER_RE.match(name)
+        name for name in names if not IDENTIFIER_RE.fullmatch(name)
     ]  # every name, not the first 10
     if invalid:
         raise BadRequest(f"表清单文件包含无效的表名格式: {', '.join(invalid[:3])}")
@@ -88,7 +88,7 @@ def names_from_request(tables: object, max_names: int) -> tuple[list[str], int]:
     if not items:
         raise BadRequest("表名列表不能为空")
     names = [item for item in items if not item.startswith(("#", "--"))]
-    invalid = [name for name in names if not IDENTIFIER_RE.match(name)]
+    invalid = [name for name in names if not IDENTIFIER_RE.fullmatch(name)]
     if invalid:
         raise BadRequest(f"包含无效的表名格式: {', '.join(invalid[:5])}", invalid_params=["tables"])
     names = unique(names)

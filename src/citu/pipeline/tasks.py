@@ -261,6 +261,13 @@ class TaskStore:
         await self.unlock(conn, task_id)
         return False
 
+    async def in_progress_ids(self) -> list[str]:
+        """Tasks whose run is under way, on any worker."""
+        rows = await self.pool.fetch(
+            "SELECT task_id FROM data_pipeline_tasks WHERE status = 'in_progress' ORDER BY task_id"
+        )
+        return [row["task_id"] for row in rows]
+
     # ---- status writes -------------------------------------------------------------------
 
     async def start_run(self, task_id: str) -> None:

@@ -33,7 +33,7 @@ COLUMNS = {
     COLLECTION: ("uuid", "name", "cmetadata"),
     EMBEDDING: ("id", "collection_id", "embedding", "document", "cmetadata"),
 }
-TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}$")
+TIMESTAMP_RE = re.compile(r"\d{8}_\d{6}")
 BACKUP_LOG = "vector_backup_log.txt"
 
 
@@ -170,7 +170,7 @@ def scan_backups(directory: Path) -> list[dict[str, Any]]:
     for path in directory.glob(f"{COLLECTION}_*.csv"):
         stamp = path.name[len(COLLECTION) + 1 : -4]
         embedding = directory / backup_file(EMBEDDING, stamp)
-        if not TIMESTAMP_RE.match(stamp) or not embedding.is_file():
+        if not TIMESTAMP_RE.fullmatch(stamp) or not embedding.is_file():
             continue
         sets.append(
             {

@@ -31,7 +31,7 @@ from citu.training.models import (
     question_sql_item,
 )
 from citu.training.questions import generate_question
-from citu.training.vector_store import NewRow, VectorStore, VectorStoreError
+from citu.training.vector_store import NewRow, VectorStore, VectorStoreError, WriteGate
 
 log = logging.getLogger("citu.training")
 
@@ -71,12 +71,13 @@ class TrainingService:
         embedder: Embedder,
         settings: Settings,
         llm: ChatOpenAI | None = None,
+        write_gate: WriteGate | None = None,
     ) -> None:
         self.pool = pool
         self.embedder = embedder
         self.settings = settings
         self.llm = llm
-        self.store = VectorStore(pool, settings.embedding_dimension)
+        self.store = VectorStore(pool, settings.embedding_dimension, write_gate)
 
     async def setup(self) -> None:
         await self.store.setup()

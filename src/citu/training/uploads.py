@@ -3,12 +3,12 @@ in memory (training.md §3.6). Messages are the old service's."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from citu import inputs
 from citu.training.models import InvalidTrainingData, TrainingItem, question_sql_item
 
 FILE_TYPES = ("ddl", "markdown", "sql_pair_json", "sql_pair", "sql")
@@ -127,7 +127,7 @@ def _pair(question: str, sql: str) -> TrainingItem | str:
 
 def _json_pairs(text: str) -> Iterator[TrainingItem | str]:
     try:
-        data = json.loads(text)
+        data = inputs.loads(text)
     except ValueError:
         raise UploadRejected("文件内容不符合JSON问答对格式，JSON格式错误") from None
     if not isinstance(data, list) or not data:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,9 @@ WITH classified AS (
 """
 
 
+WriteGate = Callable[[], Awaitable[None]]
+
+
 class VectorStoreError(RuntimeError):
     """The store cannot be used with this configuration (raised at start)."""
 
@@ -77,12 +80,16 @@ def _like_pattern(keyword: str) -> str:
 
 
 class VectorStore:
-    def __init__(self, pool: asyncpg.Pool, dimension: int) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, dimension: int, write_gate: WriteGate | None = None
+    ) -> None:
         if not 0 < dimension <= 16000:
             raise VectorStoreError(f"CITU_EMBEDDING_DIMENSION={dimension} 超出 pgvector 的范围")
         self.pool = pool
         self.dimension = int(dimension)
         self._iterative_scan: bool | None = None
+        # Raises to refuse a write (maintenance read-only mode): one check for every writer.
+        self.write_gate = write_gate
 
     @property
     def _vec(self) -> str:
@@ -181,6 +188,7 @@ class VectorStore:
 
     async def insert(self, conn: asyncpg.Connection, row: NewRow) -> bool:
         """Insert one row; False when its id exists already (a concurrent identical insert)."""
+        await self._writable()
         inserted = await conn.fetchval(
             """
             INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata)
@@ -204,6 +212,7 @@ class VectorStore:
 
     async def delete(self, conn: asyncpg.Connection, ids: list[str]) -> list[str]:
         """Delete rows by their ``cmetadata.id`` (any collection); return the ids deleted."""
+        await self._writable()
         rows = await conn.fetch(
             "DELETE FROM langchain_pg_embedding WHERE cmetadata->>'id' = ANY($1::text[])"
             " RETURNING cmetadata->>'id' AS id",
@@ -213,10 +222,15 @@ class VectorStore:
 
     async def delete_row_ids(self, conn: asyncpg.Connection, row_ids: list[str]) -> int:
         """Delete rows by primary key; return how many."""
+        await self._writable()
         status = await conn.execute(
             "DELETE FROM langchain_pg_embedding WHERE id = ANY($1::varchar[])", row_ids
         )
         return int(status.split()[-1])
+
+    async def _writable(self) -> None:
+        if self.write_gate is not None:
+            await self.write_gate()
 
     # ---- reads --------------------------------------------------------------------------
 
