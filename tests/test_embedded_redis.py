@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import threading
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 

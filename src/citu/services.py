@@ -96,9 +96,7 @@ class Services:
         )
         self.redis = Redis.from_pool(pool)
         if not await self.redis_ok():
-            log.warning(
-                "Redis at %s is unreachable; starting degraded", redact_url(redis_url)
-            )
+            log.warning("Redis at %s is unreachable; starting degraded", redact_url(redis_url))
         # Several small connection pools: one big httpx pool costs seconds of CPU under load.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-import time
 from pathlib import Path
 
 import psutil
