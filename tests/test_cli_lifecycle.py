@@ -175,3 +175,16 @@ def test_pipeline_run_has_one_flag_for_skipping_training(capsys):
         args = parser.parse_args(["pipeline", "run", "--tables", "t", flag])
         assert args.skip_training is True
     assert parser.parse_args(["pipeline", "run", "--tables", "t"]).skip_training is False
+
+
+async def test_one_shot_commands_leave_no_server_running(data_dir: Path):
+    await asyncio.to_thread(stop_embedded_redis, data_dir)
+    await asyncio.to_thread(stop_embedded_server, data_dir)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "citu.cli", "init-db",
+        env=serve_env(data_dir), cwd=data_dir, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0 and "applied" in output, output
+    assert servers_of(data_dir) == []

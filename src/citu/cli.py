@@ -131,7 +131,10 @@ async def _init_db(with_demo: bool) -> None:
 
 
 def init_db(args: argparse.Namespace) -> int:
-    asyncio.run(_init_db(args.demo))
+    from citu.local_servers import servers_for_command
+
+    with servers_for_command(Settings()):
+        asyncio.run(_init_db(args.demo))
     return 0
 
 
@@ -195,7 +198,10 @@ def pipeline_run(args: argparse.Namespace) -> int:
     if not args.tables and not args.task_id:
         print("citu: give --tables (or --task-id of a task that has a table list)", file=sys.stderr)
         return 2
-    return asyncio.run(_pipeline_run(args))
+    from citu.local_servers import servers_for_command
+
+    with servers_for_command(Settings()):
+        return asyncio.run(_pipeline_run(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

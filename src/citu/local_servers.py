@@ -7,8 +7,10 @@ not set and nothing answers on the default address. Both live under ``CITU_DATA_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,18 @@ def start_for_serving(settings: Settings) -> StartedServers:
         )
         os.environ["CITU_REDIS_URL"] = url
     return started
+
+
+@contextlib.contextmanager
+def servers_for_command(settings: Settings) -> Iterator[StartedServers]:
+    """For a one-shot command (``init-db``, ``pipeline run``): the embedded servers it needs,
+    stopped afterwards when it started them, so it leaves nothing running that a later
+    ``citu serve`` would mistake for someone else's."""
+    started = start_for_serving(settings)
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def stop_all(data_dir: Path) -> list[str]:
