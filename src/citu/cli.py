@@ -133,7 +133,7 @@ async def _init_db(with_demo: bool) -> None:
 def init_db(args: argparse.Namespace) -> int:
     from citu.local_servers import servers_for_command
 
-    with servers_for_command(Settings()):
+    with servers_for_command(Settings(), redis=False):
         asyncio.run(_init_db(args.demo))
     return 0
 

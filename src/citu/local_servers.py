@@ -56,7 +56,7 @@ class StartedServers:
         return stopped
 
 
-def start_for_serving(settings: Settings) -> StartedServers:
+def start_for_serving(settings: Settings, *, redis: bool = True) -> StartedServers:
     """Start (or reuse) the embedded servers once and pass their URLs on in the environment,
     so every hypercorn worker connects to the same servers. Blocking."""
     started = StartedServers(settings.data_dir)
@@ -66,7 +66,7 @@ def start_for_serving(settings: Settings) -> StartedServers:
         os.environ["CITU_DATABASE_URL"] = with_database(admin_url, "citu")
         started.postgres = not running_before
     configured = configured_redis_url(settings)
-    if configured is None:
+    if redis and configured is None:
         url, started.redis = resolve_redis_url(
             settings.data_dir, None, embed=settings.embedded_redis
         )
@@ -75,11 +75,11 @@ def start_for_serving(settings: Settings) -> StartedServers:
 
 
 @contextlib.contextmanager
-def servers_for_command(settings: Settings) -> Iterator[StartedServers]:
+def servers_for_command(settings: Settings, *, redis: bool = True) -> Iterator[StartedServers]:
     """For a one-shot command (``init-db``, ``pipeline run``): the embedded servers it needs,
     stopped afterwards when it started them, so it leaves nothing running that a later
     ``citu serve`` would mistake for someone else's."""
-    started = start_for_serving(settings)
+    started = start_for_serving(settings, redis=redis)
     try:
         yield started
     finally:
