@@ -131,7 +131,9 @@ def stack(llm_latency: float) -> Iterator[tuple[Stack, dict[str, int]]]:
             "BASELINE_LLM_BASE_URL": fake_url,
             "BASELINE_LLM_API_KEY": "bench",
         }
-        redis_server = shutil.which("redis-server") or "redis-server"
+        from citu.embedded_redis import redis_server_binary
+
+        redis_server = redis_server_binary() or "redis-server"
         run.spawn(
             [redis_server, "--port", str(ports["redis"]), "--save", "", "--appendonly", "no"],
             port=ports["redis"],

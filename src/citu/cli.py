@@ -1,24 +1,32 @@
-"""``citu`` command line: serve the API, prepare databases, run the data pipeline."""
+"""``citu`` command line: serve the API, stop its embedded servers, prepare databases, run the
+data pipeline."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 from citu.settings import Settings, redact_url
 
+DESCRIPTION = "citu: a text-to-SQL service. Configuration comes from CITU_* environment variables."
+EPILOG = "Run 'citu COMMAND --help' for a command's options."
+# Signals that end `citu serve`: passed on to hypercorn, which shuts down gracefully.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-def _prepare_embedded(settings: Settings) -> None:
-    """Start the embedded PostgreSQL once, before hypercorn forks its workers."""
-    if settings.database_url:
-        return
-    from citu.db.embedded import start_embedded_server, with_database
 
-    admin_url = start_embedded_server(settings.data_dir)
-    os.environ["CITU_DATABASE_URL"] = with_database(admin_url, "citu")
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("citu")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown"
 
 
 def prepare_metrics_dir() -> None:
@@ -33,10 +41,7 @@ def prepare_metrics_dir() -> None:
         stale.unlink()
 
 
-def serve(args: argparse.Namespace) -> int:
-    settings = Settings()
-    _prepare_embedded(settings)
-    prepare_metrics_dir()
+def hypercorn_command(args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "hypercorn"]
     if Path(args.config).is_file():
         command += ["-c", args.config]
@@ -45,9 +50,64 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers:
         command += ["--workers", str(args.workers)]
     command.append("citu.app:create_app()")
+    return command
+
+
+def supervise(command: list[str], on_exit) -> int:
+    """Run hypercorn as a child, pass stop signals on to it, then call ``on_exit``.
+
+    ``citu serve`` stays the parent (rather than exec'ing hypercorn) so that whatever ends the
+    server also stops the embedded servers it started.
+    """
+    child = subprocess.Popen(command)
+
+    def forward(signum: int, _frame) -> None:
+        # Ctrl-C reaches the child too (same process group); a second SIGINT is harmless.
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
+    try:
+        return child.wait()
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        on_exit()
+
+
+def serve(args: argparse.Namespace) -> int:
+    from citu.local_servers import start_for_serving
+
+    settings = Settings()
+    try:
+        started = start_for_serving(settings)
+    except Exception as error:  # noqa: BLE001 - a readable line instead of a traceback
+        print(f"citu: the embedded PostgreSQL did not start: {error}", file=sys.stderr)
+        return 1
+    print(f"citu: database {redact_url(os.environ.get('CITU_DATABASE_URL'))}", flush=True)
+    print(f"citu: redis {redact_url(os.environ.get('CITU_REDIS_URL', settings.redis_url))}")
+    prepare_metrics_dir()
+    command = hypercorn_command(args)
     print("citu: starting", " ".join(command), flush=True)
-    os.execvp(command[0], command)
-    return 0  # not reached
+
+    def stop_started() -> None:
+        stopped = started.stop()
+        if stopped:
+            print(f"citu: stopped the embedded {' and '.join(stopped)}", flush=True)
+
+    return supervise(command, stop_started)
+
+
+def stop(args: argparse.Namespace) -> int:
+    from citu.local_servers import stop_all
+
+    data_dir = Settings().data_dir
+    stopped = stop_all(data_dir)
+    if stopped:
+        print(f"citu: stopped the embedded {' and '.join(stopped)} under {data_dir.resolve()}")
+    else:
+        print(f"citu: no embedded server running under {data_dir.resolve()}")
+    return 0
 
 
 async def _init_db(with_demo: bool) -> None:
@@ -71,7 +131,10 @@ async def _init_db(with_demo: bool) -> None:
 
 
 def init_db(args: argparse.Namespace) -> int:
-    asyncio.run(_init_db(args.demo))
+    from citu.local_servers import servers_for_command
+
+    with servers_for_command(Settings(), redis=False):
+        asyncio.run(_init_db(args.demo))
     return 0
 
 
@@ -98,7 +161,6 @@ async def _pipeline_run(args: argparse.Namespace) -> int:
                 "db_connection": args.db_connection,
                 "enable_sql_validation": not args.no_validation,
                 "enable_llm_repair": not args.no_repair,
-                "enable_training_data_load": not args.no_training,
             }
             body = {key: value for key, value in body.items() if value is not None}
             created = await pipeline.create_task(body, created_type="manual", prefix="manual")
@@ -136,7 +198,10 @@ def pipeline_run(args: argparse.Namespace) -> int:
     if not args.tables and not args.task_id:
         print("citu: give --tables (or --task-id of a task that has a table list)", file=sys.stderr)
         return 2
-    return asyncio.run(_pipeline_run(args))
+    from citu.local_servers import servers_for_command
+
+    with servers_for_command(Settings()):
+        return asyncio.run(_pipeline_run(args))
 
 
 def db_reader_role(args: argparse.Namespace) -> int:
@@ -211,16 +276,37 @@ async def _apply_reader_role(admin_url: str, spec) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="citu", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="citu", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"citu {version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve_cmd = commands.add_parser("serve", help="run the API under hypercorn")
-    serve_cmd.add_argument("--config", default="hypercorn.toml", help="hypercorn config file")
-    serve_cmd.add_argument("--bind", help="override the bind address, e.g. 0.0.0.0:8084")
-    serve_cmd.add_argument("--workers", type=int, help="override the worker count")
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run the API under hypercorn (starts the embedded servers when needed)",
+        description="Run the API under hypercorn. Without CITU_DATABASE_URL (and CITU_REDIS_URL)"
+        " the embedded PostgreSQL (and Redis) under CITU_DATA_DIR are started first and"
+        " stopped again when the server stops.",
+    )
+    serve_cmd.add_argument(
+        "--config", default="hypercorn.toml", metavar="FILE", help="hypercorn config file"
+    )
+    serve_cmd.add_argument("--bind", metavar="HOST:PORT", help="listen here, e.g. 0.0.0.0:8084")
+    serve_cmd.add_argument("--workers", type=int, metavar="N", help="worker processes")
     serve_cmd.set_defaults(func=serve)
 
-    init_cmd = commands.add_parser("init-db", help="create citu's schema (and the demo database)")
+    stop_cmd = commands.add_parser(
+        "stop",
+        help="stop the embedded PostgreSQL and Redis left running under CITU_DATA_DIR",
+        description="Stop the embedded PostgreSQL and Redis under CITU_DATA_DIR (for example"
+        " after the server was killed). Their data is kept.",
+    )
+    stop_cmd.set_defaults(func=stop)
+
+    init_cmd = commands.add_parser(
+        "init-db",
+        help="create citu's schema (and the demo database)",
+        description="Create citu's schema; with --demo also the demo business database.",
+    )
     init_cmd.add_argument("--demo", action="store_true", help="also create the demo business DB")
     init_cmd.set_defaults(func=init_db)
 
@@ -252,23 +338,58 @@ def build_parser() -> argparse.ArgumentParser:
     reader_cmd.add_argument("--admin-url", help="apply with this (superuser) connection")
     reader_cmd.set_defaults(func=db_reader_role)
 
-    pipeline_cmd = commands.add_parser("pipeline", help="data pipeline without the server")
-    pipeline_commands = pipeline_cmd.add_subparsers(dest="pipeline_command", required=True)
-    run_cmd = pipeline_commands.add_parser(
-        "run", help="schema → DDL/docs → question/SQL pairs → validation → training"
+
+    pipeline_cmd = commands.add_parser(
+        "pipeline",
+        help="run the data pipeline without the server",
+        description="Run the data pipeline without the server.",
     )
-    run_cmd.add_argument("--tables", help="comma-separated table names (schema.table or table)")
-    run_cmd.add_argument("--step", help="run only this step (ddl_generation, qa_generation, ...)")
-    run_cmd.add_argument("--task-id", help="re-run an existing task instead of creating one")
-    run_cmd.add_argument("--task-name")
-    run_cmd.add_argument("--business-context")
-    run_cmd.add_argument("--db-connection", help="business database URL (default: configured)")
+    pipeline_commands = pipeline_cmd.add_subparsers(
+        dest="pipeline_command", required=True, metavar="COMMAND"
+    )
+    run_cmd = pipeline_commands.add_parser(
+        "run",
+        help="schema → DDL/docs → question/SQL pairs → validation → training",
+        description="Generate DDL and documentation for tables, question/SQL pairs, validate"
+        " them and load them as training data; prints the task summary as JSON.",
+    )
+    run_cmd.add_argument(
+        "--tables", metavar="NAMES", help="comma-separated table names (schema.table or table)"
+    )
+    run_cmd.add_argument(
+        "--step",
+        metavar="STEP",
+        help="run only this step: ddl_generation, qa_generation, sql_validation, training_load",
+    )
+    run_cmd.add_argument(
+        "--task-id", metavar="ID", help="re-run an existing task instead of creating one"
+    )
+    run_cmd.add_argument("--task-name", metavar="NAME", help="name of the new task")
+    run_cmd.add_argument(
+        "--business-context", metavar="TEXT", help="what the database is about (for the model)"
+    )
+    run_cmd.add_argument(
+        "--db-connection", metavar="URL", help="business database URL (default: configured)"
+    )
     run_cmd.add_argument("--no-validation", action="store_true", help="skip sql_validation")
     run_cmd.add_argument("--no-repair", action="store_true", help="no LLM repair of bad SQL")
-    run_cmd.add_argument("--no-training", action="store_true", help="skip training_load")
-    run_cmd.add_argument("--backup-vector-tables", action="store_true")
-    run_cmd.add_argument("--truncate-vector-tables", action="store_true")
-    run_cmd.add_argument("--skip-training", action="store_true", help="vector backup only")
+    run_cmd.add_argument(
+        "--backup-vector-tables", action="store_true", help="back up the vector tables first"
+    )
+    run_cmd.add_argument(
+        "--truncate-vector-tables",
+        action="store_true",
+        help="back up, then empty the vector tables before loading",
+    )
+    run_cmd.add_argument(
+        "--skip-training",
+        action="store_true",
+        help="load no training data (the vector table flags still apply)",
+    )
+    # An earlier spelling of --skip-training, kept working but not shown.
+    run_cmd.add_argument(
+        "--no-training", action="store_true", dest="skip_training", help=argparse.SUPPRESS
+    )
     run_cmd.set_defaults(func=pipeline_run)
     return parser
 

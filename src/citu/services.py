@@ -29,6 +29,7 @@ from citu.db.role_check import RoleReport
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
 from citu.llm import ShardedTransport, build_chat_model, build_embeddings, build_text_model
+from citu.local_servers import redis_url_for
 from citu.ops import Ops
 from citu.settings import Settings, redact_url
 from citu.stores.feedback import FeedbackStore
@@ -87,8 +88,9 @@ class Services:
         await self._open_business_pool()
         # A blocking pool: past max_connections a command waits for a free connection instead
         # of failing with "Too many connections" (redis-py's default pool raises at 100).
+        redis_url = await asyncio.to_thread(redis_url_for, settings)
         pool = BlockingConnectionPool.from_url(
-            settings.redis_url,
+            redis_url,
             max_connections=settings.redis_max_connections,
             timeout=settings.redis_timeout,
             decode_responses=True,
@@ -98,9 +100,7 @@ class Services:
         )
         self.redis = Redis.from_pool(pool)
         if not await self.redis_ok():
-            log.warning(
-                "Redis at %s is unreachable; starting degraded", redact_url(settings.redis_url)
-            )
+            log.warning("Redis at %s is unreachable; starting degraded", redact_url(redis_url))
         # Several small connection pools: one big httpx pool costs seconds of CPU under load.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     database_url: str | None = None  # citu's own PostgreSQL (pgvector); None → embedded
     business_db_url: str | None = None  # questions are answered from here; None → demo DB
     redis_url: str = "redis://127.0.0.1:6379/1"
+    # Without CITU_REDIS_URL: "auto" starts the bundled redis-server when nothing answers on the
+    # default address, "always" starts it regardless, "never" keeps the default address.
+    embedded_redis: str = "auto"
     redis_timeout: float = 5.0
     redis_max_connections: int = 50  # per process; more concurrent commands wait for one
     db_pool_min: int = 1
@@ -182,6 +185,13 @@ class Settings(BaseSettings):
         if self.protect_run_sql and not self.admin_api_key:
             raise ValueError("CITU_PROTECT_RUN_SQL=true requires CITU_ADMIN_API_KEY")
         return self
+
+    @field_validator("embedded_redis")
+    @classmethod
+    def _known_embedding(cls, value: str) -> str:
+        if value not in ("auto", "always", "never"):
+            raise ValueError("CITU_EMBEDDED_REDIS must be one of auto, always, never")
+        return value
 
     @property
     def llm_configured(self) -> bool:

