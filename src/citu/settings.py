@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     ask_auto_train: bool = False  # /api/v0/ask adds executed question/SQL pairs to training
     ask_cache_ttl: int = 3600  # /api/v0/ask_cached answers, per user and question
     ask_cache_max_entries: int = 1000
+    # live-schema fallback of the SQL prompt (citu.training.live_schema)
+    schema_prompt_max_chars: int = 12_000  # catalog DDL in the prompt when retrieval has none
+    schema_cache_seconds: float = 300.0  # how long a worker reuses its read of the catalog
 
     # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
