@@ -32,10 +32,11 @@ MAX_COMMENT_CHARS = 200
 _CATALOG_TIMEOUT_MS = 10_000
 
 _TABLES_SQL = """
-SELECT c.oid, n.nspname AS schema, c.relname AS name,
-       obj_description(c.oid, 'pg_class') AS comment
+SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description d
+       ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -49,8 +50,10 @@ LIMIT $2
 
 _COLUMNS_SQL = """
 SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-       a.attnotnull AS not_null, col_description(a.attrelid, a.attnum) AS comment
+       a.attnotnull AS not_null, d.description AS comment
 FROM pg_attribute a
+LEFT JOIN pg_description d
+       ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
 WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
@@ -255,7 +258,9 @@ def render_for_prompt(
     if len(header) >= max_chars:
         return ""
     parts = [header]
-    used = len(header)
+    # Room for the closing "N tables left out" line is kept free while tables are placed.
+    reserve = len(_left_out_note(len(ranked)))
+    used = len(header) + reserve
     left_out = 0
     for score, table in ranked:
         if score < min_score:
@@ -269,11 +274,15 @@ def render_for_prompt(
                 break
         else:
             left_out += 1
+    if len(parts) == 1:
+        return ""
     if left_out:
-        note = f"-- 另有 {left_out} 张表未列出\n"
-        if used + len(note) <= max_chars:
-            parts.append(note)
-    return "".join(parts).rstrip("\n") if len(parts) > 1 else ""
+        parts.append(_left_out_note(left_out))
+    return "".join(parts).rstrip("\n")
+
+
+def _left_out_note(count: int) -> str:
+    return f"-- 另有 {count} 张表未列出\n"
 
 
 class LiveSchema:
