@@ -13,7 +13,7 @@ from citu.agents.sql_guard import check_sql
 from citu.agents.sql_runner import run_read_only
 from citu.app import create_app
 from citu.db.demo import DEMO_TABLES
-from citu.db.demo_training import curated_pairs, demo_training_items, train_demo
+from citu.db.demo_training import curated_demo, curated_pairs, demo_training_items, train_demo
 from citu.db.embedded import with_database
 
 PAIRS = curated_pairs()
@@ -120,3 +120,44 @@ async def test_start_on_the_demo_without_embeddings_still_starts(demo_start_sett
     async with app.test_app():
         counts = await app.extensions["citu"].components["training"].counts()
     assert counts["sql"] == 0
+
+
+async def test_init_db_demo_loads_the_training_data(
+    tmp_path, citu_db_url, embedded_pg_url, fake_llm
+):
+    import asyncio
+    import os
+    import sys
+
+    name = f"citu_demo_{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITU_")}
+    env.update(
+        CITU_DATABASE_URL=citu_db_url,
+        CITU_DEMO_DATABASE_NAME=name,
+        CITU_EMBEDDING_BASE_URL=fake_llm.base_url,
+        CITU_EMBEDDING_API_KEY="k",
+        CITU_DATA_DIR=str(tmp_path / "data"),
+    )
+    try:
+        for _ in range(2):  # the second run finds everything in place
+            process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "citu.cli", "init-db", "--demo"),
+                cwd=tmp_path,
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), 180)
+            assert process.returncode == 0, err.decode()
+        assert "'sql': 48, 'new': 0}" in out.decode()
+        conn = await asyncpg.connect(citu_db_url)
+        try:
+            stored = await conn.fetchval("SELECT count(*) FROM langchain_pg_embedding")
+        finally:
+            await conn.close()
+        notes = len(curated_demo().documentation)
+        assert stored == len(DEMO_TABLES) * 2 + len(curated_pairs()) + notes
+    finally:
+        conn = await asyncpg.connect(embedded_pg_url)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
