@@ -128,6 +128,29 @@ async def _init_db(with_demo: bool) -> None:
         target = business_url if not settings.business_db_url else settings.business_db_url
         counts = await ensure_demo_database(target)
         print(f"demo business database {redact_url(target)}: {counts}")
+        await _train_demo(settings, target)
+
+
+async def _train_demo(settings: Settings, demo_url: str) -> None:
+    """The demo's DDL, documentation and curated pairs into the vector store (idempotent)."""
+    import asyncpg
+
+    from citu.db.demo_training import train_demo
+    from citu.training.schema_training import offline_training
+
+    if not settings.embedding_configured:
+        print(
+            "demo training data not loaded: it needs an embedding endpoint"
+            " (set CITU_EMBEDDING_BASE_URL; no chat model is needed)"
+        )
+        return
+    async with offline_training(settings) as (training, _):
+        business = await asyncpg.connect(demo_url)
+        try:
+            loaded = await train_demo(training, business)
+        finally:
+            await business.close()
+    print(f"demo training data: {loaded}")
 
 
 def init_db(args: argparse.Namespace) -> int:
@@ -275,6 +298,60 @@ async def _apply_reader_role(admin_url: str, spec) -> int:
     return 0 if report.ok else 1
 
 
+async def _train_schema(tables: list[str] | None) -> int:
+    import asyncpg
+
+    from citu.training.schema_training import UnknownTables, offline_training
+    from citu.training.schema_training import train_schema as train
+
+    settings = Settings()
+    if not settings.embedding_configured:
+        print(
+            "citu train-schema needs an embedding endpoint: set CITU_EMBEDDING_BASE_URL"
+            " (and CITU_EMBEDDING_API_KEY, CITU_EMBEDDING_MODEL, CITU_EMBEDDING_DIMENSION)."
+            " Every stored text is kept with its vector; no chat model is used.",
+            file=sys.stderr,
+        )
+        return 2
+    async with offline_training(settings) as (training, business_url):
+        business = await asyncpg.connect(business_url)
+        try:
+            result = await train(training, business, tables)
+        except UnknownTables as error:
+            print(f"citu: {error}", file=sys.stderr)
+            return 2
+        finally:
+            await business.close()
+    print(
+        f"business database {redact_url(business_url)}: {result.tables} tables;"
+        f" stored {result.ddl_new} new DDL and {result.documentation_new} new documentation texts"
+    )
+    return 0
+
+
+def train_schema(args: argparse.Namespace) -> int:
+    tables = [t for t in (args.tables or "").split(",") if t.strip()] or None
+    return asyncio.run(_train_schema(tables))
+
+
+def fake_llm(args: argparse.Namespace) -> int:
+    """The tests' fake OpenAI server; it lives in the repository's tests/fakes."""
+    tests_dir = Path(__file__).resolve().parents[2] / "tests"
+    if not (tests_dir / "fakes" / "openai_fake.py").is_file():
+        print("citu fake-llm runs from a source checkout (tests/fakes is missing)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(tests_dir))
+    from fakes.openai_fake import main as fake_main
+
+    argv = ["--host", args.host, "--port", str(args.port), "--latency", str(args.latency)]
+    if args.demo:
+        argv.append("--demo")
+    if args.demo_overrides:
+        argv += ["--demo-overrides", args.demo_overrides]
+    fake_main(argv)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="citu", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"citu {version()}")
@@ -391,6 +468,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-training", action="store_true", dest="skip_training", help=argparse.SUPPRESS
     )
     run_cmd.set_defaults(func=pipeline_run)
+    schema_cmd = commands.add_parser(
+        "train-schema",
+        help="load the business database's DDL and documentation into the vector store",
+        description="Reads tables, columns and comments from the business database's catalog"
+        " and stores one DDL and one documentation text per table. No chat model is used; the"
+        " embedding endpoint (CITU_EMBEDDING_BASE_URL) is required. Unchanged tables are"
+        " skipped.",
+    )
+    schema_cmd.add_argument("--tables", help="comma-separated table names (default: all)")
+    schema_cmd.set_defaults(func=train_schema)
+
+    fake_cmd = commands.add_parser(
+        "fake-llm",
+        help="run the fake OpenAI-compatible server (a scripted stand-in, source checkout only)",
+    )
+    fake_cmd.add_argument("--demo", action="store_true", help="answer the curated demo questions")
+    fake_cmd.add_argument("--demo-overrides", metavar="FILE", help="JSON question -> SQL map")
+    fake_cmd.add_argument("--host", default="127.0.0.1")
+    fake_cmd.add_argument("--port", type=int, default=8765)
+    fake_cmd.add_argument("--latency", type=float, default=0.0, help="seconds added per reply")
+    fake_cmd.set_defaults(func=fake_llm)
     return parser
 
 

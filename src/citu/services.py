@@ -110,6 +110,12 @@ class Services:
         self.text_llm = build_text_model(settings, self.http)
         self.embeddings = build_embeddings(settings, self.http)
         await self._start_components()
+        if not settings.business_db_url:
+            from citu.db.demo_training import train_demo_at_start
+
+            await train_demo_at_start(
+                self.components["training"], self.business_db, settings.embedding_configured
+            )
         log.info(
             "services started: database=%s business=%s llm=%s embeddings=%s",
             redact_url(self.database_url),
@@ -135,6 +141,7 @@ class Services:
     async def _start_training(self) -> None:
         from citu.training.embedder import Embedder
         from citu.training.embedding_cache import EmbeddingCache
+        from citu.training.live_schema import LiveSchema, SchemaFallbackRetriever
         from citu.training.retrieval import Retriever
         from citu.training.service import TrainingService
 
@@ -151,7 +158,11 @@ class Services:
         await training.setup()  # fails start-up when the stored vectors' dimension differs
         self.components["embedder"] = embedder
         self.components["training"] = training
-        self.components["retriever"] = Retriever(self.db, embedder, settings, store=training.store)
+        retriever = Retriever(self.db, embedder, settings, store=training.store)
+        # No DDL found for a question: the prompt gets the business schema from the catalog.
+        self.components["retriever"] = SchemaFallbackRetriever(
+            retriever, LiveSchema(self.require_business_db, settings)
+        )
 
     def _start_ask_agent(self) -> None:
         # Uses the retriever, training and conversation components: build it after them.

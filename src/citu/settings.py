@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     ask_cache_max_entries: int = 1000
     ask_cache_max_bytes: int = 32 * 1024 * 1024  # answers kept by one worker, approximately
 
+    # live-schema fallback of the SQL prompt (citu.training.live_schema)
+    schema_prompt_max_chars: int = 12_000  # catalog DDL in the prompt when retrieval has none
+    schema_cache_seconds: float = 300.0  # how long a worker reuses its read of the catalog
+
     # --- operations: metrics, alerts, maintenance (citu/ops) -------------------------------
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
     maintenance_cache_seconds: float = 2.0  # how long a worker trusts its copy of the switch

@@ -17,6 +17,10 @@ Scripting (all thread-safe)::
 As a script (benchmarks)::
 
     python tests/fakes/openai_fake.py --port 8765 --latency 0.5
+
+Demo mode (a scripted stand-in answering citu's own prompts, see ``fakes/demo_llm.py``)::
+
+    cd tests && python -m fakes.openai_fake --demo --port 8765     # or: citu fake-llm --demo
 """
 
 from __future__ import annotations
@@ -774,6 +778,16 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="reuse connections (a long-lived service on one event loop does)",
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="scripted demo mode: answer citu's prompts (curated demo questions, ReAct, pipeline)",
+    )
+    parser.add_argument(
+        "--demo-overrides",
+        metavar="FILE",
+        help="with --demo: JSON object question -> SQL answered instead of the curated SQL",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -785,6 +799,17 @@ def main(argv: list[str] | None = None) -> None:
         latency=args.latency,
         keep_alive=args.keep_alive,
     )
+    if args.demo:
+        if not __package__:  # run as a file: make the ``fakes`` package importable
+            import sys
+            from pathlib import Path
+
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from fakes.demo_llm import install_demo_mode, load_overrides
+
+        overrides = load_overrides(args.demo_overrides) if args.demo_overrides else None
+        script = install_demo_mode(fake, overrides)
+        log.info("demo mode: %d known questions", len(script.sql_by_question))
 
     async def run() -> None:
         stop = asyncio.Event()

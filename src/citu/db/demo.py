@@ -145,6 +145,9 @@ async def install_demo(conn: asyncpg.Connection) -> dict[str, int]:
         filled = await _filled_tables(conn)
         if not filled:
             await _load(conn, build_demo_data())
+            # Statistics now, not at autovacuum's leisure: the live-schema prompt reads the
+            # columns' distinct values from them.
+            await conn.execute("ANALYZE " + ", ".join(DEMO_TABLES))
         elif len(filled) < len(DEMO_TABLES):
             # Someone edited the demo by hand; never mix generated rows into it.
             log.warning("demo tables partly filled (%s); not loading demo data", filled)

@@ -1,0 +1,350 @@
+"""The business database's schema read from its catalog: DDL and documentation texts for
+training, and a question-ranked schema for the SQL prompt when retrieval found no DDL.
+
+Only the catalog is read (``pg_class``, ``pg_attribute``, ``pg_stats``): no table is scanned, so
+a schema of thousands of tables costs a few queries. Distinct values of low-cardinality columns
+come from the planner statistics (``pg_stats.most_common_vals``), which exist once the table was
+analysed (autovacuum does it; the demo install runs ANALYZE itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from citu.errors import ServiceUnavailable
+from citu.settings import Settings
+
+log = logging.getLogger("citu.training.live_schema")
+
+MAX_TABLES = 10_000  # catalog rows read at most; a bigger schema is ranked over these
+MAX_VALUES = 8  # distinct values shown per low-cardinality column
+MAX_VALUE_CHARS = 40
+MAX_COMMENT_CHARS = 200
+_CATALOG_TIMEOUT_MS = 10_000
+
+_TABLES_SQL = """
+SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_description d
+       ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_%'
+  AND has_table_privilege(c.oid, 'SELECT')
+  AND ($1::text[] IS NULL OR c.relname = ANY($1::text[])
+       OR n.nspname || '.' || c.relname = ANY($1::text[]))
+ORDER BY n.nspname, c.relname
+LIMIT $2
+"""
+
+_COLUMNS_SQL = """
+SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+       a.attnotnull AS not_null, d.description AS comment
+FROM pg_attribute a
+LEFT JOIN pg_description d
+       ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
+WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum
+"""
+
+# Columns whose statistics list every value: few distinct values, all of them common.
+_VALUES_SQL = """
+SELECT schemaname AS schema, tablename AS name, attname AS column,
+       most_common_vals::text::text[] AS vals
+FROM pg_stats
+WHERE schemaname = ANY($1::text[]) AND tablename = ANY($2::text[])
+  AND most_common_vals IS NOT NULL
+  AND n_distinct > 0 AND n_distinct <= $3
+"""
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _is_key(column: str) -> bool:
+    # Identifiers are not categories, even when a small table has few of them.
+    lowered = column.lower()
+    return lowered == "id" or lowered.endswith("_id")
+
+
+def quote_ident(name: str) -> str:
+    return name if _IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _one_line(text: str | None, limit: int = MAX_COMMENT_CHARS) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def terms(text: str) -> set[str]:
+    """Search terms of a text: Latin words and their ``_``-separated parts, Chinese bigrams."""
+    lowered = text.lower()
+    found: set[str] = set()
+    for word in re.findall(r"[a-z0-9_]+", lowered):
+        if len(word) > 1:
+            found.add(word)
+        found.update(p for p in _WORD.findall(word) if len(p) > 1)
+    for run in _CJK_RUN.findall(lowered):
+        if len(run) == 1:
+            found.add(run)
+        found.update(run[i : i + 2] for i in range(len(run) - 1))
+    return found
+
+
+@dataclass
+class ColumnInfo:
+    name: str
+    type: str
+    not_null: bool = False
+    comment: str | None = None
+    values: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TableInfo:
+    schema: str
+    name: str
+    comment: str | None = None
+    columns: list[ColumnInfo] = field(default_factory=list)
+    # Search terms by weight, filled by ``index``: name, comment, column names, the rest.
+    _terms: tuple[set[str], ...] = ()
+
+    @property
+    def full_name(self) -> str:
+        name = quote_ident(self.name)
+        return name if self.schema == "public" else f"{quote_ident(self.schema)}.{name}"
+
+    def index(self) -> None:
+        self._terms = (
+            terms(self.name),
+            terms(self.comment or ""),
+            set().union(*(terms(c.name) for c in self.columns)),
+            set().union(*(terms(f"{c.comment or ''} {' '.join(c.values)}") for c in self.columns)),
+        )
+
+    def score(self, question_terms: set[str]) -> float:
+        if not self._terms:
+            self.index()
+        weights = (4.0, 3.0, 1.5, 1.0)
+        total = 0.0
+        for term in question_terms:
+            for weight, group in zip(weights, self._terms, strict=True):
+                if term in group:
+                    total += weight
+                    break
+        return total
+
+    def ddl(self, *, with_comments: bool = True) -> str:
+        """A valid ``CREATE TABLE`` with one line per column; comments after ``--``."""
+        lines = []
+        if with_comments and self.comment:
+            lines.append(f"-- {_one_line(self.comment)}")
+        lines.append(f"CREATE TABLE {self.full_name} (")
+        for number, column in enumerate(self.columns, 1):
+            line = f"    {quote_ident(column.name)} {column.type}"
+            if column.not_null:
+                line += " NOT NULL"
+            if number < len(self.columns):
+                line += ","
+            note = self._column_note(column) if with_comments else ""
+            if note:
+                line += f" -- {note}"
+            lines.append(line)
+        lines.append(");")
+        return "\n".join(lines)
+
+    def documentation(self) -> str:
+        """Plain-language description of the table for the documentation collection."""
+        head = f"表 {self.full_name}"
+        if self.comment:
+            head += f"（{_one_line(self.comment)}）"
+        parts = []
+        for column in self.columns:
+            note = self._column_note(column)
+            parts.append(f"{column.name}（{column.type}）" + (f"：{note}" if note else ""))
+        return f"{head}的字段：" + "；".join(parts) + "。"
+
+    @staticmethod
+    def _column_note(column: ColumnInfo) -> str:
+        note = _one_line(column.comment)
+        if column.values:
+            shown = "、".join(_one_line(v, MAX_VALUE_CHARS) for v in column.values[:MAX_VALUES])
+            note = f"{note}；取值: {shown}" if note else f"取值: {shown}"
+        return note
+
+
+async def read_schema(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    tables: Sequence[str] | None = None,
+    *,
+    max_distinct: int = 20,
+    limit: int = MAX_TABLES,
+) -> list[TableInfo]:
+    """Tables (``name`` or ``schema.name``; None: all readable ones), columns and values."""
+    names = list(tables) if tables else None
+    async with _read_only(conn) as c:
+        rows = await c.fetch(_TABLES_SQL, names, limit)
+        by_oid = {r["oid"]: TableInfo(r["schema"], r["name"], r["comment"] or None) for r in rows}
+        if not by_oid:
+            return []
+        for r in await c.fetch(_COLUMNS_SQL, list(by_oid)):
+            by_oid[r["oid"]].columns.append(
+                ColumnInfo(r["name"], r["type"], r["not_null"], r["comment"] or None)
+            )
+        found = list(by_oid.values())
+        by_key = {(t.schema, t.name): t for t in found}
+        values = await c.fetch(
+            _VALUES_SQL,
+            sorted({t.schema for t in found}),
+            sorted({t.name for t in found}),
+            max_distinct,
+        )
+    for r in values:
+        table = by_key.get((r["schema"], r["name"]))
+        if table is None or r["vals"] is None:
+            continue
+        shown = [str(v) for v in r["vals"]]
+        if any(len(v) > MAX_VALUE_CHARS for v in shown):
+            continue  # long texts are not categories
+        for column in table.columns:
+            if column.name == r["column"] and not _is_key(column.name):
+                column.values = sorted(shown)
+    return found
+
+
+@asynccontextmanager
+async def _read_only(
+    source: asyncpg.Connection | asyncpg.Pool,
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a read-only transaction with a statement timeout."""
+    if isinstance(source, asyncpg.Pool):
+        async with source.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(f"SET LOCAL statement_timeout = {_CATALOG_TIMEOUT_MS}")
+            yield conn
+    else:
+        async with source.transaction(readonly=True):
+            await source.execute(f"SET LOCAL statement_timeout = {_CATALOG_TIMEOUT_MS}")
+            yield source
+
+
+def render_for_prompt(
+    tables: Iterable[TableInfo], question: str, max_chars: int, *, min_score: float = 0.0
+) -> str:
+    """The tables most related to ``question`` as DDL, best first, within ``max_chars``.
+
+    A table that does not fit with its comments is tried without them; tables with no term in
+    common with the question come last (alphabetically), so an unrelated question still sees
+    some schema rather than none.
+    """
+    if max_chars <= 0:
+        return ""
+    wanted = terms(question)
+    ranked = sorted(
+        ((t.score(wanted), t) for t in tables), key=lambda st: (-st[0], st[1].full_name)
+    )
+    header = "-- 以下表结构读取自数据库目录，按与问题的相关度排序\n"
+    if len(header) >= max_chars:
+        return ""
+    parts = [header]
+    # Room for the closing "N tables left out" line is kept free while tables are placed.
+    reserve = len(_left_out_note(len(ranked)))
+    used = len(header) + reserve
+    left_out = 0
+    for score, table in ranked:
+        if score < min_score:
+            left_out += 1
+            continue
+        for text in (table.ddl(), table.ddl(with_comments=False)):
+            block = text + "\n\n"
+            if used + len(block) <= max_chars:
+                parts.append(block)
+                used += len(block)
+                break
+        else:
+            left_out += 1
+    if len(parts) == 1:
+        return ""
+    if left_out:
+        parts.append(_left_out_note(left_out))
+    return "".join(parts).rstrip("\n")
+
+
+def _left_out_note(count: int) -> str:
+    return f"-- 另有 {count} 张表未列出\n"
+
+
+class LiveSchema:
+    """The business database's catalog, cached for ``schema_cache_seconds``, as prompt text."""
+
+    def __init__(self, pool: Callable[[], asyncpg.Pool], settings: Settings) -> None:
+        self.pool = pool  # raises ServiceUnavailable when the business database is down
+        self.settings = settings
+        self._tables: list[TableInfo] | None = None
+        self._read_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def tables(self) -> list[TableInfo]:
+        ttl = self.settings.schema_cache_seconds
+        if self._tables is not None and time.monotonic() - self._read_at < ttl:
+            return self._tables
+        async with self._lock:  # one catalog read per worker, however many questions wait
+            if self._tables is None or time.monotonic() - self._read_at >= ttl:
+                tables = await read_schema(
+                    self.pool(), max_distinct=self.settings.pipeline_enum_max_distinct
+                )
+                # Term sets of a big schema take a while to build: off the event loop.
+                await asyncio.to_thread(_index_all, tables)
+                self._tables, self._read_at = tables, time.monotonic()
+                log.info("business schema read from the catalog: %d tables", len(tables))
+        return self._tables
+
+    async def prompt_text(self, question: str) -> str:
+        tables = await self.tables()
+        max_chars = self.settings.schema_prompt_max_chars
+        if len(tables) > 50:
+            return await asyncio.to_thread(render_for_prompt, tables, question, max_chars)
+        return render_for_prompt(tables, question, max_chars)
+
+
+def _index_all(tables: list[TableInfo]) -> None:
+    for table in tables:
+        table.index()
+
+
+class SchemaFallbackRetriever:
+    """Retrieval as usual; when it found no DDL, the live schema ranked for the question.
+
+    A business database that cannot be read leaves the context as retrieved: the question then
+    fails where the SQL is checked, with that step's message."""
+
+    def __init__(self, inner: Any, schema: LiveSchema) -> None:
+        self.inner = inner
+        self.schema = schema
+
+    async def retrieve(self, question: str) -> Any:
+        context = await self.inner.retrieve(question)
+        if context.ddl:
+            return context
+        try:
+            text = await self.schema.prompt_text(question)
+        except (ServiceUnavailable, asyncpg.PostgresError, OSError, TimeoutError) as error:
+            log.warning("live schema unavailable: %s", type(error).__name__)
+            return context
+        if text:
+            context.ddl = [text]
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)  # store, embedder, … of the wrapped retriever
