@@ -197,6 +197,20 @@ class Settings(BaseSettings):
             raise ValueError("CITU_EMBEDDED_REDIS must be one of auto, always, never")
         return value
 
+    @field_validator("business_query_concurrency", "api_max_result_bytes")
+    @classmethod
+    def _at_least_one(cls, value: int, info) -> int:
+        if value < 1:
+            raise ValueError(f"CITU_{info.field_name.upper()} must be at least 1")
+        return value
+
+    @field_validator("business_query_queue_timeout_seconds")
+    @classmethod
+    def _positive_wait(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("CITU_BUSINESS_QUERY_QUEUE_TIMEOUT_SECONDS must be greater than 0")
+        return value
+
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url)

@@ -199,3 +199,16 @@ async def test_background_validation_may_wait_longer_for_a_slot(db_dsn: str) -> 
         await holder
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("business_query_concurrency", 0),
+        ("api_max_result_bytes", 0),
+        ("business_query_queue_timeout_seconds", 0),
+    ],
+)
+def test_limits_that_would_disable_themselves_are_refused_at_start(field, value) -> None:
+    with pytest.raises(ValueError, match=f"CITU_{field.upper()}"):
+        Settings(_env_file=None, **{field: value})

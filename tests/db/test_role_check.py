@@ -134,6 +134,8 @@ async def test_every_kind_of_extra_privilege_is_named(scratch_db: str) -> None:
             f'GRANT CREATE ON DATABASE "{database}" TO {q};'
             f"GRANT pg_signal_backend, pg_read_server_files TO {q};"
             "CREATE EXTENSION IF NOT EXISTS dblink;"
+            "CREATE EXTENSION IF NOT EXISTS postgres_fdw;"
+            f"GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO {q};"
             "CREATE FUNCTION public.as_owner() RETURNS int LANGUAGE sql SECURITY DEFINER"
             " AS 'SELECT 1';"
         )
@@ -149,6 +151,7 @@ async def test_every_kind_of_extra_privilege_is_named(scratch_db: str) -> None:
         "member_pg_signal_backend",
         "member_pg_read_server_files",
         "dblink",
+        "foreign_data_wrapper",
         "security_definer",
     } <= codes, findings
     writes = " ".join(f.detail for f in findings if f.code == "write_privilege")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,8 @@ from pgvector.asyncpg import register_vector
 
 from citu.errors import ServiceUnavailable
 from citu.settings import Settings
+
+log = logging.getLogger("citu.db")
 
 BUSY_TEXT = "业务数据库繁忙：同时执行的查询已达上限，请稍后重试"
 
@@ -97,6 +100,13 @@ def business_server_settings(settings: Settings) -> dict[str, str]:
 
 
 async def open_business_pool(url: str, settings: Settings) -> BusinessPool:
+    if settings.business_query_concurrency >= settings.business_pool_max:
+        log.warning(
+            "CITU_BUSINESS_QUERY_CONCURRENCY (%d) >= CITU_BUSINESS_POOL_MAX (%d): slow queries "
+            "can take every connection and make /health wait",
+            settings.business_query_concurrency,
+            settings.business_pool_max,
+        )
     pool = BusinessPool(
         url,
         min_size=1,

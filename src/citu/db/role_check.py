@@ -108,6 +108,12 @@ SELECT coalesce(array_agg(quote_ident(s.srvname) ORDER BY s.srvname), '{}')
 FROM pg_foreign_server s WHERE has_server_privilege(s.oid, 'USAGE')
 """
 
+# USAGE on a wrapper lets the role define its own servers (and connections) with it.
+_FOREIGN_WRAPPERS = """
+SELECT coalesce(array_agg(quote_ident(w.fdwname) ORDER BY w.fdwname), '{}')
+FROM pg_foreign_data_wrapper w WHERE has_foreign_data_wrapper_privilege(w.oid, 'USAGE')
+"""
+
 # A SECURITY DEFINER function runs with its owner's rights: a classic way around a reader role.
 _DEFINER_FUNCTIONS = f"""
 SELECT count(*) AS n,
@@ -203,6 +209,13 @@ async def inspect_business_role(conn: asyncpg.Connection) -> RoleReport:
         add(
             RoleFinding(
                 "foreign_server", f"可使用外部服务器（postgres_fdw 等）：{', '.join(servers)}"
+            )
+        )
+    wrappers = await conn.fetchval(_FOREIGN_WRAPPERS)
+    if wrappers:
+        add(
+            RoleFinding(
+                "foreign_data_wrapper", f"可用外部数据包装器创建外部服务器：{', '.join(wrappers)}"
             )
         )
     definers = await conn.fetchrow(_DEFINER_FUNCTIONS)
