@@ -141,6 +141,7 @@ async def test_every_business_session_carries_the_limits(services):
             name: await conn.fetchval(f"SHOW {name}")
             for name in (
                 "default_transaction_read_only",
+                "standard_conforming_strings",
                 "statement_timeout",
                 "idle_in_transaction_session_timeout",
                 "lock_timeout",
@@ -150,6 +151,7 @@ async def test_every_business_session_carries_the_limits(services):
         }
     assert shown == {
         "default_transaction_read_only": "on",
+        "standard_conforming_strings": "on",
         "statement_timeout": "30s",
         "idle_in_transaction_session_timeout": "1min",
         "lock_timeout": "5s",
@@ -253,3 +255,35 @@ async def test_run_sql_answers_the_rows_that_fit_with_a_note(settings):
         text, artifact = await tools.run_sql("SELECT repeat('x', 5000) AS big")
         assert json.loads(text)["message"] == artifact["limit_note"]
         assert artifact["rows"] == [] and artifact["is_limited"] is True
+
+
+# ---- the session reads SQL as the guard does ---------------------------------------------
+
+
+async def test_backslashes_in_strings_mean_what_the_guard_read(
+    settings, business_db_url, business_reader_url
+):
+    """With ``standard_conforming_strings`` off (a legacy database or role default), PostgreSQL
+    reads ``'\\'`` as an escaped quote, so text the guard saw inside a string literal would
+    run as SQL. Every business session pins the setting on."""
+    role = urlsplit(business_reader_url).username
+    database = urlsplit(business_reader_url).path.lstrip("/")
+    admin = await asyncpg.connect(business_db_url)
+    try:
+        await admin.execute(
+            f'ALTER ROLE "{role}" IN DATABASE "{database}" SET standard_conforming_strings = off'
+        )
+        sql = "SELECT '\\' || ', (SELECT count(*) FROM pg_catalog.pg_class) AS leaked --' AS x"
+        async with running(settings) as app:
+            status, body = await call(app.test_client(), "POST", RUN_SQL, {"sql": sql})
+    finally:
+        await admin.execute(f'ALTER ROLE "{role}" IN DATABASE "{database}" RESET ALL')
+        await admin.close()
+    if status == 200:  # the guard may accept it: then it must run as one string literal
+        result = body["data"]["query_result"]
+        assert result["columns"] == ["x"], body
+        assert result["rows"] == [
+            {"x": "\\, (SELECT count(*) FROM pg_catalog.pg_class) AS leaked --"}
+        ]
+    else:
+        assert status == 400, body

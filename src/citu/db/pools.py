@@ -90,6 +90,9 @@ def business_server_settings(settings: Settings) -> dict[str, str]:
         "application_name": "citu-business",
         # Even SQL that slips past the guard cannot write in this session.
         "default_transaction_read_only": "on",
+        # The guard reads '\' as a backslash; with this off (a legacy database or role
+        # default) PostgreSQL would read an escaped quote and run text the guard saw as a string.
+        "standard_conforming_strings": "on",
         "statement_timeout": str(settings.business_statement_timeout_ms),
         "idle_in_transaction_session_timeout": str(
             settings.business_idle_in_transaction_timeout_ms
