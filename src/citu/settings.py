@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     react_pool_max: int = 10  # psycopg connections of the checkpointer
     react_turn_lease_seconds: int = 900  # longest turn; a crashed worker's lock expires then too
     health_cache_seconds: float = 30.0
+    # /health and agent_health ask the model and embedding endpoints at most this often
+    endpoint_probe_cache_seconds: float = 60.0
+    endpoint_probe_timeout: float = 5.0
     # ask_agent turns running their CPU-bound start at once; the rest queue in arrival order
     # until a running one begins its model call (citu.admission). 0 turns the gate off.
     ask_admission_limit: int = 8

@@ -26,13 +26,15 @@ async def health():
         _pool_ok(svc.db),
         _pool_ok(svc.business_db),
         svc.redis_ok(),
+        svc.components["endpoint_probe"].all(),
     )
+    endpoints = checks[3]
     components = {
         "database": checks[0],
         "business_database": checks[1],
         "redis": checks[2],
-        "llm": svc.llm is not None,
-        "embeddings": svc.embeddings is not None,
+        "llm": svc.llm is not None and endpoints["llm"].ok,
+        "embeddings": svc.embeddings is not None and endpoints["embeddings"].ok,
     }
     down = [name for name, ok in components.items() if not ok]
     react_agent = svc.components.get("react_agent")
@@ -45,9 +47,13 @@ async def health():
             "vanna": components["database"] and components["llm"],
             **components,
         },
+        "endpoints": {name: status.as_dict() for name, status in endpoints.items()},
     }
     if down:
         body["degraded_components"] = down
+        problems = [status.detail for status in endpoints.values() if not status.ok]
+        if problems:
+            body["problems"] = problems
     return body, 200
 
 
