@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
     maintenance_cache_seconds: float = 2.0  # how long a worker trusts its copy of the switch
     alert_check_interval: float = 30.0  # seconds between evaluations (and memory samples)
-    alert_min_requests: int = 10  # the error-rate rule needs this many requests in its window
+    alert_min_requests: int = 50  # the error-rate rule needs this many requests in its window
     alert_error_rate_percent: float = 5.0
     alert_error_rate_window: float = 300.0
     alert_error_rate_cooldown: float = 900.0
