@@ -14,7 +14,8 @@ from citu.app import create_app
 async def test_index(client):
     response = await client.get("/")
     assert response.status_code == 200
-    assert await response.get_json() == {"message": "统一API服务正在运行", "version": "1.0.0"}
+    body = await response.get_json()
+    assert body["message"] == "统一API服务正在运行" and body["version"] == "1.0.0"
 
 
 async def test_health_all_components_up(client):

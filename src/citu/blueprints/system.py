@@ -7,18 +7,23 @@ import asyncio
 from quart import Blueprint
 
 from citu import responses as r
+from citu.apidoc import responds
+from citu.apidoc import system as docs
 from citu.services import services
 
 bp = Blueprint("system", __name__)
 
 
 @bp.get("/")
+@responds(docs.IndexOut, raw=True)
 async def index():
-    """Service banner."""
-    return {"message": "统一API服务正在运行", "version": "1.0.0"}
+    """Service banner, with where to go next."""
+    links = {"docs": "/docs", "openapi": "/openapi.json", "health": "/health"}
+    return {"message": "统一API服务正在运行", "version": "1.0.0", "links": links}
 
 
 @bp.get("/health")
+@responds(docs.HealthOut, raw=True)
 async def health():
     """Component health; ``degraded`` names what is down but the service keeps serving."""
     svc = services()
@@ -69,6 +74,7 @@ async def _pool_ok(pool) -> bool:
 
 
 @bp.get("/api/test/redis")
+@responds(docs.RedisProbeOut, raw=True, other={500: docs.RedisProbeFailure})
 async def test_redis():
     """Debug probe of Redis: connectivity and checkpoint-like keys (at most 500 scanned)."""
     try:
