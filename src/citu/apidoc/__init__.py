@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from citu.apidoc.base import (
     CituOpenAPIProvider,
+    ErrorData,
     RequestModel,
     document_stream,
     envelope,
     responds,
 )
 
-__all__ = ["CituOpenAPIProvider", "RequestModel", "document_stream", "envelope", "responds"]
+__all__ = [
+    "CituOpenAPIProvider",
+    "ErrorData",
+    "RequestModel",
+    "document_stream",
+    "envelope",
+    "responds",
+]

@@ -106,12 +106,14 @@ def _envelope_fields(data: Any, success: bool, data_doc: str) -> dict[str, Any]:
 
 
 @functools.cache
-def envelope(data: type[BaseModel] | None, name: str | None = None) -> type[BaseModel]:
-    """The success envelope ``{code, success, message, data}`` around ``data``'s model."""
+def envelope(
+    data: type[BaseModel] | None, name: str | None = None, doc: str = "Success."
+) -> type[BaseModel]:
+    """The envelope ``{code, success, message, data}`` around ``data``'s model."""
     title = name or (f"{data.__name__}Envelope" if data is not None else "EmptyEnvelope")
     return create_model(
         title,
-        __doc__="Success.",
+        __doc__=doc,
         **_envelope_fields(data if data is not None else None, True, "the route's result"),
     )
 

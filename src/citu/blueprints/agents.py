@@ -123,7 +123,7 @@ async def agent_health():
 
 
 @bp.post("/api/v0/ask")
-@responds(docs.AskData, errors=(503, 504))
+@responds(docs.AskData, errors=(422, 503, 504))
 @validate_request(AskIn)
 async def ask(data: AskIn):
     """Generate SQL for a question, run it read-only and summarise the result (no conversation)."""
@@ -133,7 +133,7 @@ async def ask(data: AskIn):
 
 
 @bp.post("/api/v0/ask_cached")
-@responds(docs.AskCachedData, errors=(503, 504))
+@responds(docs.AskCachedData, errors=(422, 503, 504))
 @validate_request(AskIn)
 async def ask_cached(data: AskIn):
     """Like /ask, answering a repeated question of the same user from a short-lived cache."""
@@ -143,7 +143,7 @@ async def ask_cached(data: AskIn):
 
 
 @bp.post("/api/v0/citu_run_sql")
-@responds(docs.RunSqlData, errors=(503,))
+@responds(docs.RunSqlData, errors=(422, 503))
 @validate_request(RunSqlIn)
 async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""

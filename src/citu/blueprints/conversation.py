@@ -426,7 +426,7 @@ async def qa_entries() -> tuple[list, int]:
 
 
 @bp.get("/api/v0/cache_overview")
-@responds(docs.CacheOverviewData)
+@responds(docs.CacheOverviewData, errors=(503,))
 @on_failure("获取缓存概览失败，请稍后重试")
 async def cache_overview():
     """The answer cache's size and its 10 newest entries."""
@@ -456,7 +456,7 @@ async def cache_overview_full():
 
 
 @bp.get("/api/v0/cache_stats")
-@responds(docs.CacheStatsData)
+@responds(docs.CacheStatsData, errors=(503,))
 @on_failure("获取缓存统计失败，请稍后重试")
 async def cache_stats():
     """Age distribution and time range of the cached answers."""
@@ -465,7 +465,7 @@ async def cache_stats():
 
 
 @bp.get("/api/v0/cache_export")
-@responds(docs.CacheExportData)
+@responds(docs.CacheExportData, errors=(503,))
 @on_failure("导出缓存失败，请稍后重试")
 async def cache_export():
     """Every cached answer with its fields described (includes cached query results)."""
@@ -474,7 +474,7 @@ async def cache_export():
 
 
 @bp.post("/api/v0/cache_preview_cleanup")
-@responds(docs.CachePreviewCleanupData)
+@responds(docs.CachePreviewCleanupData, errors=(422, 503))
 @document_request(TimeConditionBody)
 @on_failure("预览清理操作失败，请稍后重试")
 async def cache_preview_cleanup():
@@ -488,7 +488,7 @@ async def cache_preview_cleanup():
 
 
 @bp.post("/api/v0/cache_cleanup")
-@responds(docs.CacheCleanupData)
+@responds(docs.CacheCleanupData, errors=(422, 503))
 @require_admin
 @document_request(TimeConditionBody)
 @on_failure("缓存清理失败，请稍后重试")

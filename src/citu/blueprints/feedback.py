@@ -257,7 +257,7 @@ async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
 
 
 @bp.post("/api/v0/qa_feedback/add_to_training")
-@responds(docs.AddToTrainingData, errors=(503,))
+@responds(docs.AddToTrainingData, errors=(404, 503))
 @require_admin
 @validate_request(FeedbackIdsIn)
 @fails_with("添加训练数据失败，请稍后重试")

@@ -46,7 +46,7 @@ async def prometheus_metrics():
 
 
 @bp.get("/api/v0/maintenance/readonly")
-@responds(docs.MaintenanceData)
+@responds(docs.MaintenanceData, errors=(503,))
 async def get_read_only():
     """Whether the maintenance read-only mode is on."""
     state = await services().ops.maintenance.read()

@@ -21,7 +21,8 @@ from quart_schema import DataSource, document_request, validate_request
 from quart_schema.pydantic import File
 
 from citu import responses as r
-from citu.apidoc import RequestModel
+from citu.apidoc import ErrorData, RequestModel, envelope, responds
+from citu.apidoc import training as docs
 from citu.errors import ApiError, BadRequest
 from citu.security import require_admin
 from citu.services import services
@@ -41,6 +42,13 @@ _PASS_THROUGH = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+_PARTIAL = "Some items failed: body code 500, success false, with each item's result."
+_ALWAYS_200 = (
+    "HTTP 200 whatever the outcome (the old contract): success false, code 400 or 500 and the"
+    " error data when it failed."
 )
 
 
@@ -111,6 +119,7 @@ def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dic
 
 
 @bp.get("/api/v0/training_data/stats")
+@responds(docs.TrainingStatsData)
 @_fails_with("获取统计信息失败，请稍后重试")
 async def training_stats() -> Response:
     """Counts of stored training data per type, with percentages."""
@@ -143,6 +152,7 @@ class QueryIn(RequestModel):
 
 
 @bp.post("/api/v0/training_data/query")
+@responds(docs.TrainingQueryData)
 @validate_request(QueryIn)
 @_fails_with("查询训练数据失败，请稍后重试")
 async def query_training_data(data: QueryIn) -> Response:
@@ -220,6 +230,11 @@ class CreateIn(RequestModel):
 
 
 @bp.post("/api/v0/training_data/create")
+@responds(
+    docs.TrainingCreateData,
+    errors=(503,),
+    other={207: envelope(docs.TrainingCreateData, "TrainingCreatePartial", _PARTIAL)},
+)
 @require_admin
 @validate_request(CreateIn)
 @_fails_with("创建训练数据失败，请稍后重试")
@@ -270,6 +285,10 @@ class DeleteIn(RequestModel):
 
 
 @bp.post("/api/v0/training_data/delete")
+@responds(
+    docs.TrainingDeleteData,
+    other={207: envelope(docs.TrainingDeleteData, "TrainingDeletePartial", _PARTIAL)},
+)
 @require_admin
 @validate_request(DeleteIn)
 @_fails_with("删除训练数据失败，请稍后重试")
@@ -308,13 +327,16 @@ class UpdateIn(RequestModel):
         description="sql | error_sql | documentation | ddl (the new item's type)",
         json_schema_extra={"enum": ["sql", "error_sql", "documentation", "ddl"]},
     )
-    question: Any = Field(None, description="sql / error_sql: the question", json_schema_extra=_TEXT)
+    question: Any = Field(
+        None, description="sql / error_sql: the question", json_schema_extra=_TEXT
+    )
     sql: Any = Field(None, description="sql / error_sql: the query", json_schema_extra=_TEXT)
     content: Any = Field(None, description="documentation: the text", json_schema_extra=_TEXT)
     ddl: Any = Field(None, description="ddl: one CREATE statement", json_schema_extra=_TEXT)
 
 
 @bp.post("/api/v0/training_data/update")
+@responds(docs.TrainingUpdateData, errors=(503,))
 @require_admin
 @validate_request(UpdateIn)
 @_fails_with("更新训练数据失败，请稍后重试")
@@ -351,6 +373,10 @@ class UploadForm(RequestModel):
 
 
 @bp.post("/api/v0/training_data/upload")
+@responds(
+    docs.TrainingUploadData,
+    other={200: envelope(docs.TrainingUploadData | ErrorData, "TrainingUploadAnswer", _ALWAYS_200)},
+)
 @require_admin
 @document_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @_fails_with("训练失败: {error}", http_status=200)
@@ -424,6 +450,12 @@ class CombineIn(RequestModel):
 
 
 @bp.post("/api/v0/training_data/combine")
+@responds(
+    docs.TrainingCombineData,
+    other={
+        200: envelope(docs.TrainingCombineData | ErrorData, "TrainingCombineAnswer", _ALWAYS_200)
+    },
+)
 @require_admin
 @validate_request(CombineIn)
 @_fails_with("合并操作失败: {error}", http_status=200)
@@ -469,6 +501,7 @@ class QuestionSqlIn(RequestModel):
 
 
 @bp.post("/api/v0/citu_train_question_sql")
+@responds(docs.QuestionSqlTrainedData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
 @_fails_with("训练失败，请稍后重试")
@@ -490,6 +523,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
 
 
 @bp.post("/api/v0/training_error_question_sql")
+@responds(docs.ErrorSqlStoredData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
 @_fails_with("存储错误SQL失败，请稍后重试")
