@@ -96,10 +96,10 @@ _ERRORS = {
 }
 
 
-def _envelope_fields(data: Any, success: bool, data_doc: str) -> dict[str, Any]:
+def _envelope_fields(data: Any, data_doc: str) -> dict[str, Any]:
     return {
-        "code": (int, Field(description="the HTTP status, repeated")),
-        "success": (bool, Field(description="true on success", examples=[success])),
+        "code": (int, Field(description="the status; the HTTP status unless the route says so")),
+        "success": (bool, Field(description="true on success")),
         "message": (str, Field(description="short status text (操作成功, 请求参数错误, …)")),
         "data": (data, Field(description=data_doc)),
     }
@@ -114,7 +114,7 @@ def envelope(
     return create_model(
         title,
         __doc__=doc,
-        **_envelope_fields(data if data is not None else None, True, "the route's result"),
+        **_envelope_fields(data if data is not None else None, "the route's result"),
     )
 
 
@@ -123,7 +123,7 @@ def error_envelope(status: int) -> type[BaseModel]:
     return create_model(
         f"Error{status}Envelope",
         __doc__=_ERRORS[status],
-        **_envelope_fields(ErrorData, False, "what went wrong"),
+        **_envelope_fields(ErrorData, "what went wrong"),
     )
 
 

@@ -14,11 +14,13 @@ bp = Blueprint("docs", __name__)
 ASSETS = frozenset(
     {
         "swagger-ui.css",
+        "index.css",
         "swagger-ui-bundle.js",
         "swagger-ui-standalone-preset.js",
         "favicon-16x16.png",
         "favicon-32x32.png",
         "oauth2-redirect.html",
+        "oauth2-redirect.js",
     }
 )
 
@@ -28,6 +30,7 @@ _PAGE = """<!DOCTYPE html>
   <meta charset="utf-8">
   <title>citu API</title>
   <link rel="stylesheet" href="{css}">
+  <link rel="stylesheet" href="{page_css}">
   <link rel="icon" type="image/png" href="{icon}">
 </head>
 <body>
@@ -60,6 +63,7 @@ async def swagger_ui() -> Response:
     """The API reference page (no external host: validator badge off, files local)."""
     page = _PAGE.format(
         css=_asset("swagger-ui.css"),
+        page_css=_asset("index.css"),
         icon=_asset("favicon-32x32.png"),
         bundle=_asset("swagger-ui-bundle.js"),
         preset=_asset("swagger-ui-standalone-preset.js"),
