@@ -43,7 +43,7 @@ NO_BODY = {
     "/api/v0/qa_cache_cleanup",
     "/api/v0/data_pipeline/tasks/{task_id}/cancel",
 }
-QUART_SCHEMA_PAGES = {"openapi", "swagger_ui", "redoc_ui", "scalar_ui"}
+QUART_SCHEMA_PAGES = {"openapi", "docs.swagger_ui", "docs.asset"}
 
 
 def envelope_problem(path: str, status: int, content_type: str, content: bytes) -> str | None:

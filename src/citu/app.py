@@ -9,6 +9,7 @@ from quart import Quart, Request, Response, request
 from quart_schema import Info, QuartSchema
 
 from citu import inputs
+from citu.apidoc import CituOpenAPIProvider
 from citu.errors import register_error_handlers
 from citu.logging.setup import configure_logging, request_id_var
 from citu.ops import install_ops
@@ -42,6 +43,11 @@ def create_app(settings: Settings | None = None) -> Quart:
             description="Async text-to-SQL service (问数): agents, conversations, training, pipeline",
         ),
         security_schemes=OPENAPI_SECURITY_SCHEMES,
+        openapi_provider_class=CituOpenAPIProvider,
+        # quart-schema's pages load their scripts from a CDN: /docs serves local files instead.
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
     )
     app.json.ensure_ascii = False  # QuartSchema's provider escapes non-ASCII by default
     app.json.sort_keys = False
@@ -81,6 +87,7 @@ def _register_blueprints(app: Quart) -> None:
     from citu.blueprints import (
         agents,
         conversation,
+        docs,
         feedback,
         ops,
         pipeline,
@@ -98,6 +105,7 @@ def _register_blueprints(app: Quart) -> None:
         pipeline.bp,
         agents.bp,
         react.bp,
+        docs.bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -415,7 +415,6 @@ def build_parser() -> argparse.ArgumentParser:
     reader_cmd.add_argument("--admin-url", help="apply with this (superuser) connection")
     reader_cmd.set_defaults(func=db_reader_role)
 
-
     pipeline_cmd = commands.add_parser(
         "pipeline",
         help="run the data pipeline without the server",

@@ -31,6 +31,7 @@ from citu.errors import ServiceUnavailable
 from citu.llm import ShardedTransport, build_chat_model, build_embeddings, build_text_model
 from citu.local_servers import redis_url_for
 from citu.ops import Ops
+from citu.ops.endpoints import EndpointProbe
 from citu.settings import Settings, redact_url
 from citu.stores.feedback import FeedbackStore
 
@@ -129,6 +130,7 @@ class Services:
         from citu.pipeline.service import build_pipeline
         from citu.stores.conversations import ConversationStore
 
+        self.components["endpoint_probe"] = EndpointProbe(self.settings)
         self.components["conversations"] = ConversationStore(self.redis, self.settings)
         await self.ops.start(self)
         self.components["ops"] = self.ops
@@ -172,7 +174,10 @@ class Services:
             agent = AskAgent(self.text_llm, retriever, self.require_business_db, self.settings)
             self.components["ask_agent"] = agent
         self.components["ask_service"] = AskService(
-            agent, self.components["conversations"], self.settings
+            agent,
+            self.components["conversations"],
+            self.settings,
+            endpoint_probe=self.components["endpoint_probe"],
         )
         self.components["direct_ask"] = DirectAsk(
             agent, self.require_business_db, self.components["training"], self.settings

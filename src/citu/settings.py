@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     react_pool_max: int = 10  # psycopg connections of the checkpointer
     react_turn_lease_seconds: int = 900  # longest turn; a crashed worker's lock expires then too
     health_cache_seconds: float = 30.0
+    # /health and agent_health ask the model and embedding endpoints at most this often
+    endpoint_probe_cache_seconds: float = 60.0
+    endpoint_probe_timeout: float = 5.0
     # ask_agent turns running their CPU-bound start at once; the rest queue in arrival order
     # until a running one begins its model call (citu.admission). 0 turns the gate off.
     ask_admission_limit: int = 8
@@ -131,7 +134,7 @@ class Settings(BaseSettings):
     metrics_window_size: int = 1000  # requests kept for GET /api/v0/metrics
     maintenance_cache_seconds: float = 2.0  # how long a worker trusts its copy of the switch
     alert_check_interval: float = 30.0  # seconds between evaluations (and memory samples)
-    alert_min_requests: int = 10  # the error-rate rule needs this many requests in its window
+    alert_min_requests: int = 50  # the error-rate rule needs this many requests in its window
     alert_error_rate_percent: float = 5.0
     alert_error_rate_window: float = 300.0
     alert_error_rate_cooldown: float = 900.0

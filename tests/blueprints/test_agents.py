@@ -636,3 +636,26 @@ async def test_direct_ask_does_not_auto_train_in_read_only_mode(
     response = await client.post("/api/v0/ask", json={"question": "收入前三"})
     assert response.status_code == 200
     assert (await services.components["training"].counts())["sql"] == 1
+
+
+async def test_agent_health_never_fails_while_reporting_the_llm_connected(
+    client, fake_llm, installed
+):
+    fake_llm.when(lambda messages: True, {"status": 500})
+    body = await (await client.get("/api/v0/agent_health")).get_json()
+    assert body["data"]["status"] == "degraded"
+    assert body["data"]["checks"]["llm_connection"] is False
+    assert body["data"]["endpoints"]["llm"]["status"] == "ok"  # it answers, but not well
+
+
+async def test_agent_health_names_a_model_url_without_v1(settings, fake_llm):
+    settings.llm_base_url = fake_llm.base_url.removesuffix("/v1")
+    app = create_app(settings)
+    async with app.test_app():
+        response = await app.test_client().get("/api/v0/agent_health")
+        body = await response.get_json()
+    assert response.status_code == 503 and body["data"]["status"] == "degraded"
+    assert body["data"]["checks"]["llm_connection"] is False
+    assert body["data"]["endpoints"]["llm"]["http_status"] == 404
+    assert "end in /v1?" in body["message"] and settings.llm_base_url in body["message"]
+    assert "test-llm-key" not in json.dumps(body, ensure_ascii=False)

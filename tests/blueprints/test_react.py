@@ -395,3 +395,22 @@ async def test_generate_sql_uses_the_trained_examples(client, services, fake_llm
     assert "CREATE TABLE bss_branch" in messages[0]["content"]
     assert [m["content"] for m in messages[1:3]] == ["南城服务区有几个档口？", SQL]
     assert messages[-1]["content"] == QUESTION
+
+
+async def test_a_turn_is_written_to_react_agent_log(client, fake_llm, settings):
+    """react_agent.log, listed in the README, gets each turn and each tool it called."""
+    import logging
+
+    script_sql_turn(fake_llm)
+    status, body = await ask(client, user_id="wang1")
+    assert status == 200, body
+    for handler in logging.getLogger("citu.agents.react").handlers:
+        handler.flush()
+    log_file = settings.log_dir / "react_agent.log"
+    assert log_file.exists()
+    text = log_file.read_text(encoding="utf-8")
+    thread = body["data"]["conversation_id"]
+    assert f"ReAct turn on {thread} started" in text
+    assert f"ReAct turn on {thread} completed" in text
+    for tool in ("generate_sql", "valid_sql", "run_sql"):
+        assert f"ReAct turn on {thread}: tool {tool} called" in text

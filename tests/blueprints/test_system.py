@@ -14,7 +14,8 @@ from citu.app import create_app
 async def test_index(client):
     response = await client.get("/")
     assert response.status_code == 200
-    assert await response.get_json() == {"message": "统一API服务正在运行", "version": "1.0.0"}
+    body = await response.get_json()
+    assert body["message"] == "统一API服务正在运行" and body["version"] == "1.0.0"
 
 
 async def test_health_all_components_up(client):
@@ -170,3 +171,42 @@ async def test_json_body_is_read_whatever_its_content_type(client):
         "/api/v0/qa_feedback/add", data=b"{not json", headers={"Content-Type": "text/plain"}
     )
     assert broken.status_code == 400 and (await broken.get_json())["success"] is False
+
+
+# ---- model and embedding endpoints: probed, not just configured --------------------------
+
+
+async def test_health_names_a_model_url_without_v1(settings, fake_llm):
+    settings.llm_base_url = fake_llm.base_url.removesuffix("/v1")
+    app = create_app(settings)
+    async with app.test_app():
+        response = await app.test_client().get("/health")
+        body = await response.get_json()
+    assert response.status_code == 200
+    assert body["status"] == "degraded" and body["degraded_components"] == ["llm"]
+    assert body["services"]["llm"] is False and body["services"]["embeddings"] is True
+    llm = body["endpoints"]["llm"]
+    assert llm["status"] == "unreachable" and llm["http_status"] == 404
+    assert llm["url"] == settings.llm_base_url and "end in /v1?" in llm["hint"]
+    assert body["problems"] == [llm["detail"]] and settings.llm_base_url in llm["detail"]
+    assert body["endpoints"]["embeddings"]["status"] == "ok"
+    assert "test-llm-key" not in json.dumps(body)
+
+
+async def test_health_tells_unreachable_from_not_configured(settings):
+    settings.llm_base_url = "http://127.0.0.1:1/v1"  # nothing listens on port 1
+    settings.embedding_base_url = None
+    app = create_app(settings)
+    async with app.test_app():
+        body = await (await app.test_client().get("/health")).get_json()
+    assert body["status"] == "degraded"
+    assert body["degraded_components"] == ["llm", "embeddings"]
+    assert body["endpoints"]["llm"]["status"] == "unreachable"
+    assert body["endpoints"]["llm"]["hint"] == "connection refused: nothing listens at 127.0.0.1:1"
+    assert body["endpoints"]["embeddings"]["status"] == "not_configured"
+
+
+async def test_health_reports_endpoints_when_all_is_well(client):
+    body = await (await client.get("/health")).get_json()
+    assert {e["status"] for e in body["endpoints"].values()} == {"ok"}
+    assert "problems" not in body

@@ -30,16 +30,16 @@ def fired(alerts) -> list[str]:
 
 def test_error_rate_fires_once_then_waits_for_its_cooldown():
     alerts, requests = evaluator()
-    for i in range(20):  # 2 of 20 fail: 10 % over 5 minutes
-        requests.record(0.1, 500 if i < 2 else 200, now=T0 + i)
-    assert fired(alerts.evaluate(T0 + 20)) == ["high_error_rate"]
-    assert fired(alerts.evaluate(T0 + 21)) == []
-    for i in range(20):  # still failing ten minutes later: inside the 15-minute cooldown
+    for i in range(60):  # 6 of 60 fail: 10 % over 5 minutes
+        requests.record(0.1, 500 if i < 6 else 200, now=T0 + i)
+    assert fired(alerts.evaluate(T0 + 60)) == ["high_error_rate"]
+    assert fired(alerts.evaluate(T0 + 61)) == []
+    for i in range(60):  # still failing ten minutes later: inside the 15-minute cooldown
         requests.record(0.1, 500, now=T0 + 600 + i)
-    assert fired(alerts.evaluate(T0 + 620)) == []
-    for i in range(20):
-        requests.record(0.1, 500, now=T0 + 20 + 900 + i)
-    assert fired(alerts.evaluate(T0 + 20 + 900 + 20)) == ["high_error_rate"]
+    assert fired(alerts.evaluate(T0 + 660)) == []
+    for i in range(60):
+        requests.record(0.1, 500, now=T0 + 60 + 900 + i)
+    assert fired(alerts.evaluate(T0 + 60 + 900 + 60)) == ["high_error_rate"]
 
 
 def test_error_rate_ignores_old_failures_client_errors_and_tiny_samples():
@@ -53,6 +53,18 @@ def test_error_rate_ignores_old_failures_client_errors_and_tiny_samples():
     for i in range(3):
         requests.record(0.1, 500, now=T0 + i)  # 100 % of 3 requests: below alert_min_requests
     assert fired(alerts.evaluate(T0 + 3)) == []
+
+
+def test_a_new_users_first_503s_fire_nothing():
+    alerts, requests = evaluator()
+    for i in range(5):  # the banner, /health, the docs: all fine
+        requests.record(0.01, 200, now=T0 + i)
+    for i in range(5):  # then every question fails: no model configured yet
+        requests.record(0.01, 503, now=T0 + 10 + i)
+    assert fired(alerts.evaluate(T0 + 20)) == []
+    for i in range(40):  # with enough traffic the same failure is worth an alert
+        requests.record(0.01, 503, now=T0 + 30 + i)
+    assert fired(alerts.evaluate(T0 + 80)) == ["high_error_rate"]
 
 
 def test_exactly_at_threshold_does_not_fire():
@@ -131,6 +143,7 @@ async def test_every_rule_reaches_the_smtp_sink_and_the_webhook(caplog):
             smtp_host="127.0.0.1",
             smtp_port=smtp.port,
             alert_webhook_url=hook.url,
+            alert_min_requests=10,
         )
         requests = RequestMetrics(1000, horizon=600)
         alerts = AlertEvaluator(settings, requests, host="test-host")

@@ -78,10 +78,10 @@ def test_render_ddl_and_doc_layout():
     ddl = render_ddl(meta).splitlines()
     assert ddl[0] == "-- 中文名: 订单关系表" and ddl[1] == "-- 描述: 订单关系表，记录订单"
     assert ddl[2] == "create table ods.orders_rel ("
-    assert ddl[3] == "  id uuid not null            -- 主键，主键,"
+    assert ddl[3] == "  id uuid not null,           -- 主键"
     assert ddl[4] == "  state varchar(8),"
     assert ddl[5] == "  ts timestamp not null default current_timestamp,"
-    assert ddl[6] == "  payload jsonb"
+    assert ddl[6] == "  payload jsonb,"
     assert ddl[7:] == ["  primary key (id)", ");"]
     doc = render_doc(meta).splitlines()
     assert doc[0] == "## orders_rel（订单关系表）" and doc[1] == "orders_rel 表订单关系表，记录订单"

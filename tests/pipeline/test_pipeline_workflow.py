@@ -116,8 +116,8 @@ async def test_complete_workflow(client, fake_llm, services, settings, business_
     )
     assert "create table public.bss_company (" in ddl
     assert (
-        "  id varchar(32) not null" in ddl
-        and "-- 公司唯一标识，主键（32位十六进制字符串），主键," in ddl
+        "  id varchar(32) not null," in ddl
+        and "-- 公司唯一标识，主键（32位十六进制字符串）\n" in ddl
     )
     assert "  version integer not null default 1" in ddl
     assert ddl.rstrip().endswith("  primary key (id)\n);")

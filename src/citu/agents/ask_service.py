@@ -22,6 +22,7 @@ from citu.agents.classifier import ROUTING_MODES
 from citu.agents.protocols import ConversationStoreLike
 from citu.errors import ApiError, BadRequest
 from citu.llm import require_llm
+from citu.ops.endpoints import EndpointProbe
 from citu.settings import Settings
 from citu.stores.conversations import enhance_question
 
@@ -120,8 +121,10 @@ class AskService:
         agent: AskAgent | None,
         conversations: ConversationStoreLike,
         settings: Settings,
+        endpoint_probe: EndpointProbe | None = None,
     ) -> None:
         self.agent = agent
+        self.endpoint_probe = endpoint_probe
         self.conversations = conversations
         self.settings = settings
         # Stream turns run as tasks so a client that disconnects still gets its answer saved.
@@ -343,6 +346,9 @@ class AskService:
                 "classifier_ready": False,
             },
         }
+        endpoints = await self.endpoint_probe.all() if self.endpoint_probe else {}
+        if endpoints:
+            data["endpoints"] = {name: status.as_dict() for name, status in endpoints.items()}
         agent = self.agent
         if agent is None:
             data["message"] = "Agent创建失败: LLM未配置（CITU_LLM_BASE_URL）"
@@ -355,6 +361,13 @@ class AskService:
             "llm_connection": agent.llm is not None,
             "classifier_ready": agent.classifier is not None,
         }
+        llm_endpoint = endpoints.get("llm")
+        if llm_endpoint is not None and not llm_endpoint.ok:
+            # The full test would only fail on the same endpoint, slowly: report it as it is.
+            data["checks"]["llm_connection"] = False
+            data.pop("message")
+            message = f"LLM端点不可达: {llm_endpoint.detail}"
+            return r.health_error_response(status="degraded", message=message, **data)
         try:
             healthy = await agent.health_check()
             message = "Agent健康检查完成" if healthy else "部分组件异常"
@@ -366,6 +379,7 @@ class AskService:
         if healthy:
             data["message"] = message
             return r.health_success_response(**data)
+        data["checks"]["llm_connection"] = False  # the full test is two model calls
         data.pop("message")  # health_error_response puts it at the top level
         return r.health_error_response(status="degraded", message=message, **data)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from quart import Blueprint, Response
 from quart_schema import validate_querystring, validate_request
 
 from citu import responses as r
 from citu.agents.ask_service import AskRequest, AskService
 from citu.agents.direct_ask import DirectAsk
+from citu.apidoc import RequestModel, document_stream, envelope, responds
+from citu.apidoc import agents as docs
 from citu.errors import BadRequest
 from citu.security import require_admin_when
 from citu.services import services
@@ -16,30 +17,52 @@ from citu.services import services
 bp = Blueprint("agents", __name__)
 
 
-class AskAgentIn(BaseModel):
+class AskAgentIn(RequestModel):
+    documented_required = ("question",)
+
     question: str | None = None
+    """The question, in Chinese or English."""
     user_id: str | None = None
+    """Who asks; default: the conversation id's prefix, else the anonymous user (guest)."""
     conversation_id: str | None = None
+    """Continue this conversation (``<user_id>:<YYYYMMDDHHMMSSmmm>``); absent: a new one."""
     continue_conversation: bool = False
+    """Without conversation_id: continue the user's latest conversation instead of a new one."""
     routing_mode: str | None = None
+    """database_direct | chat_direct | hybrid | llm_only; default CITU_QUESTION_ROUTING_MODE."""
 
 
-class AskAgentStreamQuery(BaseModel):
+class AskAgentStreamQuery(RequestModel):
+    documented_required = ("question",)
+
     question: str | None = None
+    """The question, in Chinese or English."""
     user_id: str | None = None
+    """Who asks; default: the conversation id's prefix, else the anonymous user (guest)."""
     conversation_id: str | None = None
+    """Continue this conversation; absent: a new one."""
     continue_conversation: str | None = None
+    """``true`` continues the user's latest conversation when no conversation_id is given."""
     routing_mode: str | None = None
+    """database_direct | chat_direct | hybrid | llm_only; default CITU_QUESTION_ROUTING_MODE."""
 
 
-class AskIn(BaseModel):
+class AskIn(RequestModel):
+    documented_required = ("question",)
+
     question: str | None = None
+    """The question to turn into SQL."""
     user_id: str | None = None
+    """Who asks; default: the anonymous user (guest)."""
     conversation_id: str | None = None
+    """Echoed back; a new id is made when absent."""
 
 
-class RunSqlIn(BaseModel):
+class RunSqlIn(RequestModel):
+    documented_required = ("sql",)
+
     sql: str | None = None
+    """One read-only SELECT; checked, run with a timeout, rows capped."""
 
 
 def _ask_service() -> AskService:
@@ -57,6 +80,7 @@ def _require_question(question: str | None) -> str:
 
 
 @bp.post("/api/v0/ask_agent")
+@responds(docs.AskAgentData, errors=(503, 504))
 @validate_request(AskAgentIn)
 async def ask_agent(data: AskAgentIn):
     """Answer a question with the LangGraph agent (database query or chat), in a conversation."""
@@ -65,6 +89,11 @@ async def ask_agent(data: AskAgentIn):
 
 
 @bp.get("/api/v0/ask_agent_stream")
+@document_stream(
+    "text/event-stream",
+    "Server-Sent Events: `progress` frames, then one `completed` (or `error`) frame.",
+    errors=(503,),
+)
 @validate_querystring(AskAgentStreamQuery)
 async def ask_agent_stream(query_args: AskAgentStreamQuery):
     """Same as ask_agent, as Server-Sent Events: a progress frame per step, then the answer."""
@@ -85,12 +114,17 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
 
 
 @bp.get("/api/v0/agent_health")
+@responds(
+    docs.AgentHealthData,
+    other={503: envelope(docs.AgentHealthData, "AgentHealthDegradedEnvelope")},
+)
 async def agent_health():
     """Agent health with a full test question; the result is cached for a few seconds."""
     return r.reply(await _ask_service().health())
 
 
 @bp.post("/api/v0/ask")
+@responds(docs.AskData, errors=(422, 503, 504))
 @validate_request(AskIn)
 async def ask(data: AskIn):
     """Generate SQL for a question, run it read-only and summarise the result (no conversation)."""
@@ -100,6 +134,7 @@ async def ask(data: AskIn):
 
 
 @bp.post("/api/v0/ask_cached")
+@responds(docs.AskCachedData, errors=(422, 503, 504))
 @validate_request(AskIn)
 async def ask_cached(data: AskIn):
     """Like /ask, answering a repeated question of the same user from a short-lived cache."""
@@ -109,6 +144,7 @@ async def ask_cached(data: AskIn):
 
 
 @bp.post("/api/v0/citu_run_sql")
+@responds(docs.RunSqlData, errors=(422, 503))
 @require_admin_when("protect_run_sql")
 @validate_request(RunSqlIn)
 async def citu_run_sql(data: RunSqlIn):

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BeforeValidator
 from quart import Blueprint, Response, request
 from quart_schema import document_request, validate_querystring
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from citu import inputs
 from citu import responses as r
+from citu.apidoc import RequestModel, responds
+from citu.apidoc import conversation as docs
 from citu.errors import ApiError, BadRequest
 from citu.security import require_admin
 from citu.services import services
@@ -51,44 +53,60 @@ VALID_MODES = [
 LenientInt = Annotated[int | None, BeforeValidator(inputs.lenient_query_int)]
 
 
-class LimitQuery(BaseModel):
+class LimitQuery(RequestModel):
     limit: LenientInt = None
+    """How many to return (newest first); absent or not a number: the route's default."""
 
 
-class FullConversationsQuery(BaseModel):
+class FullConversationsQuery(RequestModel):
     conversation_limit: LenientInt = None
+    """How many conversations, newest first; absent: CITU_USER_MAX_CONVERSATIONS."""
     message_limit: LenientInt = None
+    """How many of each conversation's newest messages; absent: all kept."""
 
 
-class ContextQuery(BaseModel):
+class ContextQuery(RequestModel):
     count: LenientInt = None
+    """How many recent exchanges; absent: CITU_CONVERSATION_CONTEXT_COUNT."""
 
 
-class CleanupBody(BaseModel):
+class CleanupBody(RequestModel):
     """Exactly one mode: ``user_id`` | ``conversation_id``/``thread_id`` | a flag set to true."""
 
     user_id: str | None = None
+    """Delete all of this user's conversations."""
     conversation_id: str | None = None
+    """Delete this one conversation."""
     thread_id: str | None = None
+    """Same as conversation_id (the ReAct name)."""
     clear_all_agent_data: bool = False
+    """Delete every conversation of every user."""
     cleanup_invalid_refs: bool = False
+    """Only drop list entries that point at conversations already gone."""
 
 
-class LimitEnforcementBody(BaseModel):
+class LimitEnforcementBody(RequestModel):
     """``dry_run`` absent, null or empty counts only; ``false`` is needed to delete."""
 
     user_id: str | None = None
+    """Only this user; absent: every user."""
     user_max_conversations: int | None = None
+    """Conversations kept per user; absent: CITU_USER_MAX_CONVERSATIONS."""
     conversation_max_length: int | None = None
+    """Messages kept per conversation; absent: CITU_CONVERSATION_MAX_LENGTH."""
     dry_run: bool | None = None
+    """Only count what would go; must be false to delete."""
 
 
-class TimeConditionBody(BaseModel):
+class TimeConditionBody(RequestModel):
     """The first non-zero of the three fields is used."""
 
     older_than_hours: float | None = None
+    """Entries cached more than this many hours ago."""
     older_than_days: float | None = None
+    """Entries cached more than this many days ago."""
     before_timestamp: str | None = None
+    """Entries cached before this ISO 8601 time."""
 
 
 @bp.errorhandler(RedisConnectionError)
@@ -150,6 +168,7 @@ async def json_object(force: bool = False) -> dict[str, Any]:
 
 
 @bp.get("/api/v0/user/<user_id>/conversations")
+@responds(docs.UserConversationsData, errors=(503,))
 @validate_querystring(LimitQuery)
 @on_failure("获取对话列表失败，请稍后重试")
 async def list_user_conversations(user_id: str, query_args: LimitQuery):
@@ -163,6 +182,7 @@ async def list_user_conversations(user_id: str, query_args: LimitQuery):
 
 
 @bp.get("/api/v0/user/<user_id>/conversations/full")
+@responds(docs.UserConversationsFullData, errors=(503,))
 @validate_querystring(FullConversationsQuery)
 @on_failure("获取用户对话数据失败，请稍后重试")
 async def list_user_conversations_full(user_id: str, query_args: FullConversationsQuery):
@@ -192,6 +212,7 @@ async def list_user_conversations_full(user_id: str, query_args: FullConversatio
 
 
 @bp.get("/api/v0/conversation/<conversation_id>/messages")
+@responds(docs.ConversationMessagesData, errors=(503,))
 @validate_querystring(LimitQuery)
 @on_failure("获取对话消息失败")
 async def get_conversation_messages(conversation_id: str, query_args: LimitQuery):
@@ -207,6 +228,7 @@ async def get_conversation_messages(conversation_id: str, query_args: LimitQuery
 
 
 @bp.get("/api/v0/conversation/<conversation_id>/context")
+@responds(docs.ConversationContextData, errors=(503,))
 @validate_querystring(ContextQuery)
 @on_failure("获取对话上下文失败")
 async def get_conversation_context(conversation_id: str, query_args: ContextQuery):
@@ -221,6 +243,7 @@ async def get_conversation_context(conversation_id: str, query_args: ContextQuer
 
 
 @bp.get("/api/v0/conversation_stats")
+@responds(docs.ConversationStatsData, errors=(503,))
 @on_failure("获取统计信息失败，请稍后重试")
 async def conversation_stats():
     """Counts of users, conversations and cached answers, and Redis memory and clients."""
@@ -228,6 +251,7 @@ async def conversation_stats():
 
 
 @bp.post("/api/v0/conversation_cleanup")
+@responds(docs.CleanupConversationsData, errors=(503,))
 @require_admin
 @document_request(CleanupBody)
 @on_failure("对话清理失败，请稍后重试")
@@ -285,6 +309,7 @@ def _bad_request_with(text: str, data: dict[str, Any]) -> Response:
 
 
 @bp.post("/api/v0/conversation_limit_enforcement")
+@responds(docs.EnforceLimitsData, errors=(503,))
 @require_admin
 @document_request(LimitEnforcementBody)
 @on_failure("对话限额执行失败，请稍后重试")
@@ -325,6 +350,7 @@ def embedding_cache() -> EmbeddingCacheAdmin:
 
 
 @bp.get("/api/v0/embedding_cache_stats")
+@responds(docs.EmbeddingCacheStatsData, errors=(503,))
 @on_failure("获取embedding缓存统计失败，请稍后重试")
 async def embedding_cache_stats():
     """Number and estimated size of the cached question embeddings."""
@@ -332,6 +358,7 @@ async def embedding_cache_stats():
 
 
 @bp.post("/api/v0/embedding_cache_cleanup")
+@responds(docs.CacheClearedData, errors=(503,))
 @require_admin
 @on_failure("清空embedding缓存失败，请稍后重试")
 async def embedding_cache_cleanup():
@@ -348,6 +375,7 @@ async def embedding_cache_cleanup():
 
 
 @bp.get("/api/v0/qa_cache_stats")
+@responds(docs.QaCacheStatsData, errors=(503,))
 @on_failure("获取问答缓存统计失败，请稍后重试")
 async def qa_cache_stats():
     """Whether the answer cache is on, its size and TTL."""
@@ -355,6 +383,7 @@ async def qa_cache_stats():
 
 
 @bp.get("/api/v0/qa_cache_list")
+@responds(docs.QaCacheListData, errors=(503,))
 @validate_querystring(LimitQuery)
 @on_failure("获取问答缓存列表失败，请稍后重试")
 async def qa_cache_list(query_args: LimitQuery):
@@ -372,6 +401,7 @@ async def qa_cache_list(query_args: LimitQuery):
 
 
 @bp.post("/api/v0/qa_cache_cleanup")
+@responds(docs.QaCacheCleanupData, errors=(503,))
 @require_admin
 @on_failure("清空问答缓存失败，请稍后重试")
 async def qa_cache_cleanup():
@@ -390,6 +420,7 @@ async def qa_entries() -> tuple[list, int]:
 
 
 @bp.get("/api/v0/cache_overview")
+@responds(docs.CacheOverviewData, errors=(503,))
 @on_failure("获取缓存概览失败，请稍后重试")
 async def cache_overview():
     """The answer cache's size and its 10 newest entries."""
@@ -398,6 +429,7 @@ async def cache_overview():
 
 
 @bp.get("/api/v0/cache_overview_full")
+@responds(docs.CacheOverviewFullData, errors=(503,))
 @on_failure("获取缓存概览失败，请稍后重试")
 async def cache_overview_full():
     """Answer cache, embedding cache and conversation statistics in one answer."""
@@ -418,6 +450,7 @@ async def cache_overview_full():
 
 
 @bp.get("/api/v0/cache_stats")
+@responds(docs.CacheStatsData, errors=(503,))
 @on_failure("获取缓存统计失败，请稍后重试")
 async def cache_stats():
     """Age distribution and time range of the cached answers."""
@@ -426,6 +459,7 @@ async def cache_stats():
 
 
 @bp.get("/api/v0/cache_export")
+@responds(docs.CacheExportData, errors=(503,))
 @on_failure("导出缓存失败，请稍后重试")
 async def cache_export():
     """Every cached answer with its fields described (includes cached query results)."""
@@ -434,6 +468,7 @@ async def cache_export():
 
 
 @bp.post("/api/v0/cache_preview_cleanup")
+@responds(docs.CachePreviewCleanupData, errors=(422, 503))
 @document_request(TimeConditionBody)
 @on_failure("预览清理操作失败，请稍后重试")
 async def cache_preview_cleanup():
@@ -447,6 +482,7 @@ async def cache_preview_cleanup():
 
 
 @bp.post("/api/v0/cache_cleanup")
+@responds(docs.CacheCleanupData, errors=(422, 503))
 @require_admin
 @document_request(TimeConditionBody)
 @on_failure("缓存清理失败，请稍后重试")

@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import Field
 from quart import Blueprint
 from quart_schema import validate_request
 from werkzeug.exceptions import HTTPException
 
+from citu.apidoc import RequestModel, responds
+from citu.apidoc import feedback as docs
 from citu.errors import ApiError, BadRequest, NotFound
 from citu.responses import internal_error_response, reply, success_response
 from citu.security import require_admin
@@ -42,11 +44,15 @@ MAX_OFFSET = 2**63 - 1  # OFFSET is a bigint
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-class FeedbackQueryIn(BaseModel):
+class FeedbackQueryIn(RequestModel):
     page: int = 1
+    """Page number, from 1."""
     page_size: int = 20
+    """Records per page, 1..100."""
     is_thumb_up: bool | None = None
+    """Only thumbs-up (true) or thumbs-down (false) records."""
     is_in_training_data: bool | None = None
+    """Only records already promoted to training data (true) or not yet (false)."""
     create_time_start: str | None = Field(
         None, description="any text PostgreSQL reads as a timestamp"
     )
@@ -59,24 +65,41 @@ class FeedbackQueryIn(BaseModel):
     sort_order: str | None = Field("desc", description="asc | desc")
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(RequestModel):
+    documented_required = ("question", "sql", "is_thumb_up")
+
     question: str | None = None
+    """The question that was asked."""
     sql: str | None = None
+    """The SQL the agent answered with."""
     is_thumb_up: bool | None = None
+    """true: the SQL was right; false: it was wrong."""
     user_id: str = Field("guest", max_length=64)
+    """Who gave the feedback."""
 
 
-class FeedbackIdsIn(BaseModel):
+class FeedbackIdsIn(RequestModel):
+    documented_required = ("feedback_ids",)
+
     # Any: a missing, empty or non-list value gets the route's own 400 text, not a schema error.
-    feedback_ids: Any = Field(None, description="non-empty list of feedback ids")
+    feedback_ids: Any = Field(
+        None,
+        description="non-empty list of feedback ids",
+        json_schema_extra={"type": "array", "items": {"type": "integer"}, "minItems": 1},
+    )
 
 
-class FeedbackUpdateIn(BaseModel):
+class FeedbackUpdateIn(RequestModel):
     question: str | None = None
+    """New question text."""
     sql: str | None = None
+    """New SQL."""
     is_thumb_up: bool | None = None
+    """New verdict."""
     user_id: str | None = Field(None, max_length=64)
+    """New owner."""
     is_in_training_data: bool | None = None
+    """Mark as promoted to training data, or not."""
 
 
 def fails_with(text: str) -> Callable:
@@ -138,6 +161,7 @@ async def _timestamp(store: FeedbackStore, field: str, text: str | None) -> date
 
 
 @bp.post("/api/v0/qa_feedback/query")
+@responds(docs.FeedbackQueryData)
 @validate_request(FeedbackQueryIn)
 @fails_with("查询反馈记录失败，请稍后重试")
 async def query_feedback(data: FeedbackQueryIn):
@@ -179,6 +203,7 @@ async def query_feedback(data: FeedbackQueryIn):
 
 
 @bp.post("/api/v0/qa_feedback/add")
+@responds(docs.FeedbackAddedData)
 @validate_request(FeedbackIn)
 @fails_with("创建反馈记录失败，请稍后重试")
 async def add_feedback(data: FeedbackIn):
@@ -193,6 +218,7 @@ async def add_feedback(data: FeedbackIn):
 
 
 @bp.delete("/api/v0/qa_feedback/delete/<int:feedback_id>")
+@responds(docs.FeedbackDeletedData)
 @require_admin
 @fails_with("删除反馈记录失败，请稍后重试")
 async def delete_feedback(feedback_id: int):
@@ -203,6 +229,7 @@ async def delete_feedback(feedback_id: int):
 
 
 @bp.put("/api/v0/qa_feedback/update/<int:feedback_id>")
+@responds(docs.FeedbackUpdatedData)
 @validate_request(FeedbackUpdateIn)
 @fails_with("更新反馈记录失败，请稍后重试")
 async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
@@ -230,6 +257,7 @@ async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
 
 
 @bp.post("/api/v0/qa_feedback/add_to_training")
+@responds(docs.AddToTrainingData, errors=(404, 503))
 @require_admin
 @validate_request(FeedbackIdsIn)
 @fails_with("添加训练数据失败，请稍后重试")
@@ -260,6 +288,7 @@ async def add_to_training(data: FeedbackIdsIn):
 
 
 @bp.get("/api/v0/qa_feedback/stats")
+@responds(docs.FeedbackStatsData)
 @fails_with("获取统计信息失败，请稍后重试")
 async def feedback_stats():
     """Counts of all, positive, negative, trained and untrained feedback, with rates."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 from quart import Blueprint, Response
 from quart_schema import validate_request
 
 from citu import responses as r
+from citu.apidoc import RequestModel, document_stream, responds
+from citu.apidoc import ops as docs
 from citu.ops.metrics import system_stats
 from citu.security import require_admin
 from citu.services import Services, services
@@ -16,12 +18,15 @@ from citu.services import Services, services
 bp = Blueprint("ops", __name__)
 
 
-class ReadOnlyIn(BaseModel):
+class ReadOnlyIn(RequestModel):
     enabled: StrictBool
+    """true: refuse writes on every worker; false: back to normal."""
     reason: str | None = Field(default=None, max_length=500)
+    """Shown to clients whose writes are refused."""
 
 
 @bp.get("/api/v0/metrics")
+@responds(docs.MetricsData)
 async def get_metrics():
     """This worker's request figures (last 1,000 requests) and the machine's CPU, memory, disk."""
     svc = services()
@@ -32,6 +37,7 @@ async def get_metrics():
 
 
 @bp.get("/metrics")
+@document_stream("text/plain", "Prometheus text exposition format.")
 async def prometheus_metrics():
     """Prometheus exposition: requests, LLM/embedding calls, pools, pipeline tasks."""
     svc = services()
@@ -40,6 +46,7 @@ async def prometheus_metrics():
 
 
 @bp.get("/api/v0/maintenance/readonly")
+@responds(docs.MaintenanceData, errors=(503,))
 async def get_read_only():
     """Whether the maintenance read-only mode is on."""
     state = await services().ops.maintenance.read()
@@ -48,6 +55,7 @@ async def get_read_only():
 
 
 @bp.post("/api/v0/maintenance/readonly")
+@responds(docs.MaintenanceData)
 @require_admin
 @validate_request(ReadOnlyIn)
 async def set_read_only(data: ReadOnlyIn):

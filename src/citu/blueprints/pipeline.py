@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from citu import inputs
 from citu import responses as r
+from citu.apidoc import document_stream, responds
+from citu.apidoc import pipeline as docs
 from citu.errors import ApiError, BadRequest, NotFound
 from citu.pipeline import schemas
 from citu.pipeline.files import validate_task_id
@@ -104,6 +106,7 @@ async def json_body() -> dict[str, Any]:
 
 
 @bp.post(f"{PREFIX}/tasks")
+@responds(docs.TaskCreatedData, status=201)
 @require_admin
 @document_request(schemas.CreateTaskIn)
 @fails_with("创建任务失败，请稍后重试")
@@ -114,6 +117,7 @@ async def create_task():
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/execute")
+@responds(docs.TaskExecutionData, status=202, errors=(409,))
 @require_admin
 @document_request(schemas.ExecuteTaskIn)
 @fails_with("启动任务执行失败，请稍后重试")
@@ -131,6 +135,7 @@ async def execute_task(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/cancel")
+@responds(docs.TaskCancelData)
 @require_admin
 @fails_with("取消任务失败，请稍后重试")
 async def cancel_task(task_id: str):
@@ -141,6 +146,7 @@ async def cancel_task(task_id: str):
 
 
 @bp.get(f"{PREFIX}/tasks/<task_id>")
+@responds(docs.TaskStatusData)
 @fails_with("获取任务状态失败，请稍后重试")
 async def get_task(task_id: str):
     """Task status with every step's state."""
@@ -149,6 +155,7 @@ async def get_task(task_id: str):
 
 
 @bp.get(f"{PREFIX}/tasks")
+@responds(docs.TaskListData)
 @document_querystring(schemas.TaskListQuery)
 @fails_with("获取任务列表失败，请稍后重试")
 async def list_tasks():
@@ -170,6 +177,7 @@ async def list_tasks():
 
 
 @bp.post(f"{PREFIX}/tasks/query")
+@responds(docs.TaskQueryData)
 @document_request(schemas.TaskQueryIn)
 @fails_with("查询任务列表失败，请稍后重试")
 async def query_tasks():
@@ -179,6 +187,7 @@ async def query_tasks():
 
 
 @bp.delete(f"{PREFIX}/tasks")
+@responds(docs.TasksDeletedData)
 @require_admin
 @document_request(schemas.DeleteTasksIn)
 @fails_with("删除任务失败，请稍后重试")
@@ -205,6 +214,7 @@ async def delete_tasks():
 
 
 @bp.get(f"{PREFIX}/tasks/<task_id>/logs")
+@responds(docs.TaskLogsData)
 @document_querystring(schemas.LogTailQuery)
 @fails_with("获取任务日志失败，请稍后重试")
 async def task_logs(task_id: str):
@@ -220,6 +230,7 @@ async def task_logs(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/logs/query")
+@responds(docs.TaskLogQueryData)
 @document_request(schemas.LogQueryIn)
 @fails_with("查询任务日志失败，请稍后重试")
 async def query_task_logs(task_id: str):
@@ -233,6 +244,7 @@ async def query_task_logs(task_id: str):
 
 
 @bp.get(f"{PREFIX}/tasks/<task_id>/files")
+@responds(docs.TaskFilesData)
 @fails_with("获取任务文件列表失败，请稍后重试")
 async def list_task_files(task_id: str):
     """Top-level files of the task directory, newest first."""
@@ -241,6 +253,7 @@ async def list_task_files(task_id: str):
 
 
 @bp.get(f"{PREFIX}/tasks/<task_id>/files/<file_name>")
+@document_stream("application/octet-stream", "The file, as an attachment.")
 @fails_with("下载文件失败，请稍后重试")
 async def download_task_file(task_id: str, file_name: str):
     """Download one file of the task directory (attachment)."""
@@ -269,6 +282,7 @@ async def _uploaded_file(missing_text: str) -> tuple[str, bytes]:
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/upload-table-list")
+@responds(docs.TableListUploadedData)
 @require_admin
 @document_request(schemas.TableListUpload, source=DataSource.FORM_MULTIPART)
 @fails_with("处理上传请求失败，请稍后重试")
@@ -283,6 +297,7 @@ async def upload_table_list(task_id: str):
 
 
 @bp.get(f"{PREFIX}/tasks/<task_id>/table-list-info")
+@responds(docs.TableListInfoData)
 @fails_with("获取表清单文件信息失败，请稍后重试")
 async def table_list_info(task_id: str):
     """Whether the task has a table list, and its table names."""
@@ -293,6 +308,7 @@ async def table_list_info(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/table-list")
+@responds(docs.TableListCreatedData)
 @require_admin
 @document_request(schemas.TableListIn)
 @fails_with("创建表清单文件失败，请稍后重试")
@@ -308,6 +324,7 @@ async def create_table_list(task_id: str):
 
 
 @bp.post(f"{PREFIX}/tasks/<task_id>/files")
+@responds(docs.TaskFileUploadedData)
 @require_admin
 @document_request(schemas.TaskFileUpload, source=DataSource.FORM_MULTIPART)
 @fails_with("处理上传请求失败，请稍后重试")
@@ -331,6 +348,7 @@ async def upload_task_file(task_id: str):
 
 
 @bp.post("/api/v0/database/tables")
+@responds(docs.DatabaseTablesData)
 @require_admin
 @document_request(schemas.DatabaseTablesIn)
 @fails_with("获取表列表失败: 数据库连接或查询失败")
@@ -361,6 +379,7 @@ async def database_tables():
 
 
 @bp.post("/api/v0/database/table/ddl")
+@responds(docs.TableDdlData, errors=(404,))
 @require_admin
 @document_request(schemas.TableDdlIn)
 async def table_ddl():
@@ -398,6 +417,7 @@ async def table_ddl():
 
 
 @bp.post(f"{PREFIX}/vector/backup")
+@responds(docs.VectorBackupData)
 @require_admin
 @document_request(schemas.VectorBackupIn)
 @fails_with("Vector表备份失败，请稍后重试")
@@ -420,6 +440,7 @@ async def backup_vectors():
 
 
 @bp.get(f"{PREFIX}/vector/restore/list")
+@responds(docs.VectorBackupListData)
 @document_querystring(schemas.BackupListQuery)
 @fails_with("扫描备份文件失败，请稍后重试")
 async def list_vector_backups():
@@ -449,6 +470,7 @@ async def list_vector_backups():
 
 
 @bp.post(f"{PREFIX}/vector/restore")
+@responds(docs.VectorRestoreData)
 @require_admin
 @document_request(schemas.VectorRestoreIn)
 @fails_with("Vector表恢复失败，请稍后重试")

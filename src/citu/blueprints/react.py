@@ -18,6 +18,8 @@ from citu import failures, inputs
 from citu import responses as r
 from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
+from citu.apidoc import document_stream, responds
+from citu.apidoc import react as docs
 from citu.security import require_admin
 from citu.services import services
 
@@ -26,6 +28,10 @@ log = logging.getLogger("citu.agents.react.routes")
 
 MAX_QUESTION_CHARS = 2000
 MAX_USER_ID_CHARS = 50
+
+# The ReAct routes answer failures in their own shapes (documented as they are).
+_REACT_FAILURES = {status: docs.ReactFailure for status in (400, 409, 500, 503)}
+_STATUS_FAILURES = {status: docs.PlainFailure for status in (404, 500)}
 
 
 def _failure_text(error: BaseException) -> str:
@@ -105,6 +111,7 @@ def _plain_error(code: int, message: str, error: str, **extra: Any) -> Response:
 
 
 @bp.post("/api/v0/ask_react_agent")
+@responds(docs.ReactAnswerData, other=_REACT_FAILURES)
 @document_request(schemas.ReactChatIn)
 async def ask_react_agent():
     """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
@@ -194,6 +201,10 @@ async def _single(frame: str) -> AsyncIterator[str]:
 
 
 @bp.get("/api/v0/ask_react_agent_stream")
+@document_stream(
+    "text/event-stream",
+    "Server-Sent Events: progress frames, then one completed (or error) frame.",
+)
 @document_querystring(schemas.ReactChatIn)
 async def ask_react_agent_stream():
     """The same turn as ``ask_react_agent``, as Server-Sent Events (progress per graph node)."""
@@ -267,12 +278,14 @@ async def _status(thread_id: str) -> Response:
 
 
 @bp.get("/api/v0/react/status/<thread_id>")
+@responds(docs.ReactStatusData, other=_STATUS_FAILURES)
 async def react_status(thread_id: str):
     """What a thread is doing now, judged by its newest checkpoint."""
     return await _status(thread_id)
 
 
 @bp.get("/api/v0/react/direct/status/<thread_id>")
+@responds(docs.ReactStatusData, other=_STATUS_FAILURES)
 async def react_direct_status(thread_id: str):
     """Same as ``/api/v0/react/status`` (the old route read Redis directly)."""
     return await _status(thread_id)
@@ -294,6 +307,7 @@ def _include_tools() -> bool:
 
 
 @bp.get("/api/v0/react/users/<user_id>/conversations")
+@responds(docs.ReactUserConversationsData)
 @document_querystring(schemas.ConversationListQuery)
 async def user_conversations(user_id: str):
     """A user's newest ReAct conversations (threads that hold messages)."""
@@ -307,6 +321,7 @@ async def user_conversations(user_id: str):
 
 
 @bp.get("/api/v0/react/conversations/<thread_id>")
+@responds(docs.ReactHistoryData)
 @document_querystring(schemas.HistoryQuery)
 async def conversation_history(thread_id: str):
     """The messages of one conversation, from its newest checkpoint."""
@@ -320,6 +335,7 @@ async def conversation_history(thread_id: str):
 
 
 @bp.get("/api/v0/react/direct/users/<user_id>/conversations")
+@responds(docs.DirectUserConversationsData)
 @document_querystring(schemas.ConversationListQuery)
 async def direct_user_conversations(user_id: str):
     """A user's newest conversations, lighter items (title, counts, times)."""
@@ -346,6 +362,7 @@ def _api_metadata(endpoint: str, **extra: Any) -> dict[str, Any]:
 
 
 @bp.get("/api/v0/react/direct/conversations/<thread_id>")
+@responds(docs.ReactDetailData, other={400: docs.DetailBadRequest})
 @document_querystring(schemas.DetailQuery)
 async def conversation_detail(thread_id: str):
     """One conversation: every message (``include_tools=true``) or questions and answers."""
@@ -372,6 +389,9 @@ async def conversation_detail(thread_id: str):
 
 
 @bp.get("/api/v0/react/direct/conversations/<thread_id>/compare")
+@responds(
+    docs.CompareOut, raw=True, other={404: docs.PlainShapeFailure, 500: docs.PlainShapeFailure}
+)
 async def conversation_compare(thread_id: str):
     """Full mode against simple mode of one conversation, with the first messages of each."""
     try:
@@ -418,6 +438,7 @@ def _preview(text: str | None) -> str | None:
 
 
 @bp.get("/api/v0/react/direct/conversations/<thread_id>/summary")
+@responds(docs.ReactSummaryData)
 @document_querystring(schemas.HistoryQuery)
 async def conversation_summary(thread_id: str):
     """Counts and first/last message previews of one conversation."""
@@ -476,6 +497,7 @@ def _cleanup_args(body: dict[str, Any]) -> tuple[int, str | None, str | None, bo
 
 
 @bp.post("/api/v0/checkpoint/direct/cleanup")
+@responds(docs.CheckpointCleanupData)
 @require_admin
 @document_request(schemas.CheckpointCleanupIn)
 async def checkpoint_cleanup():
@@ -506,6 +528,7 @@ async def checkpoint_cleanup():
 
 
 @bp.get("/api/v0/checkpoint/direct/stats")
+@responds(docs.CheckpointStatsData, errors=(404,))
 @document_querystring(schemas.CheckpointStatsQuery)
 async def checkpoint_stats():
     """Checkpoint counts per thread, for one user or for everyone."""

@@ -9,6 +9,8 @@ from quart import Blueprint
 
 from citu import failures
 from citu import responses as r
+from citu.apidoc import responds
+from citu.apidoc import system as docs
 from citu.db.business import role_health
 from citu.services import services
 
@@ -17,12 +19,15 @@ log = logging.getLogger("citu.system")
 
 
 @bp.get("/")
+@responds(docs.IndexOut, raw=True)
 async def index():
-    """Service banner."""
-    return {"message": "统一API服务正在运行", "version": "1.0.0"}
+    """Service banner, with where to go next."""
+    links = {"docs": "/docs", "openapi": "/openapi.json", "health": "/health"}
+    return {"message": "统一API服务正在运行", "version": "1.0.0", "links": links}
 
 
 @bp.get("/health")
+@responds(docs.HealthOut, raw=True)
 async def health():
     """Component health; ``degraded`` names what is down but the service keeps serving."""
     svc = services()
@@ -30,13 +35,15 @@ async def health():
         _pool_ok(svc.db),
         _pool_ok(svc.business_db),
         svc.redis_ok(),
+        svc.components["endpoint_probe"].all(),
     )
+    endpoints = checks[3]
     components = {
         "database": checks[0],
         "business_database": checks[1],
         "redis": checks[2],
-        "llm": svc.llm is not None,
-        "embeddings": svc.embeddings is not None,
+        "llm": svc.llm is not None and endpoints["llm"].ok,
+        "embeddings": svc.embeddings is not None and endpoints["embeddings"].ok,
     }
     down = [name for name, ok in components.items() if not ok]
     role = role_health(svc.business_role, svc.settings)
@@ -52,9 +59,13 @@ async def health():
             "vanna": components["database"] and components["llm"],
             **components,
         },
+        "endpoints": {name: status.as_dict() for name, status in endpoints.items()},
     }
     if down:
         body["degraded_components"] = down
+        problems = [status.detail for status in endpoints.values() if not status.ok]
+        if problems:
+            body["problems"] = problems
     if role is not None:
         body["business_database_role"] = role
     return body, 200
@@ -72,6 +83,7 @@ async def _pool_ok(pool) -> bool:
 
 
 @bp.get("/api/test/redis")
+@responds(docs.RedisProbeOut, raw=True, other={500: docs.RedisProbeFailure})
 async def test_redis():
     """Debug probe of Redis: connectivity and checkpoint-like keys (at most 500 scanned)."""
     try:

@@ -12,10 +12,10 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field
 from quart import Blueprint, Response, request
 from quart_schema import DataSource, document_request, validate_request
 from quart_schema.pydantic import File
@@ -23,6 +23,8 @@ from werkzeug.exceptions import HTTPException
 
 from citu import failures
 from citu import responses as r
+from citu.apidoc import ErrorData, RequestModel, envelope, responds
+from citu.apidoc import training as docs
 from citu.errors import ApiError, BadRequest
 from citu.security import require_admin
 from citu.services import services
@@ -43,6 +45,13 @@ _PASS_THROUGH = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+_PARTIAL = "Some items failed: body code 500, success false, with each item's result."
+_ALWAYS_200 = (
+    "HTTP 200 whatever the outcome (the old contract): success false, code 400 or 500 and the"
+    " error data when it failed."
 )
 
 
@@ -115,6 +124,7 @@ def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dic
 
 
 @bp.get("/api/v0/training_data/stats")
+@responds(docs.TrainingStatsData)
 @_fails_with("获取统计信息失败，请稍后重试")
 async def training_stats() -> Response:
     """Counts of stored training data per type, with percentages."""
@@ -131,16 +141,23 @@ async def training_stats() -> Response:
     return r.reply(r.success_response("统计信息获取成功", data))
 
 
-class QueryIn(BaseModel):
+class QueryIn(RequestModel):
     page: int = 1
+    """Page number, from 1."""
     page_size: int = 20
+    """Records per page, 1..100."""
     training_data_type: str | None = None
+    """Only this type: sql | error_sql | documentation | ddl."""
     sort_by: str = "id"
+    """id | training_data_type."""
     sort_order: str = "desc"
+    """asc | desc."""
     search_keyword: str | None = None
+    """Only items whose question or content contains this text (at most 100 characters)."""
 
 
 @bp.post("/api/v0/training_data/query")
+@responds(docs.TrainingQueryData)
 @validate_request(QueryIn)
 @_fails_with("查询训练数据失败，请稍后重试")
 async def query_training_data(data: QueryIn) -> Response:
@@ -184,11 +201,45 @@ async def query_training_data(data: QueryIn) -> Response:
 # ---- create, delete, update -----------------------------------------------------------------
 
 
-class CreateIn(BaseModel):
-    data: Any = None
+class TrainingItemIn(RequestModel):
+    """One training item; the text field it needs depends on its type."""
+
+    documented_required = ("training_data_type",)
+
+    training_data_type: Literal["sql", "error_sql", "documentation", "ddl"] | None = None
+    """sql (a question/SQL example), error_sql (a wrong one), documentation, ddl."""
+    question: str | None = None
+    """sql: optional (the LLM writes one when absent); error_sql: required."""
+    sql: str | None = None
+    """sql and error_sql: the query."""
+    content: str | None = None
+    """documentation: the text."""
+    ddl: str | None = None
+    """ddl: one CREATE statement."""
+
+
+_ITEM_SCHEMA = TrainingItemIn.model_json_schema()
+_TEXT = {"type": "string"}
+
+
+class CreateIn(RequestModel):
+    documented_required = ("data",)
+
+    data: Any = Field(
+        None,
+        description="one item, or a list of at most CITU_TRAINING_BATCH_LIMIT (50) items",
+        json_schema_extra={
+            "anyOf": [_ITEM_SCHEMA, {"type": "array", "items": _ITEM_SCHEMA, "minItems": 1}]
+        },
+    )
 
 
 @bp.post("/api/v0/training_data/create")
+@responds(
+    docs.TrainingCreateData,
+    errors=(503,),
+    other={207: envelope(docs.TrainingCreateData, "TrainingCreatePartial", _PARTIAL)},
+)
 @require_admin
 @validate_request(CreateIn)
 @_fails_with("创建训练数据失败，请稍后重试")
@@ -225,12 +276,24 @@ async def create_training_data(data: CreateIn) -> Response:
     return _batch_reply(body, len(ok), len(raws) - len(ok), "创建")
 
 
-class DeleteIn(BaseModel):
-    ids: Any = None
-    confirm: Any = False
+class DeleteIn(RequestModel):
+    documented_required = ("ids", "confirm")
+
+    ids: Any = Field(
+        None,
+        description="ids of the items to delete (at most CITU_TRAINING_BATCH_LIMIT)",
+        json_schema_extra={"type": "array", "items": _TEXT, "minItems": 1},
+    )
+    confirm: Any = Field(
+        False, description="must be true to delete", json_schema_extra={"type": "boolean"}
+    )
 
 
 @bp.post("/api/v0/training_data/delete")
+@responds(
+    docs.TrainingDeleteData,
+    other={207: envelope(docs.TrainingDeleteData, "TrainingDeletePartial", _PARTIAL)},
+)
 @require_admin
 @validate_request(DeleteIn)
 @_fails_with("删除训练数据失败，请稍后重试")
@@ -259,18 +322,26 @@ async def delete_training_data(data: DeleteIn) -> Response:
     return _batch_reply(body, len(deleted), len(failed), "删除")
 
 
-class UpdateIn(BaseModel):
+class UpdateIn(RequestModel):
     model_config = ConfigDict(extra="allow")
+    documented_required = ("id", "training_data_type")
 
-    id: Any = None
-    training_data_type: Any = None
-    question: Any = None
-    sql: Any = None
-    content: Any = None
-    ddl: Any = None
+    id: Any = Field(None, description="the item to replace", json_schema_extra=_TEXT)
+    training_data_type: Any = Field(
+        None,
+        description="sql | error_sql | documentation | ddl (the new item's type)",
+        json_schema_extra={"enum": ["sql", "error_sql", "documentation", "ddl"]},
+    )
+    question: Any = Field(
+        None, description="sql / error_sql: the question", json_schema_extra=_TEXT
+    )
+    sql: Any = Field(None, description="sql / error_sql: the query", json_schema_extra=_TEXT)
+    content: Any = Field(None, description="documentation: the text", json_schema_extra=_TEXT)
+    ddl: Any = Field(None, description="ddl: one CREATE statement", json_schema_extra=_TEXT)
 
 
 @bp.post("/api/v0/training_data/update")
+@responds(docs.TrainingUpdateData, errors=(503,))
 @require_admin
 @validate_request(UpdateIn)
 @_fails_with("更新训练数据失败，请稍后重试")
@@ -297,14 +368,20 @@ async def update_training_data(data: UpdateIn) -> Response:
 # ---- upload and combine (always HTTP 200) -----------------------------------------------------
 
 
-class UploadForm(BaseModel):
+class UploadForm(RequestModel):
     """Documents the multipart form; the handler reads it itself to keep the old 200 answers."""
 
     file: File
+    """The file, at most CITU_TRAINING_UPLOAD_MAX_BYTES (500 KB), UTF-8."""
     file_type: str
+    """ddl | markdown | sql_pair_json | sql_pair | sql (sql needs the LLM for questions)."""
 
 
 @bp.post("/api/v0/training_data/upload")
+@responds(
+    docs.TrainingUploadData,
+    other={200: envelope(docs.TrainingUploadData | ErrorData, "TrainingUploadAnswer", _ALWAYS_200)},
+)
 @require_admin
 @document_request(UploadForm, source=DataSource.FORM_MULTIPART)
 @_fails_with("训练失败: {error}", http_status=200)
@@ -357,13 +434,33 @@ async def upload_training_file() -> Response:
     return r.reply(r.success_response(text, data), 200)
 
 
-class CombineIn(BaseModel):
-    collection_names: Any = None
-    dry_run: Any = True
-    keep_strategy: Any = "first"
+class CombineIn(RequestModel):
+    documented_required = ("collection_names",)
+
+    collection_names: Any = Field(
+        None,
+        description="collections to deduplicate: sql, ddl, documentation, error_sql",
+        json_schema_extra={"type": "array", "items": {"enum": list(_COLLECTIONS)}, "minItems": 1},
+    )
+    dry_run: Any = Field(
+        True,
+        description="only report duplicates; anything but false previews",
+        json_schema_extra={"type": "boolean"},
+    )
+    keep_strategy: Any = Field(
+        "first",
+        description="which copy survives: first | last | by_metadata_time",
+        json_schema_extra={"enum": ["first", "last", "by_metadata_time"]},
+    )
 
 
 @bp.post("/api/v0/training_data/combine")
+@responds(
+    docs.TrainingCombineData,
+    other={
+        200: envelope(docs.TrainingCombineData | ErrorData, "TrainingCombineAnswer", _ALWAYS_200)
+    },
+)
 @require_admin
 @validate_request(CombineIn)
 @_fails_with("合并操作失败: {error}", http_status=200)
@@ -397,12 +494,19 @@ async def combine_training_data(data: CombineIn) -> Response:
 # ---- direct training routes (citu_app) --------------------------------------------------------
 
 
-class QuestionSqlIn(BaseModel):
-    question: Any = None
-    sql: Any = None
+class QuestionSqlIn(RequestModel):
+    documented_required = ("sql",)
+
+    question: Any = Field(
+        None,
+        description="the question; /citu_train_question_sql lets the LLM write it when absent",
+        json_schema_extra=_TEXT,
+    )
+    sql: Any = Field(None, description="the SQL", json_schema_extra=_TEXT)
 
 
 @bp.post("/api/v0/citu_train_question_sql")
+@responds(docs.QuestionSqlTrainedData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
 @_fails_with("训练失败，请稍后重试")
@@ -424,6 +528,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
 
 
 @bp.post("/api/v0/training_error_question_sql")
+@responds(docs.ErrorSqlStoredData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
 @_fails_with("存储错误SQL失败，请稍后重试")

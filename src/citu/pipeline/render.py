@@ -1,7 +1,7 @@
-"""The ``.ddl`` and ``_detail.md`` text of a table (spec §7.4, §7.5), byte for byte in the old layout.
+"""The ``.ddl`` and ``_detail.md`` text of a table, in the old service's layout.
 
-Both texts feed training and the agents' prompts, so their shape is kept even where it is odd
-(the comma after each field's comment makes the DDL non-executable; it was always documentation).
+Both texts feed training and the agents' prompts. The DDL is also valid SQL: each column's
+comment follows its comma, and a comment never spans lines.
 """
 
 from __future__ import annotations
@@ -88,15 +88,22 @@ def ddl_default(value: str | None) -> str | None:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _one_line(text: str) -> str:
+    """A comment fit for a ``--`` line: a line break would end the comment mid-text."""
+    return " ".join(text.split())
+
+
 def render_ddl(meta: TableMetadata) -> str:
+    """Executable ``create table`` text, with the comments the prompts read kept as ``--``."""
     lines = []
     comment = clean_comment(meta.comment)
     if comment:
-        lines.append(f"-- 中文名: {short_name(comment)}")
-        lines.append(f"-- 描述: {comment}")
+        lines.append(f"-- 中文名: {_one_line(short_name(comment) or comment)}")
+        lines.append(f"-- 描述: {_one_line(comment)}")
     else:
         lines.append(f"-- 中文名: {meta.name}")
     lines.append(f"create table {meta.schema}.{meta.name} (")
+    primary = [f.name for f in meta.fields if f.is_primary_key]
     for index, info in enumerate(meta.fields):
         definition = f"  {info.name} {ddl_type(info)}"
         if not info.nullable:
@@ -104,19 +111,19 @@ def render_ddl(meta: TableMetadata) -> str:
         default = ddl_default(info.default_value)
         if default:
             definition += f" default {default}"
-        notes = [text for text in (clean_comment(info.comment),) if text]
-        if info.is_primary_key:
-            notes.append("主键")
-        if info.is_foreign_key:
-            notes.append("外键")
+        # The separator goes before the comment: after it, the comment would swallow it.
+        if index < len(meta.fields) - 1 or primary:
+            definition += ","
+        note = clean_comment(info.comment)
+        notes = [_one_line(note)] if note else []
+        for tag, on in (("主键", info.is_primary_key), ("外键", info.is_foreign_key)):
+            if on and not (note and tag in note):
+                notes.append(tag)
         line = definition
         if notes:
             line = definition.ljust(30) if len(definition) < 30 else definition + " "
             line += "-- " + "，".join(notes)
-        if index < len(meta.fields) - 1:
-            line += ","
         lines.append(line)
-    primary = [f.name for f in meta.fields if f.is_primary_key]
     if primary:
         lines.append(f"  primary key ({', '.join(primary)})")
     lines.append(");")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypedDict
@@ -278,14 +279,19 @@ class ReactAgent:
         final = _error_event("处理失败：未获取到有效的执行结果", retry=False)
         # A turn never outlives its lease, so a second turn can never run beside it.
         deadline = asyncio.timeout(self.settings.react_turn_lease_seconds)
+        log.info("ReAct turn on %s started (user %s)", thread_id, user_id)
+        started = time.monotonic()
         try:
             async with deadline:
                 async for update in self.graph.astream(inputs, config, stream_mode="updates"):
                     for node, value in update.items():
+                        _log_tool_results(thread_id, value)
                         queue.put_nowait(progress_event(node, value))
                 state = (await self.graph.aget_state(config)).values
             data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
             final = {"type": "completed", "api_data": data}
+            elapsed = time.monotonic() - started
+            log.info("ReAct turn on %s completed in %.2f s", thread_id, elapsed)
         except asyncio.CancelledError:
             final = _error_event(
                 "服务正在停止，请稍后重试", retry=True, error_type=failures.SERVICE_STOPPING
@@ -323,6 +329,14 @@ async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str
         yield event
         if event["type"] != "progress":
             return
+
+
+def _log_tool_results(thread_id: str, update: Any) -> None:
+    """One react_agent.log line per tool that answered, so a turn can be followed there."""
+    messages = update.get("messages", []) if isinstance(update, dict) else []
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            log.info("ReAct turn on %s: tool %s called", thread_id, message.name)
 
 
 def _error_event(
