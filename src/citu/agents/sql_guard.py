@@ -290,11 +290,20 @@ class SqlGuard:
             allowed_relations=settings.sql_allowed_system_relations.split(","),
         )
 
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest JSON request body that can carry an acceptable statement (JSON may
+        escape one byte of SQL as six characters): a larger body need not be read."""
+        return 6 * self.max_bytes + 4096
+
+    def body_too_large(self, body_bytes: int) -> str:
+        return f"SQL 过长（请求体 {body_bytes} 字节，SQL 上限 {self.max_bytes} 字节）"
+
     async def check(self, sql: str) -> SqlCheck:
         """``check_now`` in a worker thread (parsing is CPU work); oversized text is refused
         on the spot, without a thread."""
         if len(sql) > self.max_bytes:  # characters <= bytes: surely too large
-            return _refuse(self._too_large(len(sql.encode("utf-8", "surrogatepass"))))
+            return _refuse(f"SQL 过长（{len(sql)} 个字符，上限 {self.max_bytes} 字节）")
         return await asyncio.to_thread(self.check_now, sql)
 
     def check_now(self, sql: str) -> SqlCheck:
