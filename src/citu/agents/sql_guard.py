@@ -156,9 +156,9 @@ class _Dialect(Postgres):
     class Generator(Postgres.Generator):
         TRANSFORMS = {
             **Postgres.Generator.TRANSFORMS,
-            # sqlglot writes CURRENT_TIME(), which PostgreSQL does not accept.
             # sqlglot writes x ^ y as POWER(x, y), which would read back as a different node.
             exp.Pow: lambda self, e: self.binary(e, "^"),
+            # sqlglot writes CURRENT_TIME(), which PostgreSQL does not accept.
             exp.CurrentTime: lambda self, e: (
                 f"CURRENT_TIME({self.sql(e, 'this')})" if e.this else "CURRENT_TIME"
             ),
@@ -358,8 +358,8 @@ class SqlGuard:
         if len(statements) > 1:
             raise _Refused(MSG_MULTI)
         tree = statements[0]
-        # Dollar-quoted and E'' strings (the latter only without backslashes, see prescan) are
-        # sent as plain standard strings: no quoting form of the client's reaches the server.
+        # Dollar-quoted and E'' strings (the latter with doubled backslashes only, see prescan)
+        # become ordinary literals: no quoting form of the client's reaches the server.
         for literal in list(tree.find_all(exp.RawString)):
             literal.replace(exp.Literal.string(literal.name))
         for literal in list(tree.find_all(exp.ByteString)):  # E'...': sqlglot keeps \\ raw
