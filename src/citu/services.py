@@ -21,6 +21,7 @@ from citu.agents.ask_graph import AskAgent
 from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.agents.react.agent import ReactAgent
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.text_model import TextChatModel
 from citu.db.business import BusinessRoleRefused, check_business_role, ensure_demo_reader
 from citu.db.embedded import start_embedded_server, with_database
@@ -69,6 +70,8 @@ class Services:
         # reverse order, while the pools and Redis are still open (see close()).
         self.components: dict[str, Any] = {}
         self.ops = Ops(settings)  # metrics, alerts, maintenance switch; no connection yet
+        # One SQL guard for every path that runs client or LLM SQL on the business database.
+        self.sql_guard = SqlGuard.from_settings(settings)
         self._business_retry: asyncio.Task | None = None
         self.business_role: RoleReport | None = None  # what the business role may do
 
@@ -156,6 +159,7 @@ class Services:
             settings,
             llm=self.llm,
             write_gate=self.ops.maintenance.ensure_writable,
+            guard=self.sql_guard,
         )
         await training.setup()  # fails start-up when the stored vectors' dimension differs
         self.components["embedder"] = embedder
@@ -171,7 +175,9 @@ class Services:
         agent = None
         if self.text_llm is not None:
             retriever = self.components["retriever"]
-            agent = AskAgent(self.text_llm, retriever, self.require_business_db, self.settings)
+            agent = AskAgent(
+                self.text_llm, retriever, self.require_business_db, self.settings, self.sql_guard
+            )
             self.components["ask_agent"] = agent
         self.components["ask_service"] = AskService(
             agent,
@@ -180,7 +186,11 @@ class Services:
             endpoint_probe=self.components["endpoint_probe"],
         )
         self.components["direct_ask"] = DirectAsk(
-            agent, self.require_business_db, self.components["training"], self.settings
+            agent,
+            self.require_business_db,
+            self.components["training"],
+            self.settings,
+            self.sql_guard,
         )
 
     async def _start_react_agent(self) -> None:
@@ -191,6 +201,7 @@ class Services:
             self.components["retriever"],
             self.require_business_db,
             self.settings,
+            self.sql_guard,
         )
 
     async def _open_business_pool(self) -> None:

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000  # a longer question is refused before it is stored
     protect_run_sql: bool = False  # citu_run_sql requires the admin key when true
 
+    # --- SQL guard (client and LLM SQL run on the business database) -----------------------
+    sql_max_bytes: int = 64 * 1024  # longer SQL is refused before parsing
+    sql_max_depth: int = 32  # parenthesis / comment nesting, checked before parsing
+    sql_max_tokens: int = 10_000  # bounds the CPU one check may take
+    sql_extra_functions: str = ""  # comma-separated function names added to the allow-list
+    sql_allowed_system_relations: str = ""  # comma-separated, e.g. "information_schema.tables"
+
     # --- behaviour (app_config.py names, lower-cased) --------------------------------------
     question_routing_mode: str = "hybrid"
     enable_result_summary: bool = True

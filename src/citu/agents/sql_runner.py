@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_guard import check_sql
+from citu.agents.sql_guard import SqlGuard, default_guard
 
 __all__ = [
     "QueryResult",
@@ -278,14 +278,16 @@ async def run_read_only(
     max_rows: int = 1000,
     timeout_ms: int = 30000,
     max_bytes: int | None = None,
+    guard: SqlGuard | None = None,
 ) -> QueryResult:
-    """Check ``sql`` with the guard, then run it read-only with a timeout, a row and a byte cap.
+    """Check ``sql`` with the guard, then run the SQL regenerated from the checked tree
+    read-only with a timeout, a row and a byte cap.
 
     ``max_bytes`` defaults to the business pool's ``CITU_API_MAX_RESULT_BYTES`` (else 8 MiB).
     Raises UnsafeSqlError, SqlExecutionError or SqlTimeoutError (a SqlExecutionError), and
     BusinessQueryBusy (a 503) when the pool's query slots stay taken.
     """
-    check = check_sql(sql)
+    check = await (guard or default_guard()).check(sql)
     if not check.ok:
         raise UnsafeSqlError(check.reason)
     return await _execute(
@@ -299,6 +301,7 @@ async def explain_sql(
     *,
     timeout_ms: int = 30000,
     queue_timeout: float | None = None,
+    guard: SqlGuard | None = None,
 ) -> str | None:
     """Validate ``sql`` with EXPLAIN (plans, never executes): None when valid, else the problem.
 
@@ -307,7 +310,7 @@ async def explain_sql(
     (the pipeline) passes a longer ``queue_timeout`` than a request's to wait for a query slot.
     """
     _check_limits(0, timeout_ms)
-    check = check_sql(sql)
+    check = await (guard or default_guard()).check(sql)
     if not check.ok:
         return check.reason
     statement = check.statement

@@ -692,6 +692,7 @@ async def build_pipeline(services: Services) -> PipelineService:
         vector_pool=services.db,
         trainer=lambda: services.components.get("training"),
         write_gate=services.ops.maintenance.ensure_writable,
+        sql_guard=services.sql_guard,
     )
     runner = PipelineRunner(
         store,

@@ -94,7 +94,11 @@ async def _validate(ctx: StepContext, items: list[Item]) -> None:
             started = time.monotonic()
             try:
                 item.error = await explain_sql(
-                    ctx.business_pool, item.sql, timeout_ms=timeout_ms, queue_timeout=queue_wait
+                    ctx.business_pool,
+                    item.sql,
+                    timeout_ms=timeout_ms,
+                    queue_timeout=queue_wait,
+                    guard=ctx.guard(),
                 )
             except (OSError, asyncpg.InterfaceError) as error:
                 raise StepError(f"数据库连接异常，无法继续验证: {error}") from error
@@ -144,7 +148,11 @@ async def _repair(ctx: StepContext, failed: list[Item]) -> None:
             if candidate == item.sql:
                 continue
             error = await explain_sql(
-                ctx.business_pool, candidate, timeout_ms=timeout_ms, queue_timeout=queue_wait
+                ctx.business_pool,
+                candidate,
+                timeout_ms=timeout_ms,
+                queue_timeout=queue_wait,
+                guard=ctx.guard(),
             )
             if error is None:
                 item.repaired_sql, item.sql, item.error = candidate, candidate, None
