@@ -118,3 +118,18 @@ def test_a_socket_path_too_long_is_refused_clearly(tmp_path: Path):
     deep = tmp_path / ("d" * 120)
     with pytest.raises(EmbeddedRedisError, match="CITU_DATA_DIR"):
         start_embedded_redis(deep)
+
+
+async def test_services_without_a_redis_url_use_the_embedded_server(settings, data_dir: Path):
+    from citu.app import create_app
+    from citu.settings import Settings
+
+    values = settings.model_dump(exclude={"redis_url"})
+    values.update(embedded_redis="always", data_dir=data_dir)
+    app = create_app(Settings(_env_file=None, **values))
+    async with app.test_app():
+        body = await (await app.test_client().get("/health")).get_json()
+        assert body["services"]["redis"] is True
+        url = running_url(data_dir)
+        assert url is not None
+        assert app.extensions["citu"].redis.connection_pool.connection_kwargs["path"] in url
