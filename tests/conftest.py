@@ -45,6 +45,9 @@ def pytest_configure(config: pytest.Config) -> None:
     global BUSINESS_ADMIN_URL, REDIS_HOST_URL, EMBEDDED_PG_URL
     if config.option.help or config.option.version:
         return
+    # A test that builds its settings without a Redis URL gets the default address, as before,
+    # rather than a redis-server left running in its data directory; tests of that opt in.
+    os.environ.setdefault("CITU_EMBEDDED_REDIS", "never")
     root = Path(tempfile.mkdtemp(prefix="citu-pg-"))
     _session_servers["pg_root"] = root
     EMBEDDED_PG_URL = start_test_postgres(root)
