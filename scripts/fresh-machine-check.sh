@@ -70,7 +70,8 @@ say "loopback only; ${hidden} system tool(s) hidden: ${HIDDEN_TOOLS[*]}"
 # --- a new user: no configuration, an empty data directory ----------------------------------
 while read -r name; do unset "$name"; done < <(env | sed -n 's/^\(CITU_[A-Z_]*\)=.*/\1/p' | grep -v '^CITU_TEST_REDIS_DB$' || true)
 unset PROMETHEUS_MULTIPROC_DIR
-export CITU_DATA_DIR="$WORK/data" CITU_LOG_DIR="$WORK/logs"
+# Only `make serve` gets these (an empty data directory each run); `make test` sees no CITU_*.
+SERVE_ENV=(CITU_DATA_DIR="$WORK/data" CITU_LOG_DIR="$WORK/logs")
 
 probe() {  # probe URL -> prints "<status> <body>" (Python only: no curl on a fresh machine)
   "$PY" - "$1" <<'EOF'
@@ -105,7 +106,7 @@ serve_round() {  # serve_round LABEL
   local label=$1 started ms health answer running stop_started serve
   set -m  # its own process group, and SIGINT not ignored: as a terminal's foreground job
   started=$(date +%s%N)
-  make --no-print-directory serve >"$WORK/serve-$label.log" 2>&1 &
+  env "${SERVE_ENV[@]}" make --no-print-directory serve >"$WORK/serve-$label.log" 2>&1 &
   serve=$!
   set +m
   while :; do
