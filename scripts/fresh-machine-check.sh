@@ -134,7 +134,11 @@ serve_round() {  # serve_round LABEL
   kill -INT -- "-$serve"  # Ctrl-C
   stop_started=$(date +%s%N)
   while kill -0 "$serve" 2>/dev/null; do
-    ((($(date +%s%N) - stop_started) / 1000000000 > STOP_TIMEOUT)) && fail "make serve still running ${STOP_TIMEOUT}s after Ctrl-C"
+    if ((($(date +%s%N) - stop_started) / 1000000000 > STOP_TIMEOUT)); then
+      ps -eo pid,pgid,stat,args --forest | cut -c1-160 >&2
+      tail -n 20 "$WORK/serve-$label.log" >&2
+      fail "make serve still running ${STOP_TIMEOUT}s after Ctrl-C"
+    fi
     sleep 0.1
   done
   wait "$serve" 2>/dev/null || true

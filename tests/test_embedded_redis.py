@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -32,6 +33,7 @@ def data_dir() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="citu-r-"))
     yield root
     stop_embedded_redis(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_wheel_ships_a_server_found_without_path(monkeypatch):
