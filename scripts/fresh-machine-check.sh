@@ -70,7 +70,8 @@ say "loopback only; ${hidden} system tool(s) hidden: ${HIDDEN_TOOLS[*]}"
 # --- a new user: no configuration, an empty data directory ----------------------------------
 while read -r name; do unset "$name"; done < <(env | sed -n 's/^\(CITU_[A-Z_]*\)=.*/\1/p' | grep -v '^CITU_TEST_REDIS_DB$' || true)
 unset PROMETHEUS_MULTIPROC_DIR
-export CITU_DATA_DIR="$WORK/data" CITU_LOG_DIR="$WORK/logs"
+# Only `make serve` gets these (an empty data directory each run); `make test` sees no CITU_*.
+SERVE_ENV=(CITU_DATA_DIR="$WORK/data" CITU_LOG_DIR="$WORK/logs")
 
 probe() {  # probe URL -> prints "<status> <body>" (Python only: no curl on a fresh machine)
   "$PY" - "$1" <<'EOF'
@@ -98,51 +99,63 @@ left_running() {  # live (non-zombie) postgres / redis-server processes in this 
   ps -eo stat=,comm= | awk '$1 !~ /^Z/ && ($2 == "postgres" || $2 == "redis-server")' | wc -l
 }
 
-# --- make serve, /health, two routes, Ctrl-C -----------------------------------------------
+# --- make serve, /health, two routes, Ctrl-C (a first start, then a start on the same data) ---
 BASE=http://127.0.0.1:8084
-set -m  # its own process group, and SIGINT not ignored: as a terminal's foreground job
-started=$(date +%s%N)
-make --no-print-directory serve >"$WORK/serve.log" 2>&1 &
-SERVE=$!
-set +m
-health=""
-while :; do
-  health=$(probe "$BASE/health")
-  if [[ "$health" == 200* ]] && up <<<"$health"; then break; fi
-  if ! kill -0 "$SERVE" 2>/dev/null; then cat "$WORK/serve.log" >&2; fail "make serve exited"; fi
-  if ((($(date +%s%N) - started) / 1000000000 > HEALTH_TIMEOUT)); then
-    cat "$WORK/serve.log" >&2
-    fail "no healthy /health in ${HEALTH_TIMEOUT}s: ${health:0:300}"
-  fi
-  sleep 0.2
-done
-ms=$((($(date +%s%N) - started) / 1000000))
-say "first healthy /health $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s after make serve started"
-say "health: ${health:4:400}"
-for route in /api/v0/user/fresh_check_user/conversations /api/v0/training_data/stats; do
-  answer=$(probe "$BASE$route")
-  [[ "$answer" == 200* ]] || fail "GET $route answered ${answer:0:300}"
-  say "GET $route -> 200 ${answer:4:160}"
-done
-running=$(left_running)
-((running >= 2)) || fail "expected the embedded postgres and redis-server, found $running"
-say "running: $(ps -eo comm= | grep -cx postgres) postgres process(es), $(ps -eo comm= | grep -cx redis-server) redis-server"
 
-kill -INT -- "-$SERVE"  # Ctrl-C
-stop_started=$(date +%s)
-while kill -0 "$SERVE" 2>/dev/null; do
-  (($(date +%s) - stop_started > STOP_TIMEOUT)) && fail "make serve still running ${STOP_TIMEOUT}s after Ctrl-C"
-  sleep 0.2
-done
-wait "$SERVE" 2>/dev/null || true
-sleep 0.5
-running=$(left_running)
-if ((running != 0)); then
-  ps -eo pid,stat,comm,args | grep -E 'postgres|redis-server' | grep -v grep >&2
-  fail "$running postgres/redis-server process(es) left after Ctrl-C"
-fi
-say "after Ctrl-C: make serve ended in $(($(date +%s) - stop_started))s, no postgres or redis-server left"
-grep -E '^citu: (database|redis|stopped)' "$WORK/serve.log" | sed 's/^/fresh-check:   /' || true
+serve_round() {  # serve_round LABEL
+  local label=$1 started ms health answer running stop_started serve
+  set -m  # its own process group, and SIGINT not ignored: as a terminal's foreground job
+  started=$(date +%s%N)
+  env "${SERVE_ENV[@]}" make --no-print-directory serve >"$WORK/serve-$label.log" 2>&1 &
+  serve=$!
+  set +m
+  while :; do
+    health=$(probe "$BASE/health")
+    if [[ "$health" == 200* ]] && up <<<"$health"; then break; fi
+    if ! kill -0 "$serve" 2>/dev/null; then cat "$WORK/serve-$label.log" >&2; fail "make serve exited"; fi
+    if ((($(date +%s%N) - started) / 1000000000 > HEALTH_TIMEOUT)); then
+      cat "$WORK/serve-$label.log" >&2
+      fail "no healthy /health in ${HEALTH_TIMEOUT}s: ${health:0:300}"
+    fi
+    sleep 0.2
+  done
+  ms=$((($(date +%s%N) - started) / 1000000))
+  say "[$label] healthy /health $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s after make serve started"
+  say "[$label] health: ${health:4:400}"
+  for route in /api/v0/user/fresh_check_user/conversations /api/v0/training_data/stats; do
+    answer=$(probe "$BASE$route")
+    [[ "$answer" == 200* ]] || fail "GET $route answered ${answer:0:300}"
+    say "[$label] GET $route -> 200 ${answer:4:120}"
+  done
+  running=$(left_running)
+  ((running >= 2)) || fail "expected the embedded postgres and redis-server, found $running"
+  say "[$label] running: $(ps -eo comm= | grep -cx postgres) postgres process(es), $(ps -eo comm= | grep -cx redis-server) redis-server"
+
+  kill -INT -- "-$serve"  # Ctrl-C
+  stop_started=$(date +%s%N)
+  while kill -0 "$serve" 2>/dev/null; do
+    if ((($(date +%s%N) - stop_started) / 1000000000 > STOP_TIMEOUT)); then
+      ps -eo pid,pgid,stat,args --forest | cut -c1-160 >&2
+      tail -n 20 "$WORK/serve-$label.log" >&2
+      fail "make serve still running ${STOP_TIMEOUT}s after Ctrl-C"
+    fi
+    sleep 0.1
+  done
+  wait "$serve" 2>/dev/null || true
+  ms=$((($(date +%s%N) - stop_started) / 1000000))
+  sleep 0.5
+  running=$(left_running)
+  if ((running != 0)); then
+    ps -eo pid,stat,comm,args | grep -E 'postgres|redis-server' | grep -v grep >&2
+    fail "$running postgres/redis-server process(es) left after Ctrl-C"
+  fi
+  say "[$label] after Ctrl-C: make serve ended in $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s; no postgres or redis-server left"
+  grep -E '^citu: (database|redis|stopped)' "$WORK/serve-$label.log" | sed "s/^/fresh-check:   [$label] /" || true
+}
+
+say "$("$ROOT/.venv/bin/citu" --version)"
+serve_round first
+serve_round again
 
 # --- make test --------------------------------------------------------------------------------
 if ((RUN_TESTS)); then

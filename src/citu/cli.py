@@ -360,9 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser(
         "serve",
         help="run the API under hypercorn (starts the embedded servers when needed)",
-        description="Run the API under hypercorn. Without CITU_DATABASE_URL (and CITU_REDIS_URL)"
-        " the embedded PostgreSQL (and Redis) under CITU_DATA_DIR are started first and"
-        " stopped again when the server stops.",
+        description="Run the API under hypercorn. The embedded PostgreSQL (without"
+        " CITU_DATABASE_URL) and Redis (without CITU_REDIS_URL and no Redis on 127.0.0.1:6379)"
+        " are started first under CITU_DATA_DIR, and stopped again when the server stops.",
     )
     serve_cmd.add_argument(
         "--config", default="hypercorn.toml", metavar="FILE", help="hypercorn config file"

@@ -34,7 +34,10 @@ def configured_redis_url(settings: Settings) -> str | None:
 def redis_url_for(settings: Settings) -> str:
     """The Redis URL a process should use; may start the embedded server. Blocking."""
     url, _ = resolve_redis_url(
-        settings.data_dir, configured_redis_url(settings), embed=settings.embedded_redis
+        settings.data_dir,
+        configured_redis_url(settings),
+        embed=settings.embedded_redis,
+        default=settings.redis_url,
     )
     return url
 
@@ -68,7 +71,7 @@ def start_for_serving(settings: Settings, *, redis: bool = True) -> StartedServe
     configured = configured_redis_url(settings)
     if redis and configured is None:
         url, started.redis = resolve_redis_url(
-            settings.data_dir, None, embed=settings.embedded_redis
+            settings.data_dir, None, embed=settings.embedded_redis, default=settings.redis_url
         )
         os.environ["CITU_REDIS_URL"] = url
     return started

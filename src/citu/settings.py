@@ -202,7 +202,7 @@ class Settings(BaseSettings):
 
     @field_validator("embedded_redis")
     @classmethod
-    def _known_embedding(cls, value: str) -> str:
+    def _known_embedded_redis_mode(cls, value: str) -> str:
         if value not in ("auto", "always", "never"):
             raise ValueError("CITU_EMBEDDED_REDIS must be one of auto, always, never")
         return value

@@ -19,6 +19,8 @@ from citu.agents.sql_runner import (
     run_read_only,
 )
 
+ADMIN_DSN = os.environ.get("CITU_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
 SEED_SQL = """
 CREATE TABLE sales (
     id int PRIMARY KEY,
@@ -40,17 +42,16 @@ FROM generate_series(1, 12) AS i;
 
 
 @pytest.fixture
-async def pool(business_admin_url: str) -> AsyncIterator[asyncpg.Pool]:
-    admin_dsn = os.environ.get("CITU_TEST_PG_DSN") or business_admin_url
+async def pool() -> AsyncIterator[asyncpg.Pool]:
     try:
-        admin = await asyncpg.connect(admin_dsn, timeout=5)
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     db_name = f"citu_sqlrunner_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{db_name}"')
     test_pool = None
     try:
-        dsn = admin_dsn.rsplit("/", 1)[0] + f"/{db_name}"
+        dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{db_name}"
         test_pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         async with test_pool.acquire() as conn:
             await conn.execute(SEED_SQL)

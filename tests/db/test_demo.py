@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -12,15 +13,19 @@ import pytest
 
 from citu.db.demo import DEMO_TABLES, build_demo_data, install_demo
 
+ADMIN_DSN = os.environ.get(
+    "CITU_TEST_BUSINESS_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
 
 @pytest.fixture
-async def db_dsn(business_admin_url: str) -> AsyncIterator[str]:
+async def db_dsn() -> AsyncIterator[str]:
     """DSN of a freshly created, uniquely named database; dropped afterwards."""
-    admin = await asyncpg.connect(business_admin_url, timeout=5)
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=5)
     name = f"citu_demo_test_{uuid.uuid4().hex[:12]}"
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield business_admin_url.rsplit("/", 1)[0] + "/" + name
+        yield ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

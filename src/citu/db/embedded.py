@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -61,14 +62,26 @@ def stop_embedded_server(data_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
         return False
     with contextlib.suppress(psutil.Error):
         process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except psutil.TimeoutExpired:
+        if not _wait_gone(process, timeout):
             log.warning("embedded PostgreSQL did not stop in %.0f s; killing it", timeout)
             process.send_signal(signal.SIGQUIT)
-            process.wait(timeout)
+            _wait_gone(process, timeout)
     log.info("embedded PostgreSQL under %s stopped", postgres_dir(data_dir))
     return True
+
+
+def _wait_gone(process: psutil.Process, timeout: float) -> bool:
+    """True once ``process`` has exited. An exited server that its parent (not us: pg_ctl
+    detached it) has not reaped yet is a zombie, which ``psutil.wait`` would wait on."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def with_database(url: str, database: str) -> str:
