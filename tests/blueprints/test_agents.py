@@ -571,7 +571,7 @@ async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
     )
     body = await response.get_json()
     assert response.status_code == 500 and body["success"] is False
-    assert "read-only transaction" in body["data"]["response"]
+    assert body["data"]["response"].endswith("只读事务中不允许写操作")
     assert await pool.fetchval("SELECT count(*) FROM bss_company") == before
 
 
