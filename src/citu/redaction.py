@@ -27,8 +27,9 @@ _SECRET_NAME = (
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:PASSWORD@host
     (re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s:/@'\"]*:)([^@\s'\"]+)(@)"), rf"\1{MASK}\3"),
-    # Authorization: Bearer TOKEN / Basic CREDENTIALS
-    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=:-]{4,}"), rf"\1\2{MASK}"),
+    # Authorization: Bearer TOKEN / Basic CREDENTIALS ("basic" alone is an ordinary word)
+    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=:-]{4,}"), rf"\1\2{MASK}"),
+    (re.compile(r"\b(Basic)(\s+)[A-Za-z0-9+/]{8,}={0,2}"), rf"\1\2{MASK}"),
     # Authorization: TOKEN (no scheme)
     (
         re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic)\s)([^\s\"',}]+)"),
