@@ -19,29 +19,39 @@ SECRET_DSN_PARAMS = frozenset(
     {"password", "sslpassword", "sslkey", "sslcert", "passfile", "pass", "pwd"}
 )
 
+# Matched anywhere in a name (``db_password``, ``client_secret``, ``X-Api-Key``): a leading
+# ``[\w-]*`` would make the search quadratic in the length of every word.
 _SECRET_NAME = (
-    r"(?:[\w.-]*(?:password|passwd|secret|api[_-]?key|apikey|access[_-]?token|refresh[_-]?token"
-    r"|auth[_-]?token|private[_-]?key)|sslpassword|sslkey|sslcert|passfile|pwd)"
+    r"(?:password|passwd|secret|api[_-]?key|apikey|access[_-]?token|refresh[_-]?token"
+    r"|auth[_-]?token|private[_-]?key|sslkey|sslcert|passfile|pwd)"
 )
+# Each pattern runs only when its trigger (a lower-case substring) is in the lower-cased text:
+# most log lines hold none, and a case-insensitive alternation costs ~0.1 ms per line.
 # Order matters: the DSN userinfo first, then bearer tokens, then name=value forms.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # scheme://user:PASSWORD@host
-    (re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s:/@'\"]*:)([^@\s'\"]+)(@)"), rf"\1{MASK}\3"),
+    (
+        ("://",),
+        re.compile(r"(\b[a-zA-Z][\w+.-]*://[^\s:/@'\"]*:)([^@\s'\"]+)(@)"),
+        rf"\1{MASK}\3",
+    ),
     # Authorization: Bearer TOKEN / Basic CREDENTIALS ("basic" alone is an ordinary word)
-    (re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=:-]{4,}"), rf"\1\2{MASK}"),
-    (re.compile(r"\b(Basic)(\s+)[A-Za-z0-9+/]{8,}={0,2}"), rf"\1\2{MASK}"),
+    (("bearer",), re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=:-]{4,}"), rf"\1\2{MASK}"),
+    (("basic",), re.compile(r"\b(Basic)(\s+)[A-Za-z0-9+/]{8,}={0,2}"), rf"\1\2{MASK}"),
     # Authorization: TOKEN (no scheme)
     (
+        ("authorization",),
         re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic)\s)([^\s\"',}]+)"),
         rf"\1{MASK}",
     ),
     # password=..., ?sslpassword=..., "api_key": "...", 'secret': '...', X-Api-Key: ...
     (
+        ("pass", "pwd", "secret", "key", "token", "sslcert"),
         re.compile(rf"(?i)({_SECRET_NAME}[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}}\]]+)"),
         rf"\1{MASK}",
     ),
     # OpenAI-style keys
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), f"sk-{MASK}"),
+    (("sk-",), re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"), f"sk-{MASK}"),
 )
 
 
@@ -65,8 +75,10 @@ class Redactor:
         for value in self._values:
             if value in text:
                 text = text.replace(value, MASK)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+        lowered = text.lower()
+        for triggers, pattern, replacement in _PATTERNS:
+            if any(trigger in lowered for trigger in triggers):
+                text = pattern.sub(replacement, text)
         return text
 
 
