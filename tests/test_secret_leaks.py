@@ -37,7 +37,8 @@ async def leaky(settings, fake_llm):
 def log_text(log_dir: Path) -> str:
     for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
         for handler in getattr(logger, "handlers", []):
-            handler.flush()
+            if isinstance(handler, logging.FileHandler):
+                handler.flush()
     return "\n".join(p.read_text(encoding="utf-8") for p in sorted(log_dir.glob("*.log*")))
 
 
