@@ -7,6 +7,7 @@ URL a client may read back, which keeps the URL's shape and masks only the secre
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable
@@ -116,3 +117,17 @@ def mask_dsn(url: str | None) -> str | None:
             ]
             query = urlencode(masked, safe="*", quote_via=quote)
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def mask_task_config(raw: bytes) -> bytes:
+    """A ``task_config.json`` with its connection URL masked; files written before query-string
+    passwords were masked may hold one. Anything unreadable is masked as text."""
+    try:
+        config = json.loads(raw)
+        parameters = config.get("parameters") if isinstance(config, dict) else None
+    except ValueError:
+        return redact(raw.decode("utf-8", errors="replace")).encode()
+    if isinstance(parameters, dict) and isinstance(parameters.get("db_connection"), str):
+        parameters["db_connection"] = mask_dsn(parameters["db_connection"])
+        return json.dumps(config, ensure_ascii=False, indent=2).encode()
+    return raw
