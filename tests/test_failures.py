@@ -133,3 +133,30 @@ def test_citu_errors_keep_their_text_and_envelope_code() -> None:
 )
 def test_sqlstate_texts(sqlstate, error_type, text) -> None:
     assert failures.pg_error(sqlstate) == (error_type, text)
+
+
+async def test_an_uncaught_upstream_error_gets_citus_text(settings) -> None:
+    from citu.app import create_app
+
+    app = create_app(settings)
+
+    @app.get("/test-only/boom")
+    async def boom():
+        raise status_error(openai.AuthenticationError, 401)
+
+    @app.get("/test-only/pg")
+    async def pg():
+        raise asyncpg.exceptions.UndefinedColumnError(f'column "{KEY}" does not exist')
+
+    async with app.test_app():
+        client = app.test_client()
+        response = await client.get("/test-only/boom")
+        body = await response.get_json()
+        assert response.status_code == 503 and body["data"]["error_type"] == "llm_auth_failed"
+        assert body["data"]["request_id"] == response.headers["X-Request-ID"]
+        assert KEY not in await response.get_data(as_text=True)
+        response = await client.get("/test-only/pg")
+        body = await response.get_json()
+        assert response.status_code == 500 and body["data"]["error_type"] == "sql_error"
+        assert body["data"]["response"] == "SQL引用了不存在的列"
+        assert KEY not in await response.get_data(as_text=True)

@@ -121,6 +121,7 @@ def test_third_party_loggers_are_redacted(log_dir: Path, name: str) -> None:
         ("postgresql://u@h/db?passfile=/home/u/.pgpass_prod", "/home/u/.pgpass_prod"),
         ("host=h user=u password=hunter2pass dbname=db", "hunter2pass"),
         ("Authorization: Bearer abcdef123456", "abcdef123456"),
+        ("Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"),
         ("headers={'authorization': 'Bearer abcdef123456'}", "abcdef123456"),
         ('{"api_key": "abcdef123456"}', "abcdef123456"),
         ("api_key=abcdef123456&x=1", "abcdef123456"),
@@ -134,7 +135,10 @@ def test_redact_shapes(text: str, secret: str) -> None:
 
 
 def test_redact_keeps_ordinary_text() -> None:
-    text = "SELECT count(*) FROM bss_business_day_data; max_tokens=512 error_type=llm_unavailable"
+    text = (
+        "SELECT count(*) FROM bss_business_day_data; max_tokens=512 error_type=llm_unavailable; "
+        "basic information about the bearer of the card"
+    )
     assert redact(text) == text
 
 

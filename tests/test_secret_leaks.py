@@ -37,7 +37,8 @@ async def leaky(settings, fake_llm):
 def log_text(log_dir: Path) -> str:
     for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
         for handler in getattr(logger, "handlers", []):
-            handler.flush()
+            if isinstance(handler, logging.FileHandler):
+                handler.flush()
     return "\n".join(p.read_text(encoding="utf-8") for p in sorted(log_dir.glob("*.log*")))
 
 
@@ -206,3 +207,18 @@ async def test_postgresql_text_of_a_generated_query_never_reaches_the_client(cli
         raw = await response.get_data(as_text=True)
         assert response.status_code >= 400
         assert "H01" not in raw and "invalid input syntax" not in raw
+
+
+@pytest.mark.parametrize("path", ["/api/v0/ask_react_agent", "/api/v0/ask_agent", "/api/v0/ask"])
+async def test_a_500_quoting_the_key_is_llm_unavailable(leaky, fake_llm, path) -> None:
+    client, log_dir = leaky
+    fake_llm.reject_key(500)
+    response = await client.post(path, json={"question": "查询所有服务区的营业额"})
+    raw = await response.get_data(as_text=True)
+    assert_no_secret(raw)
+    assert_no_secret(log_text(log_dir))
+    payload = json.loads(raw)
+    if path == "/api/v0/ask_react_agent":  # a 5xx is retried, then answered with an apology
+        assert "网络连接问题" in payload["data"]["response"]
+    else:
+        assert payload["data"]["error_type"] in ("llm_unavailable", "embedding_unavailable")

@@ -172,6 +172,6 @@ def register_error_handlers(app: Quart) -> None:
         body = r.internal_error_response(failure.text, can_retry=failure.can_retry)
         body["code"] = failure.status
         body["data"]["error_type"] = failure.error_type
-        if failure.status == 503:
+        if failure.status in (503, 504):
             body["message"] = r.Msg.SERVICE_UNAVAILABLE
         return r.reply(body, failure.status)

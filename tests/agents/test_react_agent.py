@@ -121,5 +121,10 @@ async def test_a_turn_longer_than_its_lease_is_stopped(services, fake_llm):
     fake_llm.hang(5.0, "太晚了")
     events = await agent.start_turn("慢问题", "amy", THREAD)
     last = [e async for e in events][-1]
-    assert last == {"type": "error", "error": "处理超时，请稍后重试", "retry_suggested": True}
+    assert last == {
+        "type": "error",
+        "error": "处理超时，请稍后重试",
+        "retry_suggested": True,
+        "error_type": "timeout",
+    }
     assert await agent.memory.lock_thread(THREAD) is not None

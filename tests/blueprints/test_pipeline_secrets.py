@@ -99,3 +99,19 @@ async def test_rejected_llm_key_is_not_in_task_reads_logs_or_files(client, setti
         assert key not in text
         assert "Incorrect API key" not in text or "provided: ***" in text
     assert "AI服务认证失败" in seen[0]
+
+
+async def test_a_task_config_written_by_an_older_version_is_masked_on_download(client, settings):
+    created = await client.post(f"{BASE}/tasks", json={})
+    task_id = (await created.get_json())["data"]["task_id"]
+    task_dir = settings.data_dir / "data_pipeline" / "training_data" / task_id
+    task_dir.mkdir(parents=True, exist_ok=True)
+    (task_dir / "task_config.json").write_text(
+        json.dumps({"task_id": task_id, "parameters": {"db_connection": DSN}}), encoding="utf-8"
+    )
+    download = await client.get(f"{BASE}/tasks/{task_id}/files/task_config.json")
+    assert download.status_code == 200
+    text = await download.get_data(as_text=True)
+    assert_masked(text)
+    assert json.loads(text)["parameters"]["db_connection"] == MASKED
+    assert "attachment" in download.headers["Content-Disposition"]

@@ -240,6 +240,8 @@ async def test_stream_validation_errors_are_in_band(client):
             "type": "error",
             "error": "缺少必需参数：question",
             "timestamp": frame["data"]["timestamp"],
+            "error_type": "invalid_request",
+            "request_id": response.headers["X-Request-ID"],
         },
     }
     response = await client.get(
@@ -308,7 +310,10 @@ async def test_llm_refusing_the_request_fails_the_turn_with_500(client, fake_llm
     status, body = await ask(client, "你好", user_id="u1")
     assert status == 500
     assert body["code"] == 500 and body["message"] == "处理失败" and body["success"] is False
-    assert body["retry_suggested"] is False and "invalid_parameter_error" in body["error"]
+    # The provider's text stays in the log; the client gets citu's text and a code.
+    assert body["retry_suggested"] is False and body["error"] == "AI服务暂时不可用，请稍后重试"
+    assert "invalid_parameter_error" not in json.dumps(body)
+    assert body["data"]["error_type"] == "llm_unavailable"
     assert body["data"]["user_id"] == "u1" and body["data"]["conversation_id"].startswith("u1:")
 
 
@@ -360,7 +365,11 @@ async def test_stream_turn_failure_ends_with_an_error_frame(client, fake_llm):
     assert response.status_code == 200
     last = frames[-1]
     assert last["code"] == 500 and last["message"] == "处理失败"
-    assert last["data"]["type"] == "error" and "bad tool message order" in last["data"]["error"]
+    assert (
+        last["data"]["type"] == "error" and last["data"]["error"] == "AI服务暂时不可用，请稍后重试"
+    )
+    assert last["data"]["error_type"] == "llm_unavailable"
+    assert "bad tool message order" not in json.dumps(frames)
     assert all(f["data"]["type"] == "progress" for f in frames[:-1])
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from citu.apidoc import document_stream, responds
 from citu.apidoc import pipeline as docs
 from citu.errors import ApiError, BadRequest, NotFound
 from citu.pipeline import schemas
-from citu.pipeline.files import validate_task_id
+from citu.pipeline.files import TASK_CONFIG_FILE, validate_task_id
 from citu.pipeline.requests import (
     MAX_OFFSET,
     delete_params,
@@ -38,6 +39,7 @@ from citu.pipeline.requests import (
 )
 from citu.pipeline.service import PipelineService, database_name
 from citu.pipeline.vectors import RestoreFailed
+from citu.redaction import mask_task_config
 from citu.security import require_admin
 from citu.services import services
 
@@ -261,6 +263,11 @@ async def download_task_file(task_id: str, file_name: str):
     mimetype = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
     if file_name.endswith(".md"):
         mimetype = "text/markdown"
+    if file_name == TASK_CONFIG_FILE:
+        raw = mask_task_config(await asyncio.to_thread(path.read_bytes))
+        return await send_file(
+            io.BytesIO(raw), mimetype=mimetype, as_attachment=True, attachment_filename=file_name
+        )
     return await send_file(
         path, mimetype=mimetype, as_attachment=True, attachment_filename=file_name, conditional=True
     )

@@ -253,7 +253,8 @@ class PipelineService:
             try:
                 deleted.append(await self._delete_one(task_id, delete_records))
             except Exception as error:  # noqa: BLE001 - reported per item, as the contract says
-                text = failures.public_text(error)
+                # A ValueError is this service's own refusal; anything else may quote upstream.
+                text = str(error) if isinstance(error, ValueError) else failures.public_text(error)
                 failed.append({"task_id": task_id, "error": text, "error_code": "DELETE_FAILED"})
                 if not continue_on_error:
                     break

@@ -21,6 +21,7 @@ from typing import Any
 
 import asyncpg
 
+from citu.failures import public_text
 from citu.pipeline.files import format_size
 
 log = logging.getLogger("citu.pipeline.vectors")
@@ -88,7 +89,7 @@ async def backup_tables(
                 }
             except (asyncpg.PostgresError, OSError) as error:
                 tmp.unlink(missing_ok=True)
-                results[table] = {"success": False, "error": str(error)}
+                results[table] = {"success": False, "error": public_text(error)}
                 log.error("备份 %s 失败: %s", table, error)
         if any(not r["success"] for r in results.values()):
             errors.append("部分表备份失败")
@@ -111,7 +112,8 @@ async def backup_tables(
                     }
                 except asyncpg.PostgresError as error:
                     truncated = False
-                    truncate_results[table] = {"success": False, "error": str(error)}
+                    log.error("清空 %s 失败: %s", table, error)
+                    truncate_results[table] = {"success": False, "error": public_text(error)}
                     errors.append(f"{table}表清空失败")
     duration = round(time.monotonic() - started, 3)
     await asyncio.to_thread(
@@ -307,7 +309,7 @@ async def restore_tables(
         for result in restore_results.values():
             result.update(success=False, error="已回滚")
         if current in restore_results:
-            restore_results[current]["error"] = str(error)
+            restore_results[current]["error"] = public_text(error)
         raise RestoreFailed(f"{current}: {error}", restore_results) from error
     return {
         "restore_performed": True,
