@@ -345,6 +345,3 @@ class SchemaFallbackRetriever:
         if text:
             context.ddl = [text]
         return context
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # store, embedder, … of the wrapped retriever
