@@ -165,3 +165,19 @@ async def test_trained_ddl_is_used_instead_of_the_live_schema(client, fake_llm, 
     await client.post("/api/v0/ask_agent", json={"question": "收入前三的服务区是哪些"})
     system = fake_llm.requests[kinds(fake_llm).index("sql")]["messages"][0]["content"]
     assert "训练过的表" in system and MARKER not in system
+
+
+async def test_an_unreadable_business_database_leaves_the_context_as_retrieved(settings):
+    from citu.errors import ServiceUnavailable
+    from citu.training.live_schema import SchemaFallbackRetriever
+    from fakes.memory_stores import Retrieved
+
+    class Empty:
+        async def retrieve(self, question: str) -> Retrieved:
+            return Retrieved()
+
+    def down():
+        raise ServiceUnavailable("业务数据库不可用")
+
+    context = await SchemaFallbackRetriever(Empty(), LiveSchema(down, settings)).retrieve("营收")
+    assert context == Retrieved()

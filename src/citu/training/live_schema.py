@@ -230,7 +230,8 @@ async def _read_only(
 ) -> AsyncIterator[asyncpg.Connection]:
     """A connection in a read-only transaction with a statement timeout."""
     if isinstance(source, asyncpg.Pool):
-        async with source.acquire() as conn, conn.transaction(readonly=True):
+        timeout = _CATALOG_TIMEOUT_MS / 1000
+        async with source.acquire(timeout=timeout) as conn, conn.transaction(readonly=True):
             await conn.execute(f"SET LOCAL statement_timeout = {_CATALOG_TIMEOUT_MS}")
             yield conn
     else:
@@ -339,7 +340,13 @@ class SchemaFallbackRetriever:
             return context
         try:
             text = await self.schema.prompt_text(question)
-        except (ServiceUnavailable, asyncpg.PostgresError, OSError, TimeoutError) as error:
+        except (
+            ServiceUnavailable,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            TimeoutError,
+        ) as error:
             log.warning("live schema unavailable: %s", type(error).__name__)
             return context
         if text:
