@@ -181,3 +181,29 @@ async def test_an_unreadable_business_database_leaves_the_context_as_retrieved(s
 
     context = await SchemaFallbackRetriever(Empty(), LiveSchema(down, settings)).retrieve("营收")
     assert context == Retrieved()
+
+
+async def test_unanalysed_tables_get_values_from_a_sample(scratch_url, settings):
+    """Small lookup tables are never analysed by autovacuum: their values come from a sample."""
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE order_status (code smallint, name varchar(20));"
+            "INSERT INTO order_status VALUES (1, '待支付'), (2, '已发货'), (3, '已完成');"
+            "CREATE TABLE orders (id bigint, status_code smallint, customer_name varchar(40));"
+            "INSERT INTO orders SELECT g, 1 + g % 3, '客户' || g FROM generate_series(1, 30) g;"
+        )
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(scratch_url, min_size=1, max_size=2)
+    try:
+        schema = LiveSchema(lambda: pool, settings)
+        text = await schema.prompt_text("各订单状态 order status 的订单数")
+        tables = {t.name: t for t in await schema.tables()}
+    finally:
+        await pool.close()
+    assert not tables["order_status"].analysed and tables["order_status"].sampled
+    assert "取值: 已发货、已完成、待支付" in text
+    columns = {c.name: c for c in tables["orders"].columns}
+    assert columns["status_code"].values == ["1", "2", "3"]
+    assert columns["customer_name"].values == []  # 30 names are not a category
