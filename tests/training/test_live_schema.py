@@ -58,6 +58,23 @@ async def test_generated_ddl_is_valid_sql(business_db_url, scratch_url):
     ]
 
 
+async def test_keywords_and_odd_names_are_quoted(scratch_url):
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(
+            'CREATE SCHEMA "Sales"; CREATE TABLE "Sales"."order" ("user" text, "Total Sum" int,'
+            ' select_count int); COMMENT ON COLUMN "Sales"."order"."user" IS \'下单人\''
+        )
+        [table] = await read_schema(conn, ["Sales.order"])
+        ddl = table.ddl()
+        await conn.execute('DROP TABLE "Sales"."order"')
+        await conn.execute(ddl)  # the generated DDL recreates the table
+    finally:
+        await conn.close()
+    assert 'CREATE TABLE "Sales"."order" (' in ddl and '"user" text, -- 下单人' in ddl
+    assert '"Total Sum" integer' in ddl and "    select_count integer" in ddl
+
+
 async def test_comments_and_low_cardinality_values(business_db_url):
     cars = next(t for t in await demo_tables(business_db_url) if t.name == "bss_car_day_count")
     assert cars.comment.startswith("服务区车流量日统计表")

@@ -33,7 +33,9 @@ MAX_COMMENT_CHARS = 200
 _CATALOG_TIMEOUT_MS = 10_000
 
 _TABLES_SQL = """
-SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment
+SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment,
+       CASE WHEN n.nspname = 'public' THEN quote_ident(c.relname)
+            ELSE quote_ident(n.nspname) || '.' || quote_ident(c.relname) END AS quoted
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description d
@@ -51,7 +53,7 @@ LIMIT $2
 
 _COLUMNS_SQL = """
 SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-       a.attnotnull AS not_null, d.description AS comment
+       a.attnotnull AS not_null, d.description AS comment, quote_ident(a.attname) AS quoted
 FROM pg_attribute a
 LEFT JOIN pg_description d
        ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
@@ -93,6 +95,8 @@ def _is_key(column: str) -> bool:
 
 
 def quote_ident(name: str) -> str:
+    """Quotes unless the name is a plain lower-case identifier; the catalog reader uses the
+    server's own ``quote_ident`` instead, which also quotes keywords."""
     return name if _IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
 
 
@@ -123,6 +127,11 @@ class ColumnInfo:
     not_null: bool = False
     comment: str | None = None
     values: list[str] = field(default_factory=list)
+    quoted: str | None = None  # the name as SQL writes it (the server's quote_ident)
+
+    @property
+    def quoted_name(self) -> str:
+        return self.quoted or quote_ident(self.name)
 
 
 @dataclass
@@ -133,11 +142,14 @@ class TableInfo:
     columns: list[ColumnInfo] = field(default_factory=list)
     analysed: bool = True  # the planner statistics cover this table
     sampled: bool = False
+    quoted: str | None = None  # the full name as SQL writes it (the server's quote_ident)
     # Search terms by weight, filled by ``index``: name, comment, column names, the rest.
     _terms: tuple[set[str], ...] = ()
 
     @property
     def full_name(self) -> str:
+        if self.quoted:
+            return self.quoted
         name = quote_ident(self.name)
         return name if self.schema == "public" else f"{quote_ident(self.schema)}.{name}"
 
@@ -168,7 +180,7 @@ class TableInfo:
             lines.append(f"-- {_one_line(self.comment)}")
         lines.append(f"CREATE TABLE {self.full_name} (")
         for number, column in enumerate(self.columns, 1):
-            line = f"    {quote_ident(column.name)} {column.type}"
+            line = f"    {column.quoted_name} {column.type}"
             if column.not_null:
                 line += " NOT NULL"
             if number < len(self.columns):
@@ -211,12 +223,17 @@ async def read_schema(
     names = list(tables) if tables else None
     async with _read_only(conn) as c:
         rows = await c.fetch(_TABLES_SQL, names, limit)
-        by_oid = {r["oid"]: TableInfo(r["schema"], r["name"], r["comment"] or None) for r in rows}
+        by_oid = {
+            r["oid"]: TableInfo(r["schema"], r["name"], r["comment"] or None, quoted=r["quoted"])
+            for r in rows
+        }
         if not by_oid:
             return []
         for r in await c.fetch(_COLUMNS_SQL, list(by_oid)):
             by_oid[r["oid"]].columns.append(
-                ColumnInfo(r["name"], r["type"], r["not_null"], r["comment"] or None)
+                ColumnInfo(
+                    r["name"], r["type"], r["not_null"], r["comment"] or None, quoted=r["quoted"]
+                )
             )
         found = list(by_oid.values())
         by_key = {(t.schema, t.name): t for t in found}
@@ -260,11 +277,11 @@ async def sample_values(
     if not columns:
         return
     picks = ", ".join(
-        f"array(SELECT DISTINCT {quote_ident(c.name)}::text FROM sample"
-        f" WHERE {quote_ident(c.name)} IS NOT NULL LIMIT {max_distinct + 1})"
+        f"array(SELECT DISTINCT {c.quoted_name}::text FROM sample"
+        f" WHERE {c.quoted_name} IS NOT NULL LIMIT {max_distinct + 1})"
         for c in columns
     )
-    names = ", ".join(quote_ident(c.name) for c in columns)
+    names = ", ".join(c.quoted_name for c in columns)
     sql = (
         f"WITH sample AS (SELECT {names} FROM {table.full_name} LIMIT {SAMPLE_ROWS}) SELECT {picks}"
     )
