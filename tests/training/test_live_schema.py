@@ -36,9 +36,10 @@ async def scratch_url() -> AsyncIterator[str]:
 
 
 async def demo_tables(business_db_url: str):
+    # Other tests of the session add tables to the shared business database.
     conn = await asyncpg.connect(business_db_url)
     try:
-        return await read_schema(conn)
+        return await read_schema(conn, DEMO_TABLES)
     finally:
         await conn.close()
 

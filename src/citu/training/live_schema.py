@@ -316,9 +316,7 @@ def rank_tables(tables: Iterable[TableInfo], question: str) -> list[tuple[float,
     return sorted(((t.score(wanted), t) for t in tables), key=lambda st: (-st[0], st[1].full_name))
 
 
-def render_for_prompt(
-    tables: Iterable[TableInfo], question: str, max_chars: int, *, min_score: float = 0.0
-) -> str:
+def render_for_prompt(tables: Iterable[TableInfo], question: str, max_chars: int) -> str:
     """The tables most related to ``question`` as DDL, best first, within ``max_chars``.
 
     A table that does not fit with its comments is tried without them; tables with no term in
@@ -336,10 +334,7 @@ def render_for_prompt(
     reserve = len(_left_out_note(len(ranked)))
     used = len(header) + reserve
     left_out = 0
-    for score, table in ranked:
-        if score < min_score:
-            left_out += 1
-            continue
+    for _, table in ranked:
         for text in (table.ddl(), table.ddl(with_comments=False)):
             block = text + "\n\n"
             if used + len(block) <= max_chars:
