@@ -165,8 +165,9 @@ class Services:
         self.components["embedder"] = embedder
         self.components["training"] = training
         retriever = Retriever(self.db, embedder, settings, store=training.store)
-        # No DDL found for a question: the prompt gets the business schema from the catalog.
-        self.components["retriever"] = SchemaFallbackRetriever(
+        self.components["retriever"] = retriever
+        # What the SQL prompts use: when no DDL is found, the business schema from the catalog.
+        self.components["sql_context"] = SchemaFallbackRetriever(
             retriever, LiveSchema(self.require_business_db, settings)
         )
 
@@ -174,7 +175,7 @@ class Services:
         # Uses the retriever, training and conversation components: build it after them.
         agent = None
         if self.text_llm is not None:
-            retriever = self.components["retriever"]
+            retriever = self.components["sql_context"]
             agent = AskAgent(
                 self.text_llm, retriever, self.require_business_db, self.settings, self.sql_guard
             )
@@ -198,7 +199,7 @@ class Services:
         self.components["react_agent"] = await ReactAgent.open(
             self.database_url,
             self.llm,
-            self.components["retriever"],
+            self.components["sql_context"],
             self.require_business_db,
             self.settings,
             self.sql_guard,

@@ -159,3 +159,21 @@ async def test_init_db_demo_loads_the_training_data(
         conn = await asyncpg.connect(embedded_pg_url)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
+
+
+async def test_a_hanging_embedding_endpoint_does_not_hold_the_start(
+    demo_start_settings, fake_llm, monkeypatch
+):
+    import time
+
+    import citu.db.demo_training as demo_training
+
+    monkeypatch.setattr(demo_training, "START_TIMEOUT_SECONDS", 1.0)
+    for _ in range(5):
+        fake_llm.hang(30.0, endpoint="embeddings")
+    started = time.monotonic()
+    app = create_app(demo_start_settings)
+    async with app.test_app():
+        counts = await app.extensions["citu"].components["training"].counts()
+    assert counts["sql"] == 0
+    assert time.monotonic() - started < 20  # the demo database itself takes a few seconds

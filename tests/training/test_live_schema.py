@@ -36,9 +36,10 @@ async def scratch_url() -> AsyncIterator[str]:
 
 
 async def demo_tables(business_db_url: str):
+    # Other tests of the session add tables to the shared business database.
     conn = await asyncpg.connect(business_db_url)
     try:
-        return await read_schema(conn)
+        return await read_schema(conn, DEMO_TABLES)
     finally:
         await conn.close()
 
@@ -56,6 +57,23 @@ async def test_generated_ddl_is_valid_sql(business_db_url, scratch_url):
     assert [(t.name, [(c.name, c.type) for c in t.columns]) for t in copied] == [
         (t.name, [(c.name, c.type) for c in t.columns]) for t in tables
     ]
+
+
+async def test_keywords_and_odd_names_are_quoted(scratch_url):
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(
+            'CREATE SCHEMA "Sales"; CREATE TABLE "Sales"."order" ("user" text, "Total Sum" int,'
+            ' select_count int); COMMENT ON COLUMN "Sales"."order"."user" IS \'下单人\''
+        )
+        [table] = await read_schema(conn, ["Sales.order"])
+        ddl = table.ddl()
+        await conn.execute('DROP TABLE "Sales"."order"')
+        await conn.execute(ddl)  # the generated DDL recreates the table
+    finally:
+        await conn.close()
+    assert 'CREATE TABLE "Sales"."order" (' in ddl and '"user" text, -- 下单人' in ddl
+    assert '"Total Sum" integer' in ddl and "    select_count integer" in ddl
 
 
 async def test_comments_and_low_cardinality_values(business_db_url):
@@ -165,3 +183,45 @@ async def test_trained_ddl_is_used_instead_of_the_live_schema(client, fake_llm, 
     await client.post("/api/v0/ask_agent", json={"question": "收入前三的服务区是哪些"})
     system = fake_llm.requests[kinds(fake_llm).index("sql")]["messages"][0]["content"]
     assert "训练过的表" in system and MARKER not in system
+
+
+async def test_an_unreadable_business_database_leaves_the_context_as_retrieved(settings):
+    from citu.errors import ServiceUnavailable
+    from citu.training.live_schema import SchemaFallbackRetriever
+    from fakes.memory_stores import Retrieved
+
+    class Empty:
+        async def retrieve(self, question: str) -> Retrieved:
+            return Retrieved()
+
+    def down():
+        raise ServiceUnavailable("业务数据库不可用")
+
+    context = await SchemaFallbackRetriever(Empty(), LiveSchema(down, settings)).retrieve("营收")
+    assert context == Retrieved()
+
+
+async def test_unanalysed_tables_get_values_from_a_sample(scratch_url, settings):
+    """Small lookup tables are never analysed by autovacuum: their values come from a sample."""
+    conn = await asyncpg.connect(scratch_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE order_status (code smallint, name varchar(20));"
+            "INSERT INTO order_status VALUES (1, '待支付'), (2, '已发货'), (3, '已完成');"
+            "CREATE TABLE orders (id bigint, status_code smallint, customer_name varchar(40));"
+            "INSERT INTO orders SELECT g, 1 + g % 3, '客户' || g FROM generate_series(1, 30) g;"
+        )
+    finally:
+        await conn.close()
+    pool = await asyncpg.create_pool(scratch_url, min_size=1, max_size=2)
+    try:
+        schema = LiveSchema(lambda: pool, settings)
+        text = await schema.prompt_text("各订单状态 order status 的订单数")
+        tables = {t.name: t for t in await schema.tables()}
+    finally:
+        await pool.close()
+    assert not tables["order_status"].analysed and tables["order_status"].sampled
+    assert "取值: 已发货、已完成、待支付" in text
+    columns = {c.name: c for c in tables["orders"].columns}
+    assert columns["status_code"].values == ["1", "2", "3"]
+    assert columns["customer_name"].values == []  # 30 names are not a category

@@ -9,6 +9,7 @@ demo fake LLM can answer them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from citu.training.service import TrainingService
 
 log = logging.getLogger("citu.db.demo_training")
+
+START_TIMEOUT_SECONDS = 60.0  # loading at start; the first load embeds ~70 texts
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,9 @@ async def train_demo_at_start(
         log.warning("demo training data not loaded: the demo database is unreachable")
         return None
     try:
-        return await train_demo(training, business)
+        # A black-holed endpoint must not hold the start for retries × timeouts.
+        async with asyncio.timeout(START_TIMEOUT_SECONDS):
+            return await train_demo(training, business)
     except Exception as error:  # noqa: BLE001 - start degraded rather than not at all
         log.warning("demo training data not loaded: %s", type(error).__name__)
         log.debug("demo training failure", exc_info=True)

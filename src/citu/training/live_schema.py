@@ -1,10 +1,11 @@
 """The business database's schema read from its catalog: DDL and documentation texts for
 training, and a question-ranked schema for the SQL prompt when retrieval found no DDL.
 
-Only the catalog is read (``pg_class``, ``pg_attribute``, ``pg_stats``): no table is scanned, so
+The catalog is read (``pg_class``, ``pg_attribute``, ``pg_stats``) without scanning tables, so
 a schema of thousands of tables costs a few queries. Distinct values of low-cardinality columns
-come from the planner statistics (``pg_stats.most_common_vals``), which exist once the table was
-analysed (autovacuum does it; the demo install runs ANALYZE itself).
+come from the planner statistics (``pg_stats.most_common_vals``); a table the statistics do not
+cover (never analysed: autovacuum skips small lookup tables) is sampled instead, ``SAMPLE_ROWS``
+rows, only when it ranks among the first ``SAMPLE_TABLES`` for a question, once per catalog read.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ MAX_COMMENT_CHARS = 200
 _CATALOG_TIMEOUT_MS = 10_000
 
 _TABLES_SQL = """
-SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment
+SELECT c.oid, n.nspname AS schema, c.relname AS name, d.description AS comment,
+       CASE WHEN n.nspname = 'public' THEN quote_ident(c.relname)
+            ELSE quote_ident(n.nspname) || '.' || quote_ident(c.relname) END AS quoted
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_description d
@@ -50,7 +53,7 @@ LIMIT $2
 
 _COLUMNS_SQL = """
 SELECT a.attrelid AS oid, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-       a.attnotnull AS not_null, d.description AS comment
+       a.attnotnull AS not_null, d.description AS comment, quote_ident(a.attname) AS quoted
 FROM pg_attribute a
 LEFT JOIN pg_description d
        ON d.objoid = a.attrelid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
@@ -68,6 +71,18 @@ WHERE schemaname = ANY($1::text[]) AND tablename = ANY($2::text[])
   AND n_distinct > 0 AND n_distinct <= $3
 """
 
+# Tables the statistics know at all; the others (never analysed, e.g. small lookup tables that
+# autovacuum skips) get their values from a bounded sample when they make it into a prompt.
+_ANALYSED_SQL = """
+SELECT DISTINCT schemaname AS schema, tablename AS name
+FROM pg_stats
+WHERE schemaname = ANY($1::text[]) AND tablename = ANY($2::text[])
+"""
+SAMPLE_ROWS = 1000  # rows read per unanalysed table to find its categories
+SAMPLE_TABLES = 5  # unanalysed tables sampled per question, the best ranked ones
+_SAMPLE_TIMEOUT_MS = 2_000
+_CATEGORY_TYPES = ("character varying", "character", "text", "boolean", "smallint")
+
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _WORD = re.compile(r"[a-z0-9]+")
@@ -80,6 +95,8 @@ def _is_key(column: str) -> bool:
 
 
 def quote_ident(name: str) -> str:
+    """Quotes unless the name is a plain lower-case identifier; the catalog reader uses the
+    server's own ``quote_ident`` instead, which also quotes keywords."""
     return name if _IDENTIFIER.match(name) else '"' + name.replace('"', '""') + '"'
 
 
@@ -110,6 +127,11 @@ class ColumnInfo:
     not_null: bool = False
     comment: str | None = None
     values: list[str] = field(default_factory=list)
+    quoted: str | None = None  # the name as SQL writes it (the server's quote_ident)
+
+    @property
+    def quoted_name(self) -> str:
+        return self.quoted or quote_ident(self.name)
 
 
 @dataclass
@@ -118,11 +140,16 @@ class TableInfo:
     name: str
     comment: str | None = None
     columns: list[ColumnInfo] = field(default_factory=list)
+    analysed: bool = True  # the planner statistics cover this table
+    sampled: bool = False
+    quoted: str | None = None  # the full name as SQL writes it (the server's quote_ident)
     # Search terms by weight, filled by ``index``: name, comment, column names, the rest.
     _terms: tuple[set[str], ...] = ()
 
     @property
     def full_name(self) -> str:
+        if self.quoted:
+            return self.quoted
         name = quote_ident(self.name)
         return name if self.schema == "public" else f"{quote_ident(self.schema)}.{name}"
 
@@ -153,7 +180,7 @@ class TableInfo:
             lines.append(f"-- {_one_line(self.comment)}")
         lines.append(f"CREATE TABLE {self.full_name} (")
         for number, column in enumerate(self.columns, 1):
-            line = f"    {quote_ident(column.name)} {column.type}"
+            line = f"    {column.quoted_name} {column.type}"
             if column.not_null:
                 line += " NOT NULL"
             if number < len(self.columns):
@@ -196,12 +223,17 @@ async def read_schema(
     names = list(tables) if tables else None
     async with _read_only(conn) as c:
         rows = await c.fetch(_TABLES_SQL, names, limit)
-        by_oid = {r["oid"]: TableInfo(r["schema"], r["name"], r["comment"] or None) for r in rows}
+        by_oid = {
+            r["oid"]: TableInfo(r["schema"], r["name"], r["comment"] or None, quoted=r["quoted"])
+            for r in rows
+        }
         if not by_oid:
             return []
         for r in await c.fetch(_COLUMNS_SQL, list(by_oid)):
             by_oid[r["oid"]].columns.append(
-                ColumnInfo(r["name"], r["type"], r["not_null"], r["comment"] or None)
+                ColumnInfo(
+                    r["name"], r["type"], r["not_null"], r["comment"] or None, quoted=r["quoted"]
+                )
             )
         found = list(by_oid.values())
         by_key = {(t.schema, t.name): t for t in found}
@@ -211,6 +243,14 @@ async def read_schema(
             sorted({t.name for t in found}),
             max_distinct,
         )
+        analysed = {
+            (r["schema"], r["name"])
+            for r in await c.fetch(
+                _ANALYSED_SQL, sorted({t.schema for t in found}), sorted({t.name for t in found})
+            )
+        }
+    for table in found:
+        table.analysed = (table.schema, table.name) in analysed
     for r in values:
         table = by_key.get((r["schema"], r["name"]))
         if table is None or r["vals"] is None:
@@ -224,24 +264,59 @@ async def read_schema(
     return found
 
 
+async def sample_values(
+    source: asyncpg.Connection | asyncpg.Pool, table: TableInfo, max_distinct: int
+) -> None:
+    """Values of the table's category-like columns from its first ``SAMPLE_ROWS`` rows."""
+    table.sampled = True
+    columns = [
+        c
+        for c in table.columns
+        if not c.values and not _is_key(c.name) and c.type.startswith(_CATEGORY_TYPES)
+    ]
+    if not columns:
+        return
+    picks = ", ".join(
+        f"array(SELECT DISTINCT {c.quoted_name}::text FROM sample"
+        f" WHERE {c.quoted_name} IS NOT NULL LIMIT {max_distinct + 1})"
+        for c in columns
+    )
+    names = ", ".join(c.quoted_name for c in columns)
+    sql = (
+        f"WITH sample AS (SELECT {names} FROM {table.full_name} LIMIT {SAMPLE_ROWS}) SELECT {picks}"
+    )
+    async with _read_only(source, _SAMPLE_TIMEOUT_MS) as conn:
+        row = await conn.fetchrow(sql)
+    for column, found in zip(columns, row, strict=True):
+        shown = [str(v) for v in found or []]
+        if 0 < len(shown) <= max_distinct and all(len(v) <= MAX_VALUE_CHARS for v in shown):
+            column.values = sorted(shown)
+    table.index()
+
+
 @asynccontextmanager
 async def _read_only(
-    source: asyncpg.Connection | asyncpg.Pool,
+    source: asyncpg.Connection | asyncpg.Pool, timeout_ms: int = _CATALOG_TIMEOUT_MS
 ) -> AsyncIterator[asyncpg.Connection]:
     """A connection in a read-only transaction with a statement timeout."""
     if isinstance(source, asyncpg.Pool):
-        async with source.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(f"SET LOCAL statement_timeout = {_CATALOG_TIMEOUT_MS}")
+        wait = _CATALOG_TIMEOUT_MS / 1000
+        async with source.acquire(timeout=wait) as conn, conn.transaction(readonly=True):
+            await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
             yield conn
     else:
         async with source.transaction(readonly=True):
-            await source.execute(f"SET LOCAL statement_timeout = {_CATALOG_TIMEOUT_MS}")
+            await source.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
             yield source
 
 
-def render_for_prompt(
-    tables: Iterable[TableInfo], question: str, max_chars: int, *, min_score: float = 0.0
-) -> str:
+def rank_tables(tables: Iterable[TableInfo], question: str) -> list[tuple[float, TableInfo]]:
+    """``(score, table)`` best first; ties by name, so the order is stable."""
+    wanted = terms(question)
+    return sorted(((t.score(wanted), t) for t in tables), key=lambda st: (-st[0], st[1].full_name))
+
+
+def render_for_prompt(tables: Iterable[TableInfo], question: str, max_chars: int) -> str:
     """The tables most related to ``question`` as DDL, best first, within ``max_chars``.
 
     A table that does not fit with its comments is tried without them; tables with no term in
@@ -250,10 +325,7 @@ def render_for_prompt(
     """
     if max_chars <= 0:
         return ""
-    wanted = terms(question)
-    ranked = sorted(
-        ((t.score(wanted), t) for t in tables), key=lambda st: (-st[0], st[1].full_name)
-    )
+    ranked = rank_tables(tables, question)
     header = "-- 以下表结构读取自数据库目录，按与问题的相关度排序\n"
     if len(header) >= max_chars:
         return ""
@@ -262,10 +334,7 @@ def render_for_prompt(
     reserve = len(_left_out_note(len(ranked)))
     used = len(header) + reserve
     left_out = 0
-    for score, table in ranked:
-        if score < min_score:
-            left_out += 1
-            continue
+    for _, table in ranked:
         for text in (table.ddl(), table.ddl(with_comments=False)):
             block = text + "\n\n"
             if used + len(block) <= max_chars:
@@ -312,10 +381,24 @@ class LiveSchema:
 
     async def prompt_text(self, question: str) -> str:
         tables = await self.tables()
+        await self._sample_unanalysed(tables, question)
         max_chars = self.settings.schema_prompt_max_chars
         if len(tables) > 50:
             return await asyncio.to_thread(render_for_prompt, tables, question, max_chars)
         return render_for_prompt(tables, question, max_chars)
+
+    async def _sample_unanalysed(self, tables: list[TableInfo], question: str) -> None:
+        """Values for the best-ranked tables the statistics do not cover, once per catalog read."""
+        if len(tables) > 50:
+            ranked = await asyncio.to_thread(rank_tables, tables, question)
+        else:
+            ranked = rank_tables(tables, question)
+        pending = [t for _, t in ranked[:SAMPLE_TABLES] if not t.analysed and not t.sampled]
+        for table in pending:
+            try:
+                await sample_values(self.pool(), table, self.settings.pipeline_enum_max_distinct)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+                log.info("sampling %s failed: %s", table.full_name, type(error).__name__)
 
 
 def _index_all(tables: list[TableInfo]) -> None:
@@ -339,12 +422,15 @@ class SchemaFallbackRetriever:
             return context
         try:
             text = await self.schema.prompt_text(question)
-        except (ServiceUnavailable, asyncpg.PostgresError, OSError, TimeoutError) as error:
+        except (
+            ServiceUnavailable,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+            TimeoutError,
+        ) as error:
             log.warning("live schema unavailable: %s", type(error).__name__)
             return context
         if text:
             context.ddl = [text]
         return context
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)  # store, embedder, … of the wrapped retriever

@@ -1,6 +1,7 @@
 """``citu train-schema``: DDL and documentation of the business database's own tables, read
 from its catalog and stored in the vector store. No chat model is involved; storing needs the
-embedding endpoint, because every stored text is kept with its vector.
+embedding endpoint: retrieval is a similarity search, so a text stored without its vector (the
+column allows it) would never be found.
 """
 
 from __future__ import annotations
