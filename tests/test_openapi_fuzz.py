@@ -154,8 +154,17 @@ def fuzz_all(base_url: str) -> tuple[list[str], int]:
 DEEP_BODY = b"[" * 2000 + b"]" * 2000
 DEEP_OBJECT_BODY = b'{"a":' * 2000 + b"0" + b"}" * 2000
 HUGE = 2**70
-# Literal JSON numbers no Python value serialises to: beyond any float, and NaN.
-NUMBER_LITERALS = (b"1e309", b"-1e309", b"NaN", str(HUGE).encode(), str(-HUGE).encode())
+# Literal JSON numbers: beyond any float, NaN, beyond 64 bits, and just inside them.
+NUMBER_LITERALS = (
+    b"1e309",
+    b"-1e309",
+    b"NaN",
+    str(HUGE).encode(),
+    str(-HUGE).encode(),
+    str(2**63 - 1).encode(),  # fits the parser's 64 bits, not PostgreSQL's integer
+    str(2**40).encode(),
+    b"-1",
+)
 QUERY_VALUES = ("a\x00b", "\x01", str(HUGE), str(-HUGE), "-1", "1e309", "x" * 300)
 PATH_VALUES = ("a%00b", "a%0Ab", "a%1Bb", "x" * 300, str(HUGE))
 

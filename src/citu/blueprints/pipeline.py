@@ -90,7 +90,7 @@ async def json_body() -> dict[str, Any]:
     if not raw or not raw.strip():
         return {}
     try:
-        data = inputs.loads(raw)
+        data = await inputs.aloads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("请求体必须是有效的JSON") from None
     if data is None:
