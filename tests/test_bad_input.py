@@ -254,3 +254,10 @@ async def test_a_long_request_line_gets_the_envelope_until_hypercorn_refuses_it(
     assert reached.startswith(b"HTTP/1.1 400") and b"2000" in reached
     assert refused.startswith(b"HTTP/1.1 431")
     assert b"content-length: 0" in refused.lower()
+
+
+async def test_a_training_page_whose_offset_overflows_is_a_bad_request(client):
+    response = await client.post("/api/v0/training_data/query", json={"page": 2**63 - 1})
+    body = await response.get_json()
+    assert_envelope(response, body, 400)
+    assert body["data"]["invalid_params"] == ["page"]
