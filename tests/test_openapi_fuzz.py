@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
@@ -147,6 +148,114 @@ def fuzz_all(base_url: str) -> tuple[list[str], int]:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             problems.extend(fuzz_operation(operation, base_url, mode))
     return problems, len(operations)
+
+
+# ---- hostile values schemathesis does not generate ----------------------------------------
+
+DEEP_BODY = b"[" * 2000 + b"]" * 2000
+DEEP_OBJECT_BODY = b'{"a":' * 2000 + b"0" + b"}" * 2000
+HUGE = 2**70
+# Literal JSON numbers: beyond any float, NaN, beyond 64 bits, and just inside them.
+NUMBER_LITERALS = (
+    b"1e309",
+    b"-1e309",
+    b"NaN",
+    str(HUGE).encode(),
+    str(-HUGE).encode(),
+    str(2**63 - 1).encode(),  # fits the parser's 64 bits, not PostgreSQL's integer
+    str(2**40).encode(),
+    b"-1",
+)
+QUERY_VALUES = ("a\x00b", "\x01", str(HUGE), str(-HUGE), "-1", "1e309", "x" * 300)
+PATH_VALUES = ("a%00b", "a%0Ab", "a%1Bb", "x" * 300, str(HUGE))
+
+
+def hostile_requests(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(method, path template, requests kwargs)``: for every documented operation, NUL and
+    control characters, huge and non-finite numbers and 2,000-deep JSON in each place it
+    takes input (path parameters, query parameters, body properties)."""
+    cases = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            params = operation.get("parameters", [])
+            path_names = [p["name"] for p in params if p.get("in") == "path"]
+            query_names = [p["name"] for p in params if p.get("in") == "query"]
+            for name in path_names:
+                for value in PATH_VALUES:
+                    cases.append((method, path, {"path": {name: value}}))
+            for name in query_names:
+                for value in QUERY_VALUES:
+                    cases.append((method, path, {"params": {name: value}}))
+            if method in ("get", "head") or "requestBody" not in operation:
+                continue
+            json_headers = {"Content-Type": "application/json"}
+            for raw in (DEEP_BODY, DEEP_OBJECT_BODY, b'{"x": "a\\u0000b"}'):
+                cases.append((method, path, {"content": raw, "headers": json_headers}))
+            for name in body_properties(spec, operation):
+                for literal in NUMBER_LITERALS:
+                    raw = b'{"' + name.encode() + b'": ' + literal + b"}"
+                    cases.append((method, path, {"content": raw, "headers": json_headers}))
+                for value in ("a\x00b", "a\x1bb", "x" * 300):
+                    cases.append((method, path, {"json": {name: value}}))
+    return cases
+
+
+def body_properties(spec: dict[str, Any], operation: dict[str, Any]) -> list[str]:
+    content = operation["requestBody"].get("content", {})
+    schema = (content.get("application/json") or {}).get("schema") or {}
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return sorted(schema.get("properties", {}))
+
+
+def send_hostile(base_url: str) -> tuple[list[str], int]:
+    spec = httpx.get(f"{base_url}/openapi.json", timeout=30).json()
+    cases = hostile_requests(spec)
+    # The switch last: turning read-only mode on makes later writes answer 503 on purpose.
+    cases.sort(key=lambda case: case[1] == "/api/v0/maintenance/readonly")
+    problems = []
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        for method, template, options in cases:
+            options = dict(options)
+            path = template
+            for name, value in options.pop("path", {}).items():
+                path = path.replace("{" + name + "}", value)
+            path = re.sub(r"\{(\w+)\}", "x1", path)
+            try:
+                response = request_once_more(http, method.upper(), path, options)
+            except httpx.TransportError as error:
+                sent = {k: str(v)[:60] for k, v in options.items()}
+                problems.append(f"{method.upper()} {path[:120]}: no answer ({error!r}) {sent}")
+                continue
+            problem = envelope_problem(
+                template,
+                response.status_code,
+                response.headers.get("content-type", ""),
+                response.content,
+            )
+            if problem:
+                sent = {k: str(v)[:80] for k, v in options.items()}
+                problems.append(f"{method.upper()} {path[:120]}: {problem} — {sent}")
+    return problems, len(cases)
+
+
+def request_once_more(
+    http: httpx.Client, method: str, path: str, options: dict[str, Any]
+) -> httpx.Response:
+    """One retry on a fresh connection: the server may close a kept-alive connection after
+    answering without reading the body, as the client sends the next request on it."""
+    try:
+        return http.request(method, path, **options)
+    except httpx.RemoteProtocolError:
+        with httpx.Client(base_url=str(http.base_url), timeout=60) as fresh:
+            return fresh.request(method, path, **options)
+
+
+async def test_hostile_values_on_every_route_get_no_5xx(served_url, fake_llm):
+    problems, sent = await asyncio.to_thread(send_hostile, served_url)
+    assert sent >= 500
+    assert not problems, "\n".join(problems[:30])
 
 
 @pytest.fixture

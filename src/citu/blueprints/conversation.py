@@ -154,7 +154,7 @@ async def json_object(force: bool = False) -> dict[str, Any]:
             return {}
         raise BadRequest(BODY_FORMAT_TEXT)
     try:
-        body = inputs.loads(text)
+        body = await inputs.aloads(text)
     except ValueError:
         raise BadRequest(BODY_FORMAT_TEXT) from None
     if not body:

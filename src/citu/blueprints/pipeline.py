@@ -94,7 +94,7 @@ async def json_body() -> dict[str, Any]:
     if not raw or not raw.strip():
         return {}
     try:
-        data = inputs.loads(raw)
+        data = await inputs.aloads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("请求体必须是有效的JSON") from None
     if data is None:
@@ -353,6 +353,15 @@ async def upload_task_file(task_id: str):
 
 # ---- business database ---------------------------------------------------------------------
 
+PG_NAME_MAX_BYTES = 63  # PostgreSQL's identifier limit: a longer name is an error there
+
+
+def _check_name_lengths(field: str, names: list[str]) -> None:
+    if any(len(name.encode()) > PG_NAME_MAX_BYTES for name in names):
+        raise BadRequest(
+            f"{field}中的名称过长（最多{PG_NAME_MAX_BYTES}字节）", invalid_params=[field]
+        )
+
 
 @bp.post("/api/v0/database/tables")
 @responds(docs.DatabaseTablesData)
@@ -368,6 +377,7 @@ async def database_tables():
     if schema is not None and not isinstance(schema, str):
         raise BadRequest("schema必须是逗号分隔的字符串", invalid_params=["schema"])
     schemas = [s.strip() for s in (schema or "").split(",") if s.strip()] or ["public"]
+    _check_name_lengths("schema", schemas)
     pattern = body.get("table_name_pattern")
     if pattern is not None and not isinstance(pattern, str):
         raise BadRequest("table_name_pattern必须是字符串", invalid_params=["table_name_pattern"])
@@ -400,6 +410,7 @@ async def table_ddl():
             raise BadRequest("缺少必需参数：table", missing_params=["table"])
         if not isinstance(table, str):
             raise BadRequest("table必须是字符串", invalid_params=["table"])
+        _check_name_lengths("table", table.split("."))
         if output not in DDL_TYPES:
             raise BadRequest(
                 f"无效的type参数: {output}，支持的值: {list(DDL_TYPES)}", invalid_params=["type"]

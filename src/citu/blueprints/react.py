@@ -20,13 +20,13 @@ from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
 from citu.apidoc import document_stream, responds
 from citu.apidoc import react as docs
+from citu.errors import BadRequest
 from citu.security import require_admin
 from citu.services import services
 
 bp = Blueprint("react", __name__)
 log = logging.getLogger("citu.agents.react.routes")
 
-MAX_QUESTION_CHARS = 2000
 MAX_USER_ID_CHARS = 50
 
 # The ReAct routes answer failures in their own shapes (documented as they are).
@@ -61,8 +61,8 @@ def validate_chat(fields: dict[str, Any]) -> tuple[str, str, str | None, list[st
     if not isinstance(question, str) or not question.strip():
         errors.append("问题不能为空")
         question = ""
-    elif len(question) > MAX_QUESTION_CHARS:
-        errors.append(f"问题长度不能超过{MAX_QUESTION_CHARS}字符")
+    elif len(question) > inputs.max_question_chars():
+        errors.append(f"问题长度不能超过{inputs.max_question_chars()}字符")
     thread_id = fields.get("thread_id") or fields.get("conversation_id") or None
     if thread_id is not None and not isinstance(thread_id, str):
         thread_id = str(thread_id)
@@ -80,6 +80,15 @@ def validate_chat(fields: dict[str, Any]) -> tuple[str, str, str | None, list[st
         elif thread_id.split(":", 1)[0] != user_id:
             errors.append(f"会话归属验证失败：会话ID [{thread_id}] 不属于当前用户 [{user_id}]")
     return question.strip(), user_id, thread_id, errors
+
+
+@bp.errorhandler(BadRequest)
+async def _plain_bad_request(error: BadRequest) -> Response:
+    """``ask_react_agent`` keeps its own 400 shape (``error``, not ``data.response``) for the
+    app-wide input checks (ids, question length, body) too."""
+    if request.endpoint == "react.ask_react_agent":
+        return _plain_error(400, "参数验证失败", str(error))
+    return r.reply(error.body(), error.status)
 
 
 def _chat_failure(
@@ -117,7 +126,7 @@ async def ask_react_agent():
     """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
     raw = await request.get_data(as_text=True)
     try:
-        body = inputs.loads(raw)
+        body = await inputs.aloads(raw)
     except ValueError as error:
         return _plain_error(
             400,
@@ -505,7 +514,7 @@ async def checkpoint_cleanup():
     their blobs and writes go with them. ``dry_run: true`` only counts."""
     raw = await request.get_data(as_text=True)
     try:
-        body = inputs.loads(raw) if raw.strip() else {}
+        body = await inputs.aloads(raw) if raw.strip() else {}
         if not isinstance(body, dict):
             raise ValueError("请求体必须是JSON对象")
         keep, thread_id, user_id, dry_run = _cleanup_args(body)

@@ -141,6 +141,9 @@ async def training_stats() -> Response:
     return r.reply(r.success_response("统计信息获取成功", data))
 
 
+MAX_PAGE = 10**9
+
+
 class QueryIn(RequestModel):
     page: int = 1
     """Page number, from 1."""
@@ -164,6 +167,8 @@ async def query_training_data(data: QueryIn) -> Response:
     """One page of training data, filtered by type and keyword, sorted by id or type."""
     if data.page < 1:
         raise BadRequest("页码必须大于0", missing_params=["page"])
+    if data.page > MAX_PAGE:  # the row offset must fit PostgreSQL's bigint
+        raise BadRequest(f"页码不能超过{MAX_PAGE}", invalid_params=["page"])
     if not 1 <= data.page_size <= 100:
         raise BadRequest("每页大小必须在1-100之间", missing_params=["page_size"])
     if data.search_keyword and len(data.search_keyword) > 100:
