@@ -28,6 +28,7 @@ class Case:
     ran_is_harm: bool = True
     must_refuse: bool = True
     heavy: bool = False
+    max_seconds: float | None = None  # the whole request, for cases aimed at the guard's CPU
 
     def render(self, values: dict[str, str]) -> str:
         text = self.sql() if callable(self.sql) else self.sql
@@ -673,6 +674,23 @@ case(
     "SELECT count(*) FROM generate_series(1, 2000000) g WHERE repeat('a', 30) || g::text ~ '(a+)+b'",
     ran_is_harm=False,
     must_refuse=False,
+)
+# Tiny inputs that cost a parser exponential or cubic time: the answer must come quickly.
+case(
+    "ex_array_nesting",
+    F,
+    "SELECT " + "ARRAY[" * 13 + "1" + "]" * 13,
+    ran_is_harm=False,
+    must_refuse=False,
+    max_seconds=2.0,
+)
+case(
+    "ex_subscript_chain",
+    F,
+    "SELECT v" + "[1]" * 300 + " FROM hostile_canary",
+    ran_is_harm=False,
+    must_refuse=False,
+    max_seconds=2.0,
 )
 case(
     "ex_long_identifier",

@@ -11,6 +11,7 @@ reaches the answer, when a case whose running is the harm returns rows, or when 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import statistics
@@ -22,6 +23,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from citu.app import create_app
 from citu.db.embedded import with_database
 from citu.db.schema import ensure_demo_database
 from citu.settings import Settings
@@ -60,10 +62,17 @@ def sendable(case: Case) -> bool:
     return GUARD_CAPS_SIZE
 
 
-def guard_accepts(sql: str) -> bool:
+@functools.lru_cache(maxsize=2048)
+def guard_verdict(sql: str) -> tuple[bool, str]:
+    """The guard's verdict at unit level: (accepted, the statement it would run)."""
     from citu.agents.sql_guard import check_sql
 
-    return bool(check_sql(sql).ok)
+    check = check_sql(sql)
+    return bool(check.ok), (check.statement or sql) if check.ok else ""
+
+
+def guard_accepts(sql: str) -> bool:
+    return guard_verdict(sql)[0]
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +118,16 @@ async def oracles(app, services, settings, business_db_url):
 # ---- the paths ------------------------------------------------------------------------
 
 
-async def via_run_sql(client, fake_llm, sql: str) -> tuple[int, str, bool]:
+async def via_run_sql(client, fake_llm, sql: str) -> tuple[int, str, str | None]:
+    """Status, body text, and the SQL that returned rows (None when nothing ran)."""
     response = await client.post("/api/v0/citu_run_sql", json={"sql": sql})
     text = await response.get_data(as_text=True)
     body = _json(text)
     ran = isinstance(body.get("data"), dict) and body["data"].get("query_result") is not None
-    return response.status_code, text, ran
+    return response.status_code, text, sql if ran else None
 
 
-async def via_ask_agent(client, fake_llm, sql: str) -> tuple[int, str, bool]:
+async def via_ask_agent(client, fake_llm, sql: str) -> tuple[int, str, str | None]:
     fake_llm.reset()
     # The model insists: its repairs repeat the same SQL.
     script(fake_llm, sql=sql, repairs=[sql], summary="好的。")
@@ -128,10 +138,10 @@ async def via_ask_agent(client, fake_llm, sql: str) -> tuple[int, str, bool]:
     text = await response.get_data(as_text=True)
     data = _json(text).get("data")
     ran = isinstance(data, dict) and isinstance(data.get("records"), dict)
-    return response.status_code, text, ran
+    return response.status_code, text, str(data.get("sql")) if ran else None
 
 
-async def via_react(client, fake_llm, sql: str) -> tuple[int, str, bool]:
+async def via_react(client, fake_llm, sql: str) -> tuple[int, str, str | None]:
     fake_llm.reset()
     fake_llm.reply_tool_call("run_sql", {"sql": sql})
     fake_llm.when(lambda _messages: True, "查询完成。")
@@ -141,7 +151,7 @@ async def via_react(client, fake_llm, sql: str) -> tuple[int, str, bool]:
     text = await response.get_data(as_text=True)
     data = _json(text).get("data")
     ran = isinstance(data, dict) and bool(data.get("records"))
-    return response.status_code, text, ran
+    return response.status_code, text, str(data.get("sql")) if ran else None
 
 
 PATHS = {"citu_run_sql": via_run_sql, "ask_agent": via_ask_agent, "react_run_sql": via_react}
@@ -153,6 +163,20 @@ def _json(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def _normal(sql: str) -> str:
+    return " ".join(sql.split()).rstrip(";").strip().lower()
+
+
+def ran_the_case(ran_sql: str | None, sql: str) -> bool:
+    """Whether the SQL that returned rows is the case's (an agent may have extracted a
+    harmless part of a model's reply: then the case itself did not run)."""
+    if ran_sql is None:
+        return False
+    accepted, statement = guard_verdict(sql)
+    forms = {_normal(sql)} | ({_normal(statement)} if accepted else set())
+    return _normal(ran_sql) in forms
 
 
 def _refused_by_guard(text: str) -> bool:
@@ -207,20 +231,21 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
             rss_before = reset_peak_rss() if case.heavy else 0
             started = time.perf_counter()
             try:
-                status, text, ran = await asyncio.wait_for(
+                status, text, ran_sql = await asyncio.wait_for(
                     send(client, fake_llm, sql), REQUEST_BOUND_S + 10
                 )
             except TimeoutError:
-                status, text, ran = 0, "", False
+                status, text, ran_sql = 0, "", None
                 tripped.append("request never answered")
             elapsed = time.perf_counter() - started
+            ran = ran_sql is not None
             async with lock:
                 after = await oracles.snapshot()
                 tripped += Oracles.diff(baseline, after)
                 tripped += oracles.secrets_in(text)
-                if ran and case.ran_is_harm:
+                if case.ran_is_harm and await asyncio.to_thread(ran_the_case, ran_sql, sql):
                     tripped.append("ran")
-                if elapsed > REQUEST_BOUND_S:
+                if elapsed > (case.max_seconds or REQUEST_BOUND_S):
                     tripped.append(f"slow: {elapsed:.1f}s")
                 if case.heavy and peak_rss_kib() - rss_before > RSS_BOUND_KIB:
                     tripped.append(f"rss +{(peak_rss_kib() - rss_before) // 1024} MB")
@@ -228,8 +253,14 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                     await oracles.restore()
                     after = await oracles.snapshot()
                 baseline = after
-            outcome = "ran" if ran else ("guard" if _refused_by_guard(text) else f"http {status}")
+            if ran:
+                outcome = "ran"
+            elif path == "citu_run_sql" and _refused_by_guard(text):
+                outcome = "guard"
+            else:
+                outcome = f"http {status}"
             results.append(_result(case, outcome, tripped, elapsed, ran))
+            results[-1]["guard_accepts"] = await asyncio.to_thread(guard_accepts, sql)
     finally:
         stop.set()
         await poller
@@ -257,7 +288,8 @@ def _summary(path: str, results: list[dict], health: list[float]) -> dict[str, A
         "sent": len(sent),
         "not_sent": len(results) - len(sent),
         "harmful": len(harmful),
-        "passed_guard": sum(1 for r in sent if r["outcome"] != "guard"),
+        # Unit level, the same for every path: what the guard lets through.
+        "passed_guard": sum(1 for r in sent if r.get("guard_accepts")),
         "ran": sum(1 for r in sent if r["ran"]),
         "outcomes": dict(Counter(r["outcome"] for r in sent)),
         "health_samples": len(health),
@@ -350,3 +382,38 @@ async def test_ask_agent_path(client, fake_llm, oracles):
 
 async def test_react_run_sql_path(client, fake_llm, oracles):
     _verdict(await run_path("react_run_sql", client, fake_llm, oracles))
+
+
+def test_the_guard_answers_quickly_on_small_adversarial_input():
+    """Parsing is bounded in time, not only in bytes: these inputs are under every size and
+    depth cap but cost sqlglot exponential (nested ARRAY[) or super-linear time."""
+    slow = {}
+    for case in CASES:
+        if case.max_seconds is None:
+            continue
+        started = time.perf_counter()
+        guard_verdict.__wrapped__(case.render({}))
+        elapsed = time.perf_counter() - started
+        if elapsed > 1.0:
+            slow[case.id] = round(elapsed, 2)
+    assert slow == {}
+
+
+async def test_legacy_string_syntax_opens_no_bypass(settings, fake_llm, business_db_url):
+    """With standard_conforming_strings=off (a legacy setting a business database may still
+    have), a backslash in '...' escapes the quote: what the guard read as two string literals
+    becomes a string and a subquery on pg_authid, unless citu pins the setting."""
+    name = business_db_url.rsplit("/", 1)[1].split("?")[0]
+    admin = await asyncpg.connect(business_db_url)
+    await admin.execute(f"ALTER DATABASE {name} SET standard_conforming_strings = off")
+    sql = "SELECT '\\' || ', (SELECT rolname FROM pg_authid LIMIT 1) AS leaked --' AS x"
+    try:
+        app = create_app(settings)
+        async with app.test_app():
+            response = await app.test_client().post("/api/v0/citu_run_sql", json={"sql": sql})
+            body = await response.get_json()
+    finally:
+        await admin.execute(f"ALTER DATABASE {name} RESET standard_conforming_strings")
+        await admin.close()
+    result = (body.get("data") or {}).get("query_result") or {}
+    assert "leaked" not in result.get("columns", []), body
