@@ -97,6 +97,23 @@ def peak_rss_kib() -> int:
     return _rss_kib("VmHWM")
 
 
+def _reset_peak(pid: int) -> None:
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _proc_kib(pid: int, field_name: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 @dataclass
 class Oracles:
     business_url: str
@@ -290,6 +307,25 @@ class Oracles:
         if after["app_name_seen"]:
             tripped.append("application_name set by a case")
         return tripped
+
+    async def _pool_backends(self) -> list[int]:
+        rows = await self.watch.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'citu-business'"
+        )
+        return [r[0] for r in rows]
+
+    async def reset_backend_peaks(self) -> int:
+        """Reset the peak RSS of the pool's server processes (same host; the test runs as
+        root); return their largest current RSS in KiB."""
+        largest = 0
+        for pid in await self._pool_backends():
+            _reset_peak(pid)
+            largest = max(largest, _proc_kib(pid, "VmRSS"))
+        return largest
+
+    async def backend_peak_kib(self) -> int:
+        return max([_proc_kib(pid, "VmHWM") for pid in await self._pool_backends()] or [0])
 
     # ---- restoring ----------------------------------------------------------------------
 

@@ -594,6 +594,11 @@ case(
 )
 case("k_filter_agg_lock", F, "SELECT bool_and(pg_try_advisory_lock(@KEY@)) FROM hostile_canary")
 
+# Inputs on which a guard's parser raised instead of refusing (found by fuzzing).
+case("k_crash_row_subscript", F, "SELECT éROW(1)[x]1e5->>0/* */ AS z")
+case("k_crash_quoted_cast", F, 'SELECT v::"text""a""b"{x} FROM hostile_canary')
+case("k_crash_placeholder", F, "SELECT (1,2) FROM hostile_canary%AT TIME ZONE 'UTC'FROM")
+
 # ---- parser and resource exhaustion -----------------------------------------------------
 F = "exhaustion"
 
@@ -675,6 +680,18 @@ case(
     ran_is_harm=False,
     must_refuse=False,
 )
+# Memory on the database server: one value or aggregate state, whatever work_mem says.
+for name, sql in (
+    ("ex_server_repeat", "SELECT length(repeat('x', 400000000))"),
+    ("ex_server_lpad", "SELECT length(lpad('', 200000000, 'x'))"),
+    (
+        "ex_server_string_agg",
+        "SELECT length(string_agg(repeat('x', 1000000), '')) FROM generate_series(1, 400)",
+    ),
+    ("ex_server_array_fill", "SELECT cardinality(array_fill(0, ARRAY[100000000]))"),
+):
+    case(name, F, sql, ran_is_harm=False, must_refuse=False)
+
 # Tiny inputs that cost a parser exponential or cubic time: the answer must come quickly.
 case(
     "ex_array_nesting",

@@ -52,6 +52,16 @@ BUSINESS_ADMIN_URL = os.environ.get(
 )
 
 REPORT: dict[str, Any] = {}
+UNIT_VALUES = {
+    "DIR": "/tmp/citu-hostile-unit",
+    "SECRET": "/tmp/citu-hostile-unit/secret.txt",
+    "PID": "12345",
+    "CHAN": "hostile_unit",
+    "KEY": "7000000001",
+    "APP": "hostile-unit",
+    "DSN": "host=127.0.0.1 dbname=x user=postgres",
+    "CITUDSN": "host=/tmp dbname=y user=postgres",
+}
 
 
 def sendable(case: Case) -> bool:
@@ -64,10 +74,14 @@ def sendable(case: Case) -> bool:
 
 @functools.lru_cache(maxsize=2048)
 def guard_verdict(sql: str) -> tuple[bool, str]:
-    """The guard's verdict at unit level: (accepted, the statement it would run)."""
+    """The guard's verdict at unit level: (accepted, the statement it would run). A guard that
+    raises refuses nothing by itself (the caller answers 5xx): that is ``guard_raises``'s."""
     from citu.agents.sql_guard import check_sql
 
-    check = check_sql(sql)
+    try:
+        check = check_sql(sql)
+    except Exception as exc:  # noqa: BLE001 - any exception is the finding
+        return False, f"raised {type(exc).__name__}"
     return bool(check.ok), (check.statement or sql) if check.ok else ""
 
 
@@ -229,6 +243,8 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                 results.append(_result(case, "accepted", tripped, 0.0, False))
                 continue
             rss_before = reset_peak_rss() if case.heavy else 0
+            async with lock:
+                server_before = await oracles.reset_backend_peaks()
             started = time.perf_counter()
             try:
                 status, text, ran_sql = await asyncio.wait_for(
@@ -249,6 +265,9 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                     tripped.append(f"slow: {elapsed:.1f}s")
                 if case.heavy and peak_rss_kib() - rss_before > RSS_BOUND_KIB:
                     tripped.append(f"rss +{(peak_rss_kib() - rss_before) // 1024} MB")
+                server_growth = await oracles.backend_peak_kib() - server_before
+                if server_growth > RSS_BOUND_KIB:
+                    tripped.append(f"database backend rss +{server_growth // 1024} MB")
                 if tripped:
                     await oracles.restore()
                     after = await oracles.snapshot()
@@ -353,16 +372,7 @@ def test_the_table_is_large_and_covers_every_family():
 @pytest.mark.parametrize("family", sorted({c.family for c in CASES if c.must_refuse}))
 def test_the_guard_refuses_every_case(family):
     """Unit level, fast: the guard alone refuses what it must (placeholders filled in)."""
-    values = {
-        "DIR": "/tmp/citu-hostile-unit",
-        "SECRET": "/tmp/citu-hostile-unit/secret.txt",
-        "PID": "12345",
-        "CHAN": "hostile_unit",
-        "KEY": "7000000001",
-        "APP": "hostile-unit",
-        "DSN": "host=127.0.0.1 dbname=x user=postgres",
-        "CITUDSN": "host=/tmp dbname=y user=postgres",
-    }
+    values = UNIT_VALUES
     accepted = [
         c.id
         for c in CASES
@@ -382,6 +392,18 @@ async def test_ask_agent_path(client, fake_llm, oracles):
 
 async def test_react_run_sql_path(client, fake_llm, oracles):
     _verdict(await run_path("react_run_sql", client, fake_llm, oracles))
+
+
+def test_the_guard_never_raises():
+    """Every case gets a verdict; an exception would reach the client as a 5xx."""
+    raised = {}
+    for case in CASES:
+        if case.heavy and not GUARD_CAPS_SIZE:
+            continue
+        verdict = guard_verdict(case.render(UNIT_VALUES))
+        if verdict[1].startswith("raised "):
+            raised[case.id] = verdict[1]
+    assert raised == {}
 
 
 def test_the_guard_answers_quickly_on_small_adversarial_input():
