@@ -21,6 +21,7 @@ from citu.agents.ask_graph import AskAgent
 from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.agents.react.agent import ReactAgent
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.text_model import TextChatModel
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
@@ -65,6 +66,8 @@ class Services:
         # reverse order, while the pools and Redis are still open (see close()).
         self.components: dict[str, Any] = {}
         self.ops = Ops(settings)  # metrics, alerts, maintenance switch; no connection yet
+        # One SQL guard for every path that runs client or LLM SQL on the business database.
+        self.sql_guard = SqlGuard.from_settings(settings)
         self._business_retry: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -137,7 +140,7 @@ class Services:
         settings = self.settings
         cache = EmbeddingCache(self.redis, settings) if settings.enable_embedding_cache else None
         embedder = Embedder(self.embeddings, cache, settings)
-        training = TrainingService(self.db, embedder, settings, llm=self.llm)
+        training = TrainingService(self.db, embedder, settings, llm=self.llm, guard=self.sql_guard)
         await training.setup()  # fails start-up when the stored vectors' dimension differs
         self.components["embedder"] = embedder
         self.components["training"] = training
@@ -148,13 +151,19 @@ class Services:
         agent = None
         if self.text_llm is not None:
             retriever = self.components["retriever"]
-            agent = AskAgent(self.text_llm, retriever, self.require_business_db, self.settings)
+            agent = AskAgent(
+                self.text_llm, retriever, self.require_business_db, self.settings, self.sql_guard
+            )
             self.components["ask_agent"] = agent
         self.components["ask_service"] = AskService(
             agent, self.components["conversations"], self.settings
         )
         self.components["direct_ask"] = DirectAsk(
-            agent, self.require_business_db, self.components["training"], self.settings
+            agent,
+            self.require_business_db,
+            self.components["training"],
+            self.settings,
+            self.sql_guard,
         )
 
     async def _start_react_agent(self) -> None:
@@ -165,6 +174,7 @@ class Services:
             self.components["retriever"],
             self.require_business_db,
             self.settings,
+            self.sql_guard,
         )
 
     async def _open_business_pool(self) -> None:

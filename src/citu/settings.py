@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     max_content_length: int = 16 * 1024 * 1024
     admin_api_key: str | None = None  # when set, administrative routes require it
 
+    # --- SQL guard (client and LLM SQL run on the business database) -----------------------
+    sql_max_bytes: int = 64 * 1024  # longer SQL is refused before parsing
+    sql_max_depth: int = 32  # parenthesis / comment nesting, checked before parsing
+    sql_max_tokens: int = 10_000  # bounds the CPU one check may take
+    sql_extra_functions: str = ""  # comma-separated function names added to the allow-list
+    sql_allowed_system_relations: str = ""  # comma-separated, e.g. "information_schema.tables"
+
     # --- behaviour (app_config.py names, lower-cased) --------------------------------------
     question_routing_mode: str = "hybrid"
     enable_result_summary: bool = True

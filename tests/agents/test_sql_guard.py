@@ -1,6 +1,14 @@
-import pytest
+import threading
+import time
 
-from citu.agents.sql_guard import SqlCheck, check_sql
+import asyncpg
+import pytest
+from guard_corpus import ANALYTIC
+from sqlglot import exp
+
+from citu.agents import sql_guard
+from citu.agents.sql_guard import SqlCheck, SqlGuard, check_sql
+from citu.settings import Settings
 
 HOSTILE = [
     # plain writes
@@ -121,7 +129,7 @@ LEGIT = [
     "-- top comment\nSELECT /* inline */ 1 -- trailing",
     "VALUES (1, 'a'), (2, 'b')",
     "SELECT date_trunc('month', oper_date) AS m, ROUND(AVG(amount)::numeric, 2) FROM t GROUP BY 1",
-    "SELECT current_setting('TimeZone'), now()",
+    "SELECT now(), date_trunc('day', now())",
     "SELECT payload->>'k' FROM t WHERE payload ? 'k'",
     "SELECT 'DROP TABLE t; DELETE FROM t' AS harmless_text",
 ]
@@ -168,18 +176,254 @@ def test_reasons(sql: str, reason: str) -> None:
     assert check_sql(sql).reason == reason
 
 
-def test_statement_strips_outer_comments_and_semicolons() -> None:
+def test_statement_is_regenerated_without_comments_and_semicolons() -> None:
     result = check_sql("  -- intro\n SELECT a /* keep */ FROM t ;; -- tail\n")
-    assert result.statement == "SELECT a /* keep */ FROM t"
+    assert result.statement == "SELECT a FROM t"
 
 
-def test_statement_keeps_original_text() -> None:
-    # sqlglot would rewrite date_part() to EXTRACT() (numeric instead of double precision).
+def test_statement_keeps_function_names_exactly() -> None:
+    # sqlglot's own parser would turn date_part() into EXTRACT() (numeric, not double precision).
     sql = "SELECT date_part('day', d) AS 日, x::numeric(10,2) FROM t"
-    assert check_sql(sql).statement == sql
+    assert (
+        check_sql(sql).statement
+        == "SELECT date_part('day', d) AS 日, CAST(x AS DECIMAL(10, 2)) FROM t"
+    )
 
 
 def test_parse_error_reason_has_no_ansi_codes() -> None:
     result = check_sql("SELECT (")
     assert result.reason.startswith("SQL 解析失败")
     assert "\x1b" not in result.reason
+
+
+# --- bypasses of the deny-list guard: each was accepted before the allow-list --------------
+
+BYPASSES = [
+    # Unicode-escaped identifiers: sqlglot read U&"..." as column U and a function named by
+    # the escaped text; PostgreSQL decodes it to the real name.
+    "SELECT U&\"pg\\005fread\\005ffile\"('/etc/hostname')",
+    "SELECT * FROM U&\"pg\\005fls\\005fdir\"('/')",
+    "SELECT u&\"lo\\005fimport\"('/etc/passwd')",
+    "SELECT U&\"dblink\\005fexec\"('dbname=x', 'DROP TABLE t')",
+    'SELECT U&"pg\\005fterminate\\005fbackend"(1)',
+    "SELECT U&\"set\\005fconfig\"('default_transaction_read_only', 'off', false)",
+    "SELECT U&\"pg\\005fnotify\"('ch', 'x')",
+    'SELECT U&"pg\\005fadvisory\\005flock"(1)',
+    "SELECT U&\"query\\005fto\\005fxml\"('select 1', true, true, '')",
+    "SELECT U&\"lo\\005ffrom\\005fbytea\"(0, 'x')",
+    "SELECT U&\"lo\\005fexport\"(1, '/tmp/x')",
+    "SELECT U&\"!0070g_sleep\" UESCAPE '!' (1)",
+    "SELECT U&'\\0041'",
+    # function forms of denied catalog views
+    "SELECT * FROM pg_hba_file_rules()",
+    "SELECT * FROM pg_show_all_file_settings()",
+    "SELECT pg_hba_file_rules()",
+    "SELECT * FROM pg_stat_get_activity(NULL)",
+    "SELECT * FROM pg_get_keywords()",
+    # side effects the deny-list did not name
+    "SELECT lo_from_bytea(0, 'x')",
+    "SELECT pg_catalog.lo_create(0)",
+    "SELECT txid_current()",
+    "SELECT pg_current_xact_id()",
+    "SELECT current_setting('data_directory')",
+    "SELECT version()",
+    "SELECT inet_server_addr()",
+    "SELECT pg_postmaster_start_time()",
+    "SELECT setseed(0.5)",
+    "SELECT pg_stat_clear_snapshot()",
+    "SELECT xmlparse(document '<x/>')",
+    "SELECT has_table_privilege('pg_authid', 'select')",
+    "SELECT pg_get_functiondef('pg_sleep'::regproc)",
+    "SELECT 'pg_authid'::regclass",
+    "SELECT '<a/>'::xml",
+    "SELECT CAST('x' AS some_domain)",
+    "SELECT 1::oid",
+    "SELECT public.upper('x')",
+    "SELECT myschema.f(1)",
+    'SELECT "PG_SLEEP"(1)',
+    # catalogs and system schemas
+    "SELECT * FROM pg_catalog.pg_class",
+    "SELECT * FROM pg_stat_activity",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM pg_toast.pg_toast_2619",
+    "SELECT * FROM otherdb.public.t",
+    # escapes that make strings or identifiers mean something else
+    "SELECT E'\\x41'",
+    "SELECT E'\\\\'",
+    # parser and PostgreSQL-lexer exhaustion (nested comments pinned a PostgreSQL core; nested
+    # ARRAY[...] makes sqlglot backtrack exponentially)
+    "SELECT 1 " + "/*" * 20_001 + "*/" * 20_001,
+    "SELECT 1 /*/*/**/*/*/",
+    "SELECT " + "ARRAY[" * 25 + "1" + "]" * 25,
+    "SELECT 1 " + "/*" * 65 + "*/" * 65,
+    "SELECT " + "(" * 65 + "1" + ")" * 65,
+    "SELECT 1 /*/*/* unterminated */",
+    "SELECT 'unterminated",
+    "SELECT 1\x00",
+    # syntax outside the allow-list
+    "SELECT x FROM t TABLESAMPLE SYSTEM (10)",
+    "SELECT 0x1F",
+    "SELECT 1 FROM t WHERE a @@ 'x'",
+]
+
+
+@pytest.mark.parametrize("sql", BYPASSES)
+def test_refuses_bypasses_of_the_deny_list(sql: str) -> None:
+    result = check_sql(sql)
+    assert result.ok is False, result.statement
+    assert result.reason
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        ("SELECT U&\"pg\\005fread\\005ffile\"('/etc/hostname')", "不支持 Unicode 转义写法"),
+        ("SELECT x UESCAPE '!'", "不支持 Unicode 转义写法"),
+        ("SELECT * FROM pg_hba_file_rules()", "禁止调用函数: pg_hba_file_rules"),
+        ("SELECT dblink_exec('x', 'y')", "禁止调用函数: dblink_exec"),
+        ("SELECT public.upper('x')", "禁止调用带模式限定的函数"),
+        ("SELECT '1'::regclass", "不支持的类型转换"),
+        ("SELECT * FROM information_schema.tables", "禁止访问系统表: information_schema.tables"),
+        ("SELECT E'a\\nb'", "不支持带反斜杠转义的 E'…' 字符串"),
+        ("SELECT " + "(" * 33 + "1" + ")" * 33, "SQL 嵌套过深"),
+        ("SELECT 1 /* a /* b */ c */", "不支持嵌套的块注释"),
+        ("SELECT " + "ARRAY[" * 12 + "1" + "]" * 12, "SQL 结构过于复杂"),
+        ("SELECT 1 FROM t WHERE a IN (" + "1," * 6000 + "1)", "SQL 过于复杂"),
+        ("SELECT 1 FROM t TABLESAMPLE SYSTEM (1)", "不支持的 SQL 语法: TableSample"),
+        ("SELECT 'a", "SQL 中有未闭合的字符串、标识符或注释"),
+    ],
+)
+def test_refusal_reasons_name_the_problem(sql: str, reason: str) -> None:
+    assert check_sql(sql).reason.startswith(reason)
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    assert check_sql("SELECT " + "(" * 32 + "1" + ")" * 32).ok
+    assert check_sql("SELECT 1 /* a */ + /* b * / */ 2").statement == "SELECT 1 + 2"
+    assert check_sql("SELECT " + "abs(" * 32 + "1" + ")" * 32).ok
+
+
+def test_escape_free_literals_are_regenerated_as_plain_strings() -> None:
+    result = check_sql("SELECT $$it's$$, $t$a$b$t$, E'plain', 'x\\y'")
+    assert result.statement == "SELECT 'it''s', 'a$b', 'plain', 'x\\y'"
+
+
+def test_function_names_are_checked_by_their_real_name() -> None:
+    assert check_sql("SELECT \"lower\"('X'), pg_catalog.upper('x')").ok
+    assert check_sql("SELECT \"LOWER\"('X')").reason == "禁止调用函数: LOWER"
+    assert check_sql("SELECT LOWER('X')").statement == "SELECT lower('X')"
+
+
+def test_size_cap_is_checked_before_parsing() -> None:
+    guard = SqlGuard(max_bytes=100)
+    assert guard.check_now("SELECT " + "1" * 93).ok
+    result = guard.check_now("SELECT " + "1" * 94)
+    assert result.reason == "SQL 过长（101 字节，上限 100 字节）"
+    # Bytes, not characters: 3 bytes per character here.
+    assert not guard.check_now("SELECT '" + "中" * 31 + "'").ok
+
+
+def test_huge_in_list_is_refused_fast() -> None:
+    # 6.9 MB of IN (...) froze the worker for 25 s when it was parsed in full.
+    sql = "SELECT 1 FROM t WHERE a IN (" + ",".join(["123456"] * 1_000_000) + ")"
+    started = time.perf_counter()
+    result = check_sql(sql)
+    assert not result.ok
+    assert result.reason.startswith("SQL 过长")
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + "NOT " * 10_000 + "TRUE",
+        "SELECT " + "1 + " * 15_000 + "1",
+        "SELECT " + "- " * 20_000 + "1",
+        "SELECT 1 FROM t WHERE " + " AND ".join(["a = 1"] * 6_000),
+    ],
+)
+def test_deep_trees_are_refused_not_raised(sql: str) -> None:
+    result = check_sql(sql)  # a RecursionError must not escape
+    assert isinstance(result, SqlCheck)
+    if not result.ok:
+        assert result.reason
+
+
+def test_extra_functions_extend_the_allow_list() -> None:
+    assert not SqlGuard().check_now("SELECT my_fn(1)").ok
+    guard = SqlGuard.from_settings(Settings(sql_extra_functions=" my_fn , Other_Fn"))
+    assert guard.check_now("SELECT my_fn(1), other_fn(2)").ok
+
+
+def test_system_relations_can_be_allowed() -> None:
+    sql = "SELECT table_name FROM information_schema.tables"
+    assert not SqlGuard().check_now(sql).ok
+    guard = SqlGuard.from_settings(
+        Settings(sql_allowed_system_relations="information_schema.tables")
+    )
+    assert guard.check_now(sql).ok
+    assert not guard.check_now("SELECT * FROM information_schema.columns").ok
+
+
+def test_unknown_node_classes_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A node class sqlglot adds later is not on the list: the guard fails closed.
+    allowed = sql_guard._ALLOWED_NODES - {exp.Column}
+    monkeypatch.setattr(sql_guard, "_ALLOWED_NODES", allowed)
+    assert check_sql("SELECT a FROM t").reason == "不支持的 SQL 语法: Column"
+
+
+async def test_check_parses_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = SqlGuard()
+    seen: list[int] = []
+    original = guard.check_now
+
+    def record(sql: str) -> SqlCheck:
+        seen.append(threading.get_ident())
+        return original(sql)
+
+    monkeypatch.setattr(guard, "check_now", record)
+    result = await guard.check("SELECT 1")
+    assert result.ok and result.statement == "SELECT 1"
+    assert seen and seen[0] != threading.get_ident()
+
+
+async def test_oversized_sql_is_refused_without_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = SqlGuard()
+    monkeypatch.setattr(guard, "check_now", lambda sql: pytest.fail("parsed"))
+    result = await guard.check("SELECT " + "1" * 10_000_000)
+    assert result.reason.startswith("SQL 过长")
+
+
+# --- regeneration is faithful ---------------------------------------------------------------
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(ANALYTIC) >= 60
+
+
+@pytest.mark.parametrize("sql", ANALYTIC)
+def test_corpus_is_accepted_and_regeneration_is_stable(sql: str) -> None:
+    result = check_sql(sql)
+    assert result.ok, result.reason
+    again = check_sql(result.statement)
+    assert again.ok and again.statement == result.statement
+
+
+async def _describe_and_fetch(conn: asyncpg.Connection, sql: str) -> tuple[list, list]:
+    async with conn.transaction(readonly=True):
+        prepared = await conn.prepare(sql)
+        columns = [(a.name, a.type.oid) for a in prepared.get_attributes()]
+        rows = [tuple(r) for r in await prepared.fetch()]
+    return columns, rows
+
+
+async def test_regenerated_corpus_returns_the_same_results(business_db_url: str) -> None:
+    conn = await asyncpg.connect(business_db_url)
+    try:
+        for sql in ANALYTIC:
+            statement = check_sql(sql).statement
+            assert await _describe_and_fetch(conn, statement) == await _describe_and_fetch(
+                conn, sql
+            ), (sql, statement)
+    finally:
+        await conn.close()

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from citu.agents import sql_runner
-from citu.agents.sql_guard import SqlCheck
+from citu.agents.sql_guard import SqlCheck, SqlGuard
 from citu.agents.sql_runner import (
     QueryResult,
     SqlExecutionError,
@@ -199,7 +199,7 @@ async def test_read_only_transaction_is_second_guard(pool: asyncpg.Pool, stateme
 async def test_second_guard_with_check_sql_disabled(
     pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_runner, "check_sql", lambda sql: SqlCheck(True, "", sql))
+    monkeypatch.setattr(SqlGuard, "check_now", lambda self, sql: SqlCheck(True, "", sql))
     before = await _snapshot(pool)
     with pytest.raises(SqlExecutionError) as info:
         await run_read_only(pool, "UPDATE sales SET name = 'hacked' RETURNING id")

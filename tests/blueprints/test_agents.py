@@ -553,14 +553,12 @@ async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
     client, fake_llm, installed, services, monkeypatch
 ):
     # Second layer: with the parser check bypassed, the database itself refuses the write.
-    from citu.agents import sql_generation, sql_runner
-    from citu.agents.sql_guard import SqlCheck
+    from citu.agents.sql_guard import SqlCheck, SqlGuard
 
-    def no_guard(sql: str) -> SqlCheck:
+    def no_guard(self: SqlGuard, sql: str) -> SqlCheck:
         return SqlCheck(ok=True, statement=sql.strip().rstrip(";"))
 
-    monkeypatch.setattr(sql_generation, "check_sql", no_guard)
-    monkeypatch.setattr(sql_runner, "check_sql", no_guard)
+    monkeypatch.setattr(SqlGuard, "check_now", no_guard)
     script(
         fake_llm, sql="DELETE FROM bss_company RETURNING id;", repairs=["DELETE FROM bss_company;"]
     )

@@ -26,6 +26,7 @@ from citu.agents.llm_text import current_question, markdown_table, visible_text
 from citu.agents.prompts import prompt
 from citu.agents.protocols import RetrieverLike
 from citu.agents.sql_generation import SqlGenerator
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.sql_runner import SqlExecutionError, UnsafeSqlError, run_read_only
 from citu.errors import ApiError
 from citu.settings import Settings
@@ -75,12 +76,13 @@ class AskAgent:
         retriever: RetrieverLike,
         business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
+        guard: SqlGuard | None = None,
     ) -> None:
         self.llm = llm
         self.settings = settings
         self.business_db = business_db
         self.classifier = QuestionClassifier(llm)
-        self.sql = SqlGenerator(llm, retriever, business_db, settings)
+        self.sql = SqlGenerator(llm, retriever, business_db, settings, guard)
         self.graph = self._build()
 
     def _build(self) -> Any:
@@ -222,6 +224,7 @@ class AskAgent:
                 state["sql"] or "",
                 max_rows=settings.api_max_return_rows,
                 timeout_ms=settings.business_statement_timeout_ms,
+                guard=self.sql.guard,
             )
         except UnsafeSqlError as exc:
             return self._execution_failed(f"SQL执行失败: {exc.reason}")

@@ -19,6 +19,7 @@ import asyncpg
 from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.sql_runner import (
     QueryResult,
     SqlExecutionError,
@@ -85,11 +86,13 @@ class DirectAsk:
         business_db: Callable[[], asyncpg.Pool],
         training: TrainingSink,
         settings: Settings,
+        guard: SqlGuard | None = None,
     ) -> None:
         self.agent = agent
         self.business_db = business_db
         self.training = training
         self.settings = settings
+        self.guard = guard or SqlGuard.from_settings(settings)
         self.cache = AnswerCache(settings.ask_cache_ttl, settings.ask_cache_max_entries)
 
     async def _answer(self, question: str, suffix: str) -> _Answer | dict[str, Any]:
@@ -125,6 +128,7 @@ class DirectAsk:
             sql,
             max_rows=self.settings.api_max_return_rows,
             timeout_ms=self.settings.business_statement_timeout_ms,
+            guard=self.guard,
         )
 
     @staticmethod

@@ -25,7 +25,7 @@ from citu.agents.llm_text import (
 )
 from citu.agents.prompts import prompt
 from citu.agents.protocols import RetrievedContextLike, RetrieverLike
-from citu.agents.sql_guard import check_sql
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.sql_runner import SqlError, explain_sql, run_read_only
 from citu.settings import Settings
 
@@ -57,11 +57,13 @@ class SqlGenerator:
         retriever: RetrieverLike,
         business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
+        guard: SqlGuard | None = None,
     ) -> None:
         self.llm = llm
         self.retriever = retriever
         self.business_db = business_db  # raises a 503 when the business database is down
         self.settings = settings
+        self.guard = guard or SqlGuard.from_settings(settings)
 
     async def generate(self, question: str) -> SqlGeneration:
         context = await self.retriever.retrieve(question)
@@ -84,7 +86,7 @@ class SqlGenerator:
     async def validate(self, sql: str) -> SqlGeneration:
         """Guard, then EXPLAIN; on a database error let the LLM repair the SQL a few times."""
         result = SqlGeneration(sql=sql)
-        check = check_sql(sql)
+        check = await self.guard.check(sql)
         if not check.ok:
             log.warning("generated SQL refused (%s): %s", check.reason, sql)
             result.failure = f"不允许的操作: {check.reason}。本系统只支持查询操作(SELECT)。"
@@ -110,7 +112,7 @@ class SqlGenerator:
                 error = "LLM返回空响应"
                 continue
             sql = candidate
-            check = check_sql(sql)
+            check = await self.guard.check(sql)
             error = check.reason if not check.ok else await self._explain(sql)
             if error is None:
                 result.repair_success = True
@@ -137,6 +139,7 @@ class SqlGenerator:
                 sql,
                 max_rows=self.settings.summary_max_rows,
                 timeout_ms=self.settings.business_statement_timeout_ms,
+                guard=self.guard,
             )
         except SqlError as exc:
             log.info("intermediate SQL failed: %s", exc)
@@ -148,7 +151,10 @@ class SqlGenerator:
 
     async def _explain(self, sql: str) -> str | None:
         return await explain_sql(
-            self.business_db(), sql, timeout_ms=self.settings.business_statement_timeout_ms
+            self.business_db(),
+            sql,
+            timeout_ms=self.settings.business_statement_timeout_ms,
+            guard=self.guard,
         )
 
     def build_messages(

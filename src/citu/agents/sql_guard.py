@@ -1,225 +1,429 @@
-"""Static safety check for SQL that an LLM or a client wants to run on the business database.
+"""Allow-list check of SQL that a client or an LLM wants to run on the business database.
 
-This is the first of two layers: the runner (``sql_runner``) additionally executes inside a
-READ ONLY transaction with a statement timeout, over the extended protocol (one statement only).
-A first-keyword check is not enough, so the whole sqlglot tree is inspected.
+What runs is what was checked: the SQL sent to PostgreSQL is regenerated from the checked
+sqlglot tree (no comments, no escapes, none of the client's text), so a construct that
+sqlglot reads differently from PostgreSQL cannot smuggle anything past the check.
+
+The check is an allow-list at every level: one query at the top (SELECT, WITH ... SELECT,
+set operations, VALUES); every tree node of a known, harmless class (an unknown class, e.g.
+from a newer sqlglot, is refused); every function a listed PostgreSQL built-in, checked by
+its real name; every cast target an ordinary type; no system schema or catalog.
+
+Work is bounded before sqlglot sees the text: a byte cap and a linear scan that caps
+parenthesis and comment nesting and refuses Unicode-escape forms. ``SqlGuard.check`` runs the
+parse and the walk in a worker thread so a large statement never stalls the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import TokenType
 
-__all__ = ["SqlCheck", "check_sql"]
+from citu.agents.sql_functions import ALLOWED_FUNCTIONS
+
+if TYPE_CHECKING:
+    from citu.settings import Settings
+
+__all__ = ["SqlCheck", "SqlGuard", "check_sql", "default_guard"]
 
 MSG_EMPTY = "SQL 语句为空"
 MSG_SINGLE_READ = "只允许执行单条只读查询语句"
 MSG_MULTI = "只允许执行单条只读查询语句，检测到多条语句"
+MSG_UNICODE_ESCAPE = "不支持 Unicode 转义写法（U&'…'、U&\"…\"、UESCAPE）"
+MSG_E_STRING = "不支持带反斜杠转义的 E'…' 字符串，请改用普通字符串（如需特殊字符可用 chr()）"
+MSG_NUL = "SQL 中不允许包含 NUL 字符"
+MSG_UNTERMINATED = "SQL 中有未闭合的字符串、标识符或注释"
+MSG_PARAMETER = "SQL 中不允许包含参数占位符"
+MSG_NESTED_COMMENT = "不支持嵌套的块注释（/* /* … */ */）"
+MSG_TOO_COMPLEX = "SQL 结构过于复杂，拒绝解析"
+MSG_INTO = "禁止使用 SELECT ... INTO 创建表"
 
-# Statements that change data (also refused when nested in a CTE).
-_WRITE_NODES: dict[type[exp.Expression], str] = {
-    exp.Insert: "INSERT",
-    exp.Update: "UPDATE",
-    exp.Delete: "DELETE",
-    exp.Merge: "MERGE",
-    exp.TruncateTable: "TRUNCATE",
-    exp.Copy: "COPY",
+DEFAULT_MAX_BYTES = 64 * 1024
+DEFAULT_MAX_DEPTH = 32  # sqlglot's recursion runs out near 45 nested parentheses
+# Parsing costs tens of microseconds per token in pure Python: this bounds one check's CPU.
+DEFAULT_MAX_TOKENS = 10_000
+
+# Messages for the statement classes people actually try; any other class gets a generic one.
+_NAMED_REFUSALS: dict[type[exp.Expression], str] = {
+    exp.Insert: "检测到写操作: INSERT",
+    exp.Update: "检测到写操作: UPDATE",
+    exp.Delete: "检测到写操作: DELETE",
+    exp.Merge: "检测到写操作: MERGE",
+    exp.TruncateTable: "检测到写操作: TRUNCATE",
+    exp.Copy: "检测到写操作: COPY",
+    exp.Create: "禁止执行非查询语句: CREATE",
+    exp.Drop: "禁止执行非查询语句: DROP",
+    exp.Alter: "禁止执行非查询语句: ALTER",
+    exp.Grant: "禁止执行非查询语句: GRANT",
+    exp.Revoke: "禁止执行非查询语句: REVOKE",
+    exp.Set: "禁止执行非查询语句: SET",
+    exp.Into: MSG_INTO,
+    exp.Parameter: MSG_PARAMETER,
+    exp.Placeholder: MSG_PARAMETER,
 }
 
-# DDL / DCL / session / transaction control and other non-query statements sqlglot knows.
-_STATEMENT_NODES: dict[type[exp.Expression], str] = {
-    exp.Create: "CREATE",
-    exp.Drop: "DROP",
-    exp.Alter: "ALTER",
-    exp.Grant: "GRANT",
-    exp.Revoke: "REVOKE",
-    exp.Comment: "COMMENT",
-    exp.Refresh: "REFRESH",
-    exp.Analyze: "ANALYZE",
-    exp.Transaction: "BEGIN",
-    exp.Commit: "COMMIT",
-    exp.Rollback: "ROLLBACK",
-    exp.Set: "SET",
-    exp.Use: "USE",
-    exp.Pragma: "PRAGMA",
-    exp.Kill: "KILL",
-    exp.Cache: "CACHE",
-    exp.Uncache: "UNCACHE",
-    exp.LoadData: "LOAD DATA",
-    exp.Declare: "DECLARE",
-    exp.Execute: "EXECUTE",
-    exp.Describe: "DESCRIBE",
-    exp.Show: "SHOW",
-}
-
-# Functions with side effects, that sleep/lock, touch the server's files, open other connections
-# or execute SQL text of their own (which the guard cannot see). Matched case-insensitively.
-_DENY_FUNCTIONS = frozenset(
+# Every sqlglot node class a checked query may contain. Anonymous, Table, DataType, Var,
+# Literal and Dot get a closer look in ``_check_node``.
+_ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(
     {
-        "set_config",
-        "nextval",
-        "setval",
-        "pg_notify",
-        "pg_terminate_backend",
-        "pg_cancel_backend",
-        "pg_reload_conf",
-        "pg_rotate_logfile",
-        "pg_promote",
-        "pg_switch_wal",
-        "pg_start_backup",
-        "pg_stop_backup",
-        "pg_log_backend_memory_contexts",
-        "pg_import_system_collations",
-        "pg_truncate_visibility_map",
-        "pg_stat_file",
-        "pg_logdir_ls",
-        "pg_prewarm",
-        "pg_stat_statements_reset",
-        "gin_clean_pending_list",
-        "loread",
-        "lowrite",
-        "ts_stat",  # runs the SQL text passed as argument
-        "ts_rewrite",  # the two-argument form runs a query
+        # query structure
+        exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery,
+        exp.With, exp.CTE, exp.TableAlias, exp.From, exp.Join, exp.Where, exp.Group,
+        exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.Offset, exp.Fetch,
+        exp.LimitOptions, exp.Distinct, exp.Window, exp.WindowSpec, exp.Lateral, exp.Table,
+        exp.Tuple, exp.Alias, exp.Column, exp.Identifier, exp.Star, exp.Filter,
+        exp.WithinGroup, exp.GroupingSets, exp.Rollup, exp.Cube,
+        # operators and predicates
+        exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Neg, exp.Not, exp.And, exp.Or,
+        exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
+        exp.Is, exp.In, exp.Between, exp.Like, exp.ILike, exp.SimilarTo, exp.RegexpLike,
+        exp.RegexpILike, exp.Escape, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Pow,
+        exp.BitwiseAnd, exp.BitwiseOr, exp.BitwiseXor, exp.BitwiseNot,
+        exp.BitwiseLeftShift, exp.BitwiseRightShift, exp.DPipe, exp.Any, exp.All,
+        exp.Exists, exp.Bracket, exp.Slice, exp.Array, exp.Unnest, exp.AtTimeZone, exp.Collate,
+        exp.Case, exp.If, exp.Kwarg,
+        # syntax forms sqlglot keeps as typed nodes (ordinary calls stay Anonymous)
+        exp.Anonymous, exp.Dot, exp.Cast, exp.DataType, exp.DataTypeParam, exp.Interval,
+        exp.Var, exp.Extract, exp.Substring, exp.Trim, exp.StrPosition, exp.Overlay,
+        exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentTime, exp.Localtimestamp,
+        exp.Localtime,
+        # JSON and array operators
+        exp.JSONExtract, exp.JSONExtractScalar, exp.JSONBExtract, exp.JSONBExtractScalar,
+        exp.JSONPath, exp.JSONPathKey, exp.JSONPathRoot, exp.JSONPathSubscript,
+        exp.JSONBContains, exp.JSONBContainsTopKey, exp.JSONBContainsAnyTopKeys,
+        exp.JSONBContainsAllTopKeys, exp.ArrayContainsAll, exp.ArrayContainedBy,
+        exp.ArrayOverlaps,
     }
-)
-_DENY_PREFIXES = (
-    "pg_sleep",
-    "pg_read_",
-    "pg_ls_",
-    "pg_file_",
-    "pg_advisory",
-    "pg_try_advisory",
-    "pg_create_",
-    "pg_drop_replication",
-    "pg_copy_",
-    "pg_replication_",
-    "pg_logical_",
-    "pg_stat_reset",
-    "pg_wal_replay_",
-    "pg_backup_",
-    "lo_",
-    "dblink",
-    "query_to_",
-    "cursor_to_",
-    "table_to_xml",
-    "schema_to_xml",
-    "database_to_xml",
-    "brin_",
-)
+)  # fmt: skip
 
-# Catalogs holding password hashes, FDW credentials or server configuration.
-_DENY_TABLES = frozenset(
-    {
-        "pg_authid",
-        "pg_shadow",
-        "pg_user_mapping",
-        "pg_user_mappings",
-        "pg_hba_file_rules",
-        "pg_ident_file_mappings",
-        "pg_file_settings",
-        "pg_largeobject",
-        "pg_statistic",
-    }
-)
+_TOP_LEVEL = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Cast targets: ordinary value types only.
+_ALLOWED_TYPES = frozenset(
+    exp.DataType.Type[name]
+    for name in (
+        "SMALLINT", "INT", "BIGINT", "DECIMAL", "DOUBLE", "FLOAT", "MONEY", "TEXT", "VARCHAR",
+        "CHAR", "BPCHAR", "BOOLEAN", "DATE", "TIME", "TIMETZ", "TIMESTAMP", "TIMESTAMPTZ",
+        "INTERVAL", "JSON", "JSONB", "UUID", "VARBINARY", "ARRAY",
+    )
+)  # fmt: skip
+
+# System schemas and catalogs: catalog contents, server files and settings live there.
+_SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
+_STEPS_PER_TOKEN = 20
+_STEPS_BASE = 1000
+
+_NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_ ]*")
+
+
+class _Dialect(Postgres):
+    """PostgreSQL as sqlglot reads it, except that ordinary function calls stay
+    ``exp.Anonymous``: exact name for the allow-list, exact call when regenerated."""
+
+    class Parser(Postgres.Parser):
+        FUNCTIONS: dict = {}
+        # Only calls with syntax of their own (CAST(x AS t), EXTRACT(f FROM x) ...).
+        FUNCTION_PARSERS = {
+            name: parse
+            for name, parse in Postgres.Parser.FUNCTION_PARSERS.items()
+            if name in {"CAST", "EXTRACT", "SUBSTRING", "TRIM", "POSITION", "OVERLAY"}
+        }
+
+        # sqlglot backtracks, exponentially on some inputs (nested ARRAY[...] doubles the work
+        # per level), and a thread cannot be interrupted: parsing gets a budget of token
+        # steps. Ordinary queries take under two steps per token.
+        def parse(self, raw_tokens: list, sql: str | None = None) -> list:
+            self._guard_budget = _STEPS_PER_TOKEN * len(raw_tokens) + _STEPS_BASE
+            return super().parse(raw_tokens, sql)
+
+        def _advance(self, times: int = 1) -> None:
+            self._guard_budget -= 1
+            if self._guard_budget < 0:
+                raise _Refused(MSG_TOO_COMPLEX)
+            super()._advance(times)
+
+    class Generator(Postgres.Generator):
+        TRANSFORMS = {
+            **Postgres.Generator.TRANSFORMS,
+            # sqlglot writes CURRENT_TIME(), which PostgreSQL does not accept.
+            # sqlglot writes x ^ y as POWER(x, y), which would read back as a different node.
+            exp.Pow: lambda self, e: self.binary(e, "^"),
+            exp.CurrentTime: lambda self, e: (
+                f"CURRENT_TIME({self.sql(e, 'this')})" if e.this else "CURRENT_TIME"
+            ),
+        }
 
 
 @dataclass(frozen=True)
 class SqlCheck:
+    """The verdict: ``statement`` is the regenerated SQL to run, set only when ``ok``."""
+
     ok: bool
     reason: str = ""
     statement: str = ""
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _refuse(reason: str) -> SqlCheck:
     return SqlCheck(ok=False, reason=reason, statement="")
 
 
-def _is_denied_function(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in _DENY_FUNCTIONS or lowered.startswith(_DENY_PREFIXES)
+# --- the linear pre-scan ------------------------------------------------------------------
+
+_SCAN = re.compile(
+    r"""--|/\*|(?<![\w$])[uU]&['"]|(?<![\w$])[eE]'|['"()\[\]\x00]|(?<![\w$])\$|"""
+    r"""(?<![\w$])[uU][eE][sS][cC][aA][pP][eE](?![\w$])"""
+)
+_COMMENT_MARK = re.compile(r"/\*|\*/")
+_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 
 
-def _function_names(node: exp.Func) -> list[str]:
-    if isinstance(node, exp.Anonymous):
-        return [node.name]
-    # Typed functions: check every name sqlglot maps to this class.
-    return [n for n in node.sql_names()]
+def _skip_quoted(sql: str, start: int, quote: str) -> int:
+    """Index after the literal whose opening ``quote`` is at ``start`` (doubled quotes escape)."""
+    pos = start + 1
+    while True:
+        end = sql.find(quote, pos)
+        if end < 0:
+            raise _Refused(MSG_UNTERMINATED)
+        if sql.startswith(quote, end + 1):
+            pos = end + 2
+            continue
+        return end + 1
 
 
-def _inspect(tree: exp.Expression) -> str | None:
-    """Return a refusal reason for the first forbidden construct anywhere in the tree."""
-    for node in tree.walk():
-        for cls, keyword in _WRITE_NODES.items():
-            if isinstance(node, cls):
-                return f"检测到写操作: {keyword}"
-        if isinstance(node, exp.Command):
-            keyword = str(node.this or "").split(maxsplit=1)[0].upper() or "UNKNOWN"
-            return f"不支持的语句类型: {keyword}"
-        for cls, keyword in _STATEMENT_NODES.items():
-            if isinstance(node, cls):
-                return f"禁止执行非查询语句: {keyword}"
-        if isinstance(node, (exp.DML, exp.DDL)):  # catch-all for classes added by sqlglot later
-            return f"禁止执行非查询语句: {type(node).__name__.upper()}"
-        if isinstance(node, exp.Into):
-            return "禁止使用 SELECT ... INTO 创建表"
-        if isinstance(node, exp.Lock):
-            return f"禁止使用行锁: {node.sql(dialect='postgres')}"
-        if isinstance(node, (exp.Parameter, exp.Placeholder)):
-            return "SQL 中不允许包含参数占位符"
-        if isinstance(node, exp.Func):
-            for name in _function_names(node):
-                if _is_denied_function(name):
-                    return f"禁止调用函数: {name.lower()}"
-        if isinstance(node, exp.Table) and node.name.lower() in _DENY_TABLES:
-            return f"禁止访问系统表: {node.name.lower()}"
-    return None
+def _skip_comment(sql: str, start: int) -> int:
+    """Index after the comment opened at ``start``. PostgreSQL nests block comments and sqlglot
+    does not, so the two would disagree on where one ends: nesting is refused."""
+    mark = _COMMENT_MARK.search(sql, start + 2)
+    if mark is None:
+        raise _Refused(MSG_UNTERMINATED)
+    if mark.group() == "/*":
+        raise _Refused(MSG_NESTED_COMMENT)
+    return mark.end()
 
 
-def _statement_text(sql: str) -> str | None:
-    """Original text of the statement, without surrounding comments and semicolons.
+def prescan(sql: str, max_depth: int) -> None:
+    """Raise ``_Refused`` for what must never reach the parser; linear in ``len(sql)``.
 
-    The original text is executed rather than sqlglot's regenerated SQL, because regeneration
-    changes semantics in places (e.g. date_part() becomes EXTRACT(), which returns numeric
-    instead of double precision; 0x1F becomes a byte string). sqlglot's lexer follows
-    PostgreSQL (nested comments, dollar quotes, standard strings), and the runner's extended
-    protocol refuses a second statement anyway.
+    Follows PostgreSQL's lexer for comments (nested), strings, quoted identifiers and dollar
+    quotes, so that parentheses inside them are not counted and escapes are found in code only.
     """
-    tokens = [t for t in Postgres().tokenize(sql) if t.token_type != TokenType.SEMICOLON]
-    if not tokens:
-        return None
-    return sql[tokens[0].start : tokens[-1].end + 1]
+    depth, pos = 0, 0
+    while (match := _SCAN.search(sql, pos)) is not None:
+        token, start = match.group(), match.start()
+        pos = match.end()
+        if token == "--":
+            newline = sql.find("\n", pos)
+            pos = len(sql) if newline < 0 else newline + 1
+        elif token == "/*":
+            pos = _skip_comment(sql, start)
+        elif token[0] in "uU" and len(token) > 1:
+            raise _Refused(MSG_UNICODE_ESCAPE)
+        elif token in ("'", '"'):
+            pos = _skip_quoted(sql, start, token)
+        elif token[0] in "eE":
+            pos = _skip_quoted(sql, start + 1, "'")
+            if "\\" in sql[start:pos]:
+                raise _Refused(MSG_E_STRING)
+        elif token == "$":
+            tag = _DOLLAR_TAG.match(sql, start)
+            if tag is not None:  # "$1" (a parameter) is left to the parser, which refuses it
+                end = sql.find(tag.group(), tag.end())
+                if end < 0:
+                    raise _Refused(MSG_UNTERMINATED)
+                pos = end + len(tag.group())
+        elif token in "([":
+            depth += 1
+            if depth > max_depth:
+                raise _Refused(f"SQL 嵌套过深（括号嵌套超过 {max_depth} 层）")
+        elif token in ")]":
+            depth -= 1
+        else:  # NUL
+            raise _Refused(MSG_NUL)
+
+
+# --- the tree check -----------------------------------------------------------------------
+
+
+class SqlGuard:
+    """The allow-list SQL check, configured once from settings and shared by every caller."""
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        extra_functions: Iterable[str] = (),
+        allowed_relations: Iterable[str] = (),
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.max_tokens = max_tokens
+        self.functions = ALLOWED_FUNCTIONS | {n.strip().lower() for n in extra_functions if n}
+        # "schema.table" or "table", lower-case: system relations a deployment allows.
+        self.allowed_relations = frozenset(n.strip().lower() for n in allowed_relations if n)
+        self._dialect = _Dialect()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SqlGuard:
+        return cls(
+            max_bytes=settings.sql_max_bytes,
+            max_depth=settings.sql_max_depth,
+            max_tokens=settings.sql_max_tokens,
+            extra_functions=settings.sql_extra_functions.split(","),
+            allowed_relations=settings.sql_allowed_system_relations.split(","),
+        )
+
+    async def check(self, sql: str) -> SqlCheck:
+        """``check_now`` in a worker thread (parsing is CPU work); oversized text is refused
+        on the spot, without a thread."""
+        if len(sql) > self.max_bytes:  # characters <= bytes: surely too large
+            return _refuse(self._too_large(len(sql.encode("utf-8", "surrogatepass"))))
+        return await asyncio.to_thread(self.check_now, sql)
+
+    def check_now(self, sql: str) -> SqlCheck:
+        """The verdict, computed in the calling thread (CPU-bound for large statements)."""
+        try:
+            return SqlCheck(ok=True, statement=self._checked_statement(sql))
+        except _Refused as refusal:
+            return _refuse(refusal.reason)
+        except RecursionError:
+            return _refuse(f"SQL 嵌套过深（括号嵌套超过 {self.max_depth} 层）")
+        except SqlglotError as exc:
+            return _refuse(f"SQL 解析失败: {_first_line(exc)}")
+
+    def _too_large(self, size: int) -> str:
+        return f"SQL 过长（{size} 字节，上限 {self.max_bytes} 字节）"
+
+    def _checked_statement(self, sql: str) -> str:
+        if not sql or not sql.strip():
+            raise _Refused(MSG_EMPTY)
+        size = len(sql.encode("utf-8", "surrogatepass"))
+        if size > self.max_bytes:
+            raise _Refused(self._too_large(size))
+        prescan(sql, self.max_depth)
+        return self._regenerate(self._parse_one(sql))
+
+    def _parse_one(self, sql: str) -> exp.Expression:
+        tokens = self._dialect.tokenize(sql)
+        if len(tokens) > self.max_tokens:
+            raise _Refused(f"SQL 过于复杂（超过 {self.max_tokens} 个词法单元）")
+        parsed = self._dialect.parser().parse(tokens, sql)
+        statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
+        if not statements:
+            raise _Refused(MSG_EMPTY)
+        if len(statements) > 1:
+            raise _Refused(MSG_MULTI)
+        tree = statements[0]
+        # Dollar-quoted and E'' strings (the latter only without backslashes, see prescan) are
+        # sent as plain standard strings: no quoting form of the client's reaches the server.
+        for literal in list(tree.find_all(exp.RawString, exp.ByteString)):
+            literal.replace(exp.Literal.string(literal.name))
+        for node in tree.walk():
+            self._check_node(node)
+        if not isinstance(tree, _TOP_LEVEL):
+            raise _Refused(MSG_SINGLE_READ)
+        return tree
+
+    def _regenerate(self, tree: exp.Expression) -> str:
+        return tree.sql(dialect=self._dialect, comments=False, normalize_functions=False)
+
+    def _check_node(self, node: exp.Expression) -> None:
+        kind = type(node)
+        if kind is exp.Command:
+            keyword = str(node.this or "").split(maxsplit=1)[0].upper() or "UNKNOWN"
+            raise _Refused(f"不支持的语句类型: {keyword[:40]}")
+        if isinstance(node, exp.DataType) and (
+            kind is not exp.DataType or node.this not in _ALLOWED_TYPES
+        ):
+            # reg* types look names up in the catalogs; other types' input functions (xml,
+            # user-defined, pg_*) do more than read a value.
+            raise _Refused(f"不支持的类型转换: {node.sql(dialect=self._dialect)[:60]}")
+        if kind not in _ALLOWED_NODES:
+            raise _Refused(_NAMED_REFUSALS.get(kind) or _unsupported(node))
+        if kind is exp.Anonymous:
+            self._check_function(node)
+        elif kind is exp.Dot:
+            self._check_dot(node)
+        elif kind is exp.Table:
+            self._check_relation(node)
+        elif kind is exp.Var:
+            if not _WORD.fullmatch(node.name):
+                raise _Refused(f"不支持的 SQL 语法: {node.name[:40]}")
+        elif kind is exp.Literal and not node.is_string and not _NUMBER.fullmatch(node.this):
+            raise _Refused(f"不支持的数字写法: {node.this[:40]}")
+        elif kind is exp.Select and node.args.get("locks"):
+            raise _Refused("禁止使用行锁: " + node.args["locks"][0].sql(dialect=self._dialect))
+
+    def _check_function(self, node: exp.Anonymous) -> None:
+        name = node.this
+        if isinstance(name, exp.Identifier):
+            # A quoted name is exact; the allow-list holds the lower-case real names.
+            name = name.this if name.quoted else name.this.lower()
+        elif isinstance(name, str):
+            name = name.lower()
+        else:
+            raise _Refused(_unsupported(node))
+        if name not in self.functions:
+            raise _Refused(f"禁止调用函数: {name}")
+        node.set("this", name)  # regenerated exactly as PostgreSQL resolves it
+
+    def _check_dot(self, node: exp.Dot) -> None:
+        # Only "pg_catalog.<allowed function>(...)": a schema-qualified call elsewhere could
+        # reach any user-defined function.
+        schema, call = node.this, node.expression
+        if not isinstance(call, exp.Anonymous):
+            raise _Refused(_unsupported(node))
+        qualifier = schema.name.lower() if isinstance(schema, (exp.Column, exp.Identifier)) else ""
+        if qualifier != "pg_catalog" or (isinstance(schema, exp.Column) and schema.table):
+            raise _Refused(f"禁止调用带模式限定的函数: {node.sql(dialect=self._dialect)[:80]}")
+
+    def _check_relation(self, node: exp.Table) -> None:
+        if not isinstance(node.this, exp.Identifier):
+            return  # a function in FROM: its Anonymous node is checked on its own
+        if node.args.get("catalog"):
+            raise _Refused(f"不支持跨数据库访问: {node.sql(dialect=self._dialect)[:80]}")
+        name, schema = node.name.lower(), node.db.lower()
+        qualified = f"{schema}.{name}" if schema else name
+        system = schema in _SYSTEM_SCHEMAS or schema.startswith("pg_") or name.startswith("pg_")
+        if system and qualified not in self.allowed_relations:
+            raise _Refused(f"禁止访问系统表: {name if name.startswith('pg_') else qualified}")
+
+
+def _unsupported(node: exp.Expression) -> str:
+    return f"不支持的 SQL 语法: {type(node).__name__}"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _first_line(exc: Exception) -> str:
+    text = _ANSI.sub("", str(exc)).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+@cache
+def default_guard() -> SqlGuard:
+    """A guard with the default limits and lists, for callers not handed one."""
+    return SqlGuard()
 
 
 def check_sql(sql: str) -> SqlCheck:
-    """Accept exactly one read-only query (SELECT / set operation / WITH ... SELECT / VALUES)."""
-    if not sql or not sql.strip():
-        return _refuse(MSG_EMPTY)
-    try:
-        parsed = sqlglot.parse(sql, dialect="postgres")
-        text = _statement_text(sql)
-    except (SqlglotError, RecursionError) as exc:
-        detail = _ANSI.sub("", str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
-        return _refuse(f"SQL 解析失败: {detail[:200]}")
-
-    statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
-    if not statements or text is None:
-        return _refuse(MSG_EMPTY)
-    if len(statements) > 1:
-        return _refuse(MSG_MULTI)
-
-    tree = statements[0]
-    reason = _inspect(tree)
-    if reason:
-        return _refuse(reason)
-    # Allow-list the top level: sqlglot parses some statements (NOTIFY x, SAVEPOINT x) as an alias.
-    if not isinstance(tree, (exp.Query, exp.Values)):
-        return _refuse(MSG_SINGLE_READ)
-    return SqlCheck(ok=True, reason="", statement=text)
+    """The default guard's verdict, computed in the calling thread."""
+    return default_guard().check_now(sql)

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_guard import check_sql
+from citu.agents.sql_guard import SqlGuard, default_guard
 
 __all__ = [
     "QueryResult",
@@ -191,26 +191,34 @@ async def _execute(
 
 
 async def run_read_only(
-    conn_source: ConnSource, sql: str, *, max_rows: int = 1000, timeout_ms: int = 30000
+    conn_source: ConnSource,
+    sql: str,
+    *,
+    max_rows: int = 1000,
+    timeout_ms: int = 30000,
+    guard: SqlGuard | None = None,
 ) -> QueryResult:
-    """Check ``sql`` with the guard, then run it read-only with a timeout and a row cap.
+    """Check ``sql`` with the guard, then run the SQL regenerated from the checked tree
+    read-only with a timeout and a row cap.
 
     Raises UnsafeSqlError, SqlExecutionError or SqlTimeoutError (a SqlExecutionError).
     """
-    check = check_sql(sql)
+    check = await (guard or default_guard()).check(sql)
     if not check.ok:
         raise UnsafeSqlError(check.reason)
     return await _execute(conn_source, check.statement, max_rows=max_rows, timeout_ms=timeout_ms)
 
 
-async def explain_sql(conn_source: ConnSource, sql: str, *, timeout_ms: int = 30000) -> str | None:
+async def explain_sql(
+    conn_source: ConnSource, sql: str, *, timeout_ms: int = 30000, guard: SqlGuard | None = None
+) -> str | None:
     """Validate ``sql`` with EXPLAIN (plans, never executes): None when valid, else the problem.
 
     An unsafe statement returns the guard's reason instead of raising, so callers (LLM repair
     loops) treat every failure the same way: a text to show or to feed back.
     """
     _check_limits(0, timeout_ms)
-    check = check_sql(sql)
+    check = await (guard or default_guard()).check(sql)
     if not check.ok:
         return check.reason
     statement = check.statement

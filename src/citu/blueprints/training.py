@@ -24,7 +24,7 @@ from citu import responses as r
 from citu.errors import ApiError, BadRequest
 from citu.security import require_admin
 from citu.services import services
-from citu.training.models import KINDS, InvalidTrainingData, TrainingItem, parse_item
+from citu.training.models import KINDS, TrainingItem, parse_item
 from citu.training.questions import MSG_NO_LLM
 from citu.training.service import KEEP_STRATEGIES, ItemResult, TrainingService
 from citu.training.uploads import UploadRejected, parse_upload
@@ -197,13 +197,8 @@ async def create_training_data(data: CreateIn) -> Response:
     raws = data.data if isinstance(data.data, list) else [data.data]
     if len(raws) > limit:
         raise BadRequest(f"批量操作最大支持{limit}条记录", invalid_params=["data"])
-    entries: list[TrainingItem | str] = []
-    for raw in raws:
-        try:
-            entries.append(parse_item(raw))
-        except InvalidTrainingData as error:
-            entries.append(str(error))
     training = _training()
+    entries = await training.parse_many(raws)
     results = await training.train_batch(entries)
     items = [_result_json(res, e, raw) for res, e, raw in zip(results, entries, raws, strict=True)]
     ok = [res.stored for res in results if res.stored is not None]
@@ -407,7 +402,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
     training = _training()
     payload = {"training_data_type": "sql", "question": data.question, "sql": data.sql}
-    item = await training.with_question(parse_item(payload))
+    item = await training.with_question(await training.parse(payload))
     [stored] = await training.add_items([item])
     body = {
         "training_id": stored.id,

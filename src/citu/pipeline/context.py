@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from citu.agents.sql_guard import SqlGuard
 from citu.pipeline.files import TaskPaths
 from citu.pipeline.llm import PipelineLlm
 from citu.settings import Settings
@@ -36,7 +37,14 @@ class StepContext:
     backup_vector_tables: bool = False
     truncate_vector_tables: bool = False
     skip_training: bool = False
+    sql_guard: SqlGuard | None = None  # None: one built from ``settings``
     state: dict[str, Any] = field(default_factory=dict)  # handed from one step to the next
+
+    def guard(self) -> SqlGuard:
+        """The SQL guard that checks the pairs' SQL (the service's, or one from settings)."""
+        if self.sql_guard is None:
+            self.sql_guard = SqlGuard.from_settings(self.settings)
+        return self.sql_guard
 
     def flag(self, name: str, default: bool = True) -> bool:
         value = self.parameters.get(name, default)

@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from citu.agents.sql_guard import SqlGuard
 from citu.db.pools import open_business_pool
 from citu.logging.setup import redact
 from citu.pipeline.context import StepContext
@@ -124,8 +125,10 @@ class PipelineEngine:
         default_business_pool: asyncpg.Pool | None,
         vector_pool: asyncpg.Pool | None,
         trainer: Callable[[], Any],
+        sql_guard: SqlGuard | None = None,
     ) -> None:
         self.store = store
+        self.sql_guard = sql_guard
         self.paths = paths
         self.settings = settings
         self.llm = llm
@@ -258,6 +261,7 @@ class PipelineEngine:
             backup_vector_tables=training_step and options.backup_vector_tables,
             truncate_vector_tables=training_step and options.truncate_vector_tables,
             skip_training=training_step and options.skip_training,
+            sql_guard=self.sql_guard,
         )
 
     async def _business_pool(self, task: dict[str, Any], step: str) -> tuple[asyncpg.Pool, bool]:

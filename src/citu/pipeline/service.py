@@ -685,6 +685,7 @@ async def build_pipeline(services: Services) -> PipelineService:
         default_business_pool=services.business_db,
         vector_pool=services.db,
         trainer=lambda: services.components.get("training"),
+        sql_guard=services.sql_guard,
     )
     runner = PipelineRunner(
         store,

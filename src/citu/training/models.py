@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from citu.agents.sql_guard import check_sql
+from citu.agents.sql_guard import SqlGuard, default_guard
 from citu.errors import BadRequest
 
 Kind = Literal["sql", "error_sql", "ddl", "documentation"]
@@ -118,10 +118,11 @@ def kind_of_id(row_id: str) -> Kind | None:
     return None
 
 
-def training_sql_problem(sql: str) -> str | None:
+def training_sql_problem(sql: str, guard: SqlGuard | None = None) -> str | None:
     """Why ``sql`` may not be a training example, or None. Examples are replayed to the LLM,
-    whose SQL is executed, so only single read-only queries are accepted."""
-    check = check_sql(sql)
+    whose SQL is executed, so only queries the SQL guard accepts are. CPU work: call it off the
+    event loop (``TrainingService.parse``)."""
+    check = (guard or default_guard()).check_now(sql)
     if check.ok:
         return None
     first = sql.strip().split(maxsplit=1)[0].upper() if sql.strip() else ""
@@ -139,7 +140,7 @@ def _text(raw: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
-def parse_item(raw: Any) -> TrainingItem:
+def parse_item(raw: Any, guard: SqlGuard | None = None) -> TrainingItem:
     """Build an item from a create/update payload; raise ``InvalidTrainingData`` with the old
     service's messages. A ``sql`` item without question comes back with ``question=None``."""
     if not isinstance(raw, Mapping):
@@ -149,7 +150,7 @@ def parse_item(raw: Any) -> TrainingItem:
         sql = _text(raw, "sql")
         if sql is None:
             raise InvalidTrainingData("SQL字段是必需的", missing_params=["sql"])
-        problem = training_sql_problem(sql)
+        problem = training_sql_problem(sql, guard)
         if problem:
             raise InvalidTrainingData(problem, invalid_params=["sql"])
         return TrainingItem("sql", sql, _text(raw, "question"))
@@ -175,7 +176,9 @@ def parse_item(raw: Any) -> TrainingItem:
     )
 
 
-def question_sql_item(question: str | None, sql: str, kind: Kind = "sql") -> TrainingItem:
+def question_sql_item(
+    question: str | None, sql: str, kind: Kind = "sql", guard: SqlGuard | None = None
+) -> TrainingItem:
     """A validated question/SQL item for the service's ``add_*`` methods."""
     payload = {"training_data_type": kind, "question": question, "sql": sql}
-    return parse_item(payload)
+    return parse_item(payload, guard)

@@ -19,6 +19,7 @@ import asyncpg
 import numpy as np
 from langchain_openai import ChatOpenAI
 
+from citu.agents.sql_guard import SqlGuard
 from citu.errors import ApiError
 from citu.settings import Settings
 from citu.training.embedder import Embedder
@@ -69,15 +70,36 @@ class TrainingService:
         embedder: Embedder,
         settings: Settings,
         llm: ChatOpenAI | None = None,
+        guard: SqlGuard | None = None,
     ) -> None:
         self.pool = pool
         self.embedder = embedder
         self.settings = settings
         self.llm = llm
+        self.guard = guard or SqlGuard.from_settings(settings)
         self.store = VectorStore(pool, settings.embedding_dimension)
 
     async def setup(self) -> None:
         await self.store.setup()
+
+    async def parse(self, raw: Any) -> TrainingItem:
+        """``parse_item`` with this service's SQL guard, off the event loop (parsing SQL is CPU
+        work)."""
+        return await asyncio.to_thread(parse_item, raw, self.guard)
+
+    async def parse_many(self, raws: Sequence[Any]) -> list[TrainingItem | str]:
+        """Each payload's item, or the text of why it is invalid."""
+
+        def parse_all() -> list[TrainingItem | str]:
+            entries: list[TrainingItem | str] = []
+            for raw in raws:
+                try:
+                    entries.append(parse_item(raw, self.guard))
+                except InvalidTrainingData as error:
+                    entries.append(str(error))
+            return entries
+
+        return await asyncio.to_thread(parse_all)
 
     # ---- the interface other areas use ---------------------------------------------------
 
@@ -85,7 +107,8 @@ class TrainingService:
         self, question: str, sql: str, *, conn: asyncpg.Connection | None = None
     ) -> str:
         """Store a question/SQL example (collection ``sql``); the id, new or existing."""
-        return await self._add_one(question_sql_item(question, sql, "sql"), conn)
+        item = await asyncio.to_thread(question_sql_item, question, sql, "sql", self.guard)
+        return await self._add_one(item, conn)
 
     async def add_error_sql(
         self, question: str, sql: str, *, conn: asyncpg.Connection | None = None
@@ -227,7 +250,7 @@ class TrainingService:
         one transaction: a failure leaves the old record in place."""
         if not await self.store.exists(old_id):
             raise InvalidTrainingData(f"原始记录 {old_id} 不存在或删除失败", invalid_params=["id"])
-        item = await self.with_question(parse_item(payload))
+        item = await self.with_question(await self.parse(payload))
         # The new content may be the old row's own: embed it even though it is stored now.
         prepared = await self.prepare([item], embed_existing=True)
         async with self.pool.acquire() as conn, conn.transaction():

@@ -40,6 +40,7 @@ from citu.agents.react.history import ConversationViews
 from citu.agents.react.memory import ReactMemory
 from citu.agents.react.tools import ReactSqlTools
 from citu.agents.sql_generation import SqlGenerator
+from citu.agents.sql_guard import SqlGuard
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.react.agent")
@@ -120,14 +121,19 @@ class ReactAgent:
         retriever: RetrieverLike,
         business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
+        guard: SqlGuard | None = None,
     ) -> ReactAgent:
         """Open the checkpointer (pool + ``setup()``) and compile the graph, once per process.
 
         ``business_db`` returns the business pool or raises ServiceUnavailable.
         """
         memory = await ReactMemory.open(database_url, settings)
-        generator = SqlGenerator(llm, retriever, business_db, settings) if llm is not None else None
-        return cls(memory, llm, ReactSqlTools(generator, business_db, settings), settings)
+        guard = guard or SqlGuard.from_settings(settings)
+        generator = (
+            SqlGenerator(llm, retriever, business_db, settings, guard) if llm is not None else None
+        )
+        tools = ReactSqlTools(generator, business_db, settings, guard)
+        return cls(memory, llm, tools, settings)
 
     async def aclose(self) -> None:
         for task in list(self._turns):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from citu.agents.react import prompts
 from citu.agents.sql_generation import SqlGenerator
-from citu.agents.sql_guard import check_sql
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.sql_runner import SqlError, explain_sql, run_read_only
 from citu.errors import ServiceUnavailable
 from citu.settings import Settings
@@ -49,10 +49,12 @@ class ReactSqlTools:
         generator: SqlGenerator | None,
         business_db: Callable[[], asyncpg.Pool],
         settings: Settings,
+        guard: SqlGuard | None = None,
     ) -> None:
         self.generator = generator
         self.business_db = business_db
         self.settings = settings
+        self.guard = guard or SqlGuard.from_settings(settings)
 
     def tools(self) -> list[BaseTool]:
         return [
@@ -93,7 +95,7 @@ class ReactSqlTools:
         return f"Database query failed. Reason: {result.explanation or result.failure}"
 
     async def valid_sql(self, sql: str) -> str:
-        check = check_sql(sql)
+        check = await self.guard.check(sql)
         if not check.ok:
             return f"SQL验证失败：{check.reason}"
         try:
@@ -101,7 +103,7 @@ class ReactSqlTools:
         except ServiceUnavailable as error:
             return f"SQL验证失败：执行失败。详细错误：{error}"
         problem = await explain_sql(
-            pool, sql, timeout_ms=self.settings.business_statement_timeout_ms
+            pool, sql, timeout_ms=self.settings.business_statement_timeout_ms, guard=self.guard
         )
         if problem is None:
             return VALID_SQL_OK
@@ -123,6 +125,7 @@ class ReactSqlTools:
                 sql,
                 max_rows=self.settings.api_max_return_rows,
                 timeout_ms=self.settings.business_statement_timeout_ms,
+                guard=self.guard,
             )
         except (SqlError, ServiceUnavailable) as error:
             return _json({"status": "error", "error_message": str(error)}), None

@@ -89,7 +89,9 @@ async def _validate(ctx: StepContext, items: list[Item]) -> None:
         async with semaphore:
             started = time.monotonic()
             try:
-                item.error = await explain_sql(ctx.business_pool, item.sql, timeout_ms=timeout_ms)
+                item.error = await explain_sql(
+                    ctx.business_pool, item.sql, timeout_ms=timeout_ms, guard=ctx.guard()
+                )
             except (OSError, asyncpg.InterfaceError) as error:
                 raise StepError(f"数据库连接异常，无法继续验证: {error}") from error
             item.seconds = time.monotonic() - started
@@ -135,7 +137,9 @@ async def _repair(ctx: StepContext, failed: list[Item]) -> None:
                 candidate += ";"
             if candidate == item.sql:
                 continue
-            error = await explain_sql(ctx.business_pool, candidate, timeout_ms=timeout_ms)
+            error = await explain_sql(
+                ctx.business_pool, candidate, timeout_ms=timeout_ms, guard=ctx.guard()
+            )
             if error is None:
                 item.repaired_sql, item.sql, item.error = candidate, candidate, None
                 log.info("SQL修复成功: %s", item.question)
