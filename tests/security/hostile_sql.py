@@ -689,6 +689,7 @@ for name, sql in (
         "SELECT length(string_agg(repeat('x', 1000000), '')) FROM generate_series(1, 400)",
     ),
     ("ex_server_array_fill", "SELECT cardinality(array_fill(0, ARRAY[100000000]))"),
+    ("ex_server_format_width", "SELECT length(format('%*s', 300000000, 'x'))"),
 ):
     case(name, F, sql, ran_is_harm=False, must_refuse=False)
 
