@@ -628,7 +628,7 @@ case("ex_nested_comments", F, _nested_comments, heavy=True)
 case("ex_in_list", F, _big_in_list, heavy=True)
 case("ex_deep_parens", F, _deep_parens, heavy=True)
 case("ex_deep_json", F, _deep_json, heavy=True)
-case("ex_oversized", F, _oversized_select, heavy=True)
+case("ex_oversized", F, _oversized_select, heavy=True, ran_is_harm=False)
 case(
     "ex_nested_comments_small",
     F,

@@ -203,12 +203,17 @@ def _refused_by_guard(text: str) -> bool:
 # ---- the run ----------------------------------------------------------------------------
 
 
-async def _poll_health(client, lock: asyncio.Lock, stop: asyncio.Event, out: list[float]):
+async def _poll_health(
+    client, lock: asyncio.Lock, stop: asyncio.Event, out: list[float], current: list[str]
+):
+    """Time /health while cases run; each sample is charged to the case running at its start."""
     while not stop.is_set():
         async with lock:
+            case_id = current[0]
             started = time.perf_counter()
             await client.get("/health")
             out.append(time.perf_counter() - started)
+            current.append(f"{case_id}\t{out[-1]}")
         try:
             await asyncio.wait_for(stop.wait(), 0.2)
         except TimeoutError:
@@ -220,6 +225,7 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
     lock = asyncio.Lock()
     stop = asyncio.Event()
     health: list[float] = []
+    current: list[str] = [""]  # [running case id, then "id<TAB>latency" samples]
 
     # Calibrate: tables of citu's own database that an ordinary request of this path writes.
     before = await oracles._citu_tables()
@@ -228,7 +234,7 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
     oracles.citu_ignore = {t for t in after if after.get(t) != before.get(t)}
 
     results = []
-    poller = asyncio.create_task(_poll_health(client, lock, stop, health))
+    poller = asyncio.create_task(_poll_health(client, lock, stop, health, current))
     try:
         async with lock:
             baseline = await oracles.snapshot()
@@ -242,6 +248,7 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                 tripped.append("guard accepted oversized input (not sent)")
                 results.append(_result(case, "accepted", tripped, 0.0, False))
                 continue
+            current[0] = case.id
             rss_before = reset_peak_rss() if case.heavy else 0
             async with lock:
                 server_before = await oracles.reset_backend_peaks()
@@ -265,6 +272,13 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                     tripped.append(f"slow: {elapsed:.1f}s")
                 if case.heavy and peak_rss_kib() - rss_before > RSS_BOUND_KIB:
                     tripped.append(f"rss +{(peak_rss_kib() - rss_before) // 1024} MB")
+                stalls = [
+                    float(sample.split("\t")[1])
+                    for sample in current[1:]
+                    if sample.split("\t")[0] == case.id
+                ]
+                if stalls and max(stalls) > HEALTH_BOUND_S:
+                    tripped.append(f"/health took {max(stalls):.1f}s")
                 server_growth = await oracles.backend_peak_kib() - server_before
                 if server_growth > RSS_BOUND_KIB:
                     tripped.append(f"database backend rss +{server_growth // 1024} MB")
@@ -278,6 +292,7 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                 outcome = "guard"
             else:
                 outcome = f"http {status}"
+            current[0] = ""
             results.append(_result(case, outcome, tripped, elapsed, ran))
             results[-1]["guard_accepts"] = await asyncio.to_thread(guard_accepts, sql)
     finally:
