@@ -249,7 +249,7 @@ BYPASSES = [
     "SELECT * FROM otherdb.public.t",
     # escapes that make strings or identifiers mean something else
     "SELECT E'\\x41'",
-    "SELECT E'\\\\'",
+    "SELECT E'\\\\\\' || pg_sleep(1) || ''",
     # parser and PostgreSQL-lexer exhaustion (nested comments pinned a PostgreSQL core; nested
     # ARRAY[...] makes sqlglot backtrack exponentially)
     "SELECT 1 " + "/*" * 20_001 + "*/" * 20_001,
@@ -284,7 +284,8 @@ def test_refuses_bypasses_of_the_deny_list(sql: str) -> None:
         ("SELECT public.upper('x')", "禁止调用带模式限定的函数"),
         ("SELECT '1'::regclass", "不支持的类型转换"),
         ("SELECT * FROM information_schema.tables", "禁止访问系统表: information_schema.tables"),
-        ("SELECT E'a\\nb'", "不支持带反斜杠转义的 E'…' 字符串"),
+        ("SELECT E'a\\nb'", "E'…' 字符串只支持"),
+        ("SELECT j -> 'a\\b' FROM t", "SQL 中含反斜杠的字符串无法安全地重新生成"),
         ("SELECT " + "(" * 33 + "1" + ")" * 33, "SQL 嵌套过深"),
         ("SELECT 1 /* a /* b */ c */", "不支持嵌套的块注释"),
         ("SELECT " + "ARRAY[" * 12 + "1" + "]" * 12, "SQL 结构过于复杂"),
@@ -303,9 +304,25 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
     assert check_sql("SELECT " + "abs(" * 32 + "1" + ")" * 32).ok
 
 
-def test_escape_free_literals_are_regenerated_as_plain_strings() -> None:
-    result = check_sql("SELECT $$it's$$, $t$a$b$t$, E'plain', 'x\\y'")
-    assert result.statement == "SELECT 'it''s', 'a$b', 'plain', 'x\\y'"
+def test_literals_are_regenerated_in_one_quoting_form() -> None:
+    result = check_sql("SELECT $$it's$$, $t$a$b$t$, E'plain', 'x\\y', E'z\\\\'")
+    # A backslash is written as E'\\': read the same whatever standard_conforming_strings is.
+    assert result.statement == "SELECT 'it''s', 'a$b', 'plain', E'x\\\\y', E'z\\\\'"
+
+
+async def test_backslash_literals_survive_standard_conforming_strings_off(
+    business_db_url: str,
+) -> None:
+    # Read as standard strings: 'a\' and 'x, 1 AS y, z'. With the setting off and the text
+    # sent as written, PostgreSQL would read "a', " and then x, 1 AS y, z as code.
+    statement = check_sql("SELECT 'a\\' AS first, 'x, 1 AS y, z' AS second").statement
+    conn = await asyncpg.connect(business_db_url)
+    try:
+        await conn.execute("SET standard_conforming_strings = off")
+        row = await conn.fetchrow(statement)
+    finally:
+        await conn.close()
+    assert dict(row) == {"first": "a\\", "second": "x, 1 AS y, z"}
 
 
 def test_function_names_are_checked_by_their_real_name() -> None:

@@ -38,10 +38,11 @@ MSG_EMPTY = "SQL 语句为空"
 MSG_SINGLE_READ = "只允许执行单条只读查询语句"
 MSG_MULTI = "只允许执行单条只读查询语句，检测到多条语句"
 MSG_UNICODE_ESCAPE = "不支持 Unicode 转义写法（U&'…'、U&\"…\"、UESCAPE）"
-MSG_E_STRING = "不支持带反斜杠转义的 E'…' 字符串，请改用普通字符串（如需特殊字符可用 chr()）"
+MSG_E_STRING = "E'…' 字符串只支持 \\\\ 转义，请改用普通字符串（如需特殊字符可用 chr()）"
 MSG_NUL = "SQL 中不允许包含 NUL 字符"
 MSG_UNTERMINATED = "SQL 中有未闭合的字符串、标识符或注释"
 MSG_PARAMETER = "SQL 中不允许包含参数占位符"
+MSG_UNSAFE_LITERAL = "SQL 中含反斜杠的字符串无法安全地重新生成，请改写（如用 chr(92)）"
 MSG_NESTED_COMMENT = "不支持嵌套的块注释（/* /* … */ */）"
 MSG_TOO_COMPLEX = "SQL 结构过于复杂，拒绝解析"
 MSG_INTO = "禁止使用 SELECT ... INTO 创建表"
@@ -163,6 +164,15 @@ class _Dialect(Postgres):
             ),
         }
 
+        def literal_sql(self, expression: exp.Literal) -> str:
+            text = expression.this or ""
+            if expression.is_string and "\\" in text:
+                # E'' reads the same whatever standard_conforming_strings says; in a plain
+                # literal a backslash before a quote would end the string early when it is off.
+                escaped = text.replace("\\", "\\\\").replace("'", "''")
+                return f"E'{escaped}'"
+            return super().literal_sql(expression)
+
 
 @dataclass(frozen=True)
 class SqlCheck:
@@ -217,11 +227,13 @@ def _skip_comment(sql: str, start: int) -> int:
     return mark.end()
 
 
-def prescan(sql: str, max_depth: int) -> None:
+def prescan(sql: str, max_depth: int, *, regenerated: bool = False) -> None:
     """Raise ``_Refused`` for what must never reach the parser; linear in ``len(sql)``.
 
-    Follows PostgreSQL's lexer for comments (nested), strings, quoted identifiers and dollar
-    quotes, so that parentheses inside them are not counted and escapes are found in code only.
+    Follows PostgreSQL's lexer for comments, strings, quoted identifiers and dollar quotes, so
+    that parentheses inside them are not counted and escapes are found in code only. With
+    ``regenerated``, checks citu's own output instead: a backslash in a plain literal would
+    end the string early if standard_conforming_strings were off.
     """
     depth, pos = 0, 0
     while (match := _SCAN.search(sql, pos)) is not None:
@@ -236,9 +248,13 @@ def prescan(sql: str, max_depth: int) -> None:
             raise _Refused(MSG_UNICODE_ESCAPE)
         elif token in ("'", '"'):
             pos = _skip_quoted(sql, start, token)
+            if regenerated and token == "'" and "\\" in sql[start:pos]:
+                raise _Refused(MSG_UNSAFE_LITERAL)
         elif token[0] in "eE":
             pos = _skip_quoted(sql, start + 1, "'")
-            if "\\" in sql[start:pos]:
+            # Only doubled backslashes (one literal backslash each, never escaping a quote):
+            # sqlglot does not decode the other escapes as PostgreSQL does.
+            if "\\" in sql[start:pos].replace("\\\\", ""):
                 raise _Refused(MSG_E_STRING)
         elif token == "$":
             tag = _DOLLAR_TAG.match(sql, start)
@@ -290,11 +306,20 @@ class SqlGuard:
             allowed_relations=settings.sql_allowed_system_relations.split(","),
         )
 
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest JSON request body that can carry an acceptable statement (JSON may
+        escape one byte of SQL as six characters): a larger body need not be read."""
+        return 6 * self.max_bytes + 4096
+
+    def body_too_large(self, body_bytes: int) -> str:
+        return f"SQL 过长（请求体 {body_bytes} 字节，SQL 上限 {self.max_bytes} 字节）"
+
     async def check(self, sql: str) -> SqlCheck:
         """``check_now`` in a worker thread (parsing is CPU work); oversized text is refused
         on the spot, without a thread."""
         if len(sql) > self.max_bytes:  # characters <= bytes: surely too large
-            return _refuse(self._too_large(len(sql.encode("utf-8", "surrogatepass"))))
+            return _refuse(f"SQL 过长（{len(sql)} 个字符，上限 {self.max_bytes} 字节）")
         return await asyncio.to_thread(self.check_now, sql)
 
     def check_now(self, sql: str) -> SqlCheck:
@@ -318,7 +343,9 @@ class SqlGuard:
         if size > self.max_bytes:
             raise _Refused(self._too_large(size))
         prescan(sql, self.max_depth)
-        return self._regenerate(self._parse_one(sql))
+        statement = self._regenerate(self._parse_one(sql))
+        prescan(statement, max_depth=len(statement), regenerated=True)
+        return statement
 
     def _parse_one(self, sql: str) -> exp.Expression:
         tokens = self._dialect.tokenize(sql)
@@ -333,8 +360,10 @@ class SqlGuard:
         tree = statements[0]
         # Dollar-quoted and E'' strings (the latter only without backslashes, see prescan) are
         # sent as plain standard strings: no quoting form of the client's reaches the server.
-        for literal in list(tree.find_all(exp.RawString, exp.ByteString)):
+        for literal in list(tree.find_all(exp.RawString)):
             literal.replace(exp.Literal.string(literal.name))
+        for literal in list(tree.find_all(exp.ByteString)):  # E'...': sqlglot keeps \\ raw
+            literal.replace(exp.Literal.string(literal.name.replace("\\\\", "\\")))
         for node in tree.walk():
             self._check_node(node)
         if not isinstance(tree, _TOP_LEVEL):

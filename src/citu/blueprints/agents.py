@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
 from pydantic import BaseModel
-from quart import Blueprint, Response
+from quart import Blueprint, Response, request
 from quart_schema import validate_querystring, validate_request
 
 from citu import responses as r
@@ -107,7 +111,26 @@ async def ask_cached(data: AskIn):
     return r.reply(await _direct().ask_cached(question, user_id))
 
 
+def _refuse_oversized_sql(
+    handler: Callable[..., Awaitable[Response]],
+) -> Callable[..., Awaitable[Response]]:
+    """A body too large to carry an acceptable statement is refused unread: reading and
+    decoding megabytes of JSON would hold the event loop."""
+
+    @wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Response:
+        guard = services().sql_guard
+        size = request.content_length
+        if size is not None and size > guard.max_body_bytes:
+            reason = guard.body_too_large(size)
+            return r.reply(r.validation_failed_response(f"SQL安全检查未通过: {reason}"))
+        return await handler(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.post("/api/v0/citu_run_sql")
+@_refuse_oversized_sql
 @validate_request(RunSqlIn)
 async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""
