@@ -137,6 +137,7 @@ class Oracles:
         self.keep_path.write_text("keep\n")
         os.chmod(self.keep_path, 0o666)
         self.watch = await asyncpg.connect(self.business_url)
+        self.citu = await asyncpg.connect(self.citu_url)
         await self.watch.add_listener(self.chan, self._on_notify)
         await self._open_canary()
 
@@ -268,23 +269,19 @@ class Oracles:
         return sorted(set(rows))
 
     async def _citu_tables(self) -> dict[str, int]:
-        conn = await asyncpg.connect(self.citu_url)
-        try:
-            names = [
-                r[0]
-                for r in await conn.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-                )
-            ]
-            counts = {}
-            for name in names:
-                if name in self.citu_ignore:
-                    counts[name] = -1
-                    continue
-                counts[name] = await conn.fetchval(f'SELECT count(*) FROM "{name}"')
-            return counts
-        finally:
-            await conn.close()
+        names = [
+            r[0]
+            for r in await self.citu.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        counts = {}
+        for name in names:
+            if name in self.citu_ignore:
+                counts[name] = -1
+                continue
+            counts[name] = await self.citu.fetchval(f'SELECT count(*) FROM "{name}"')
+        return counts
 
     @staticmethod
     def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -362,14 +359,10 @@ class Oracles:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
             pass
         await self._open_canary()
-        citu = await asyncpg.connect(self.citu_url)
-        try:
-            await citu.execute("DROP TABLE IF EXISTS hostile_pwned")
-        finally:
-            await citu.close()
+        await self.citu.execute("DROP TABLE IF EXISTS hostile_pwned")
 
     async def close(self) -> None:
-        for conn in (self.watch, self.canary):
+        for conn in (self.watch, self.canary, self.citu):
             try:
                 await conn.close(timeout=2)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):

@@ -36,7 +36,7 @@ from security.hostile_oracles import (
 )
 from security.hostile_sql import CASES, Case
 
-STATEMENT_TIMEOUT_MS = 3_000
+STATEMENT_TIMEOUT_MS = 1_500
 REQUEST_BOUND_S = 25.0  # EXPLAIN, two repairs and the run, each under the statement timeout
 HEALTH_BOUND_S = 2.0  # a busy two-core machine; the benchmark holds the real target
 RSS_BOUND_KIB = 256 * 1024
