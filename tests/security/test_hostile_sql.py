@@ -90,8 +90,9 @@ def guard_accepts(sql: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def business_db_url():
-    """A business database of this module's own (the cases create extensions and canaries)."""
+def hostile_business_url():
+    """A business database of this module's own (the cases create extensions and canaries),
+    reached as the superuser ``postgres``."""
     name = f"citu_hostile_{uuid.uuid4().hex[:10]}"
     url = with_database(BUSINESS_ADMIN_URL, name)
     asyncio.run(ensure_demo_database(url))
@@ -109,8 +110,9 @@ def business_db_url():
 
 
 @pytest.fixture
-def settings(settings):
+def settings(settings, hostile_business_url):
     # The business role is the superuser ``postgres``: nothing but the guard stops a case.
+    settings.business_db_url = hostile_business_url
     if "allow_privileged_business_role" in Settings.model_fields:
         settings.allow_privileged_business_role = True
     settings.business_statement_timeout_ms = STATEMENT_TIMEOUT_MS
@@ -118,9 +120,9 @@ def settings(settings):
 
 
 @pytest.fixture
-async def oracles(app, services, settings, business_db_url):
+async def oracles(app, services, settings, hostile_business_url):
     oracle = Oracles(
-        business_url=business_db_url,
+        business_url=hostile_business_url,
         citu_url=settings.database_url,
         pool_getter=lambda: services.business_db,
     )
@@ -436,12 +438,12 @@ def test_the_guard_answers_quickly_on_small_adversarial_input():
     assert slow == {}
 
 
-async def test_legacy_string_syntax_opens_no_bypass(settings, fake_llm, business_db_url):
+async def test_legacy_string_syntax_opens_no_bypass(settings, fake_llm, hostile_business_url):
     """With standard_conforming_strings=off (a legacy setting a business database may still
     have), a backslash in '...' escapes the quote: what the guard read as two string literals
     becomes a string and a subquery on pg_authid, unless citu pins the setting."""
-    name = business_db_url.rsplit("/", 1)[1].split("?")[0]
-    admin = await asyncpg.connect(business_db_url)
+    name = hostile_business_url.rsplit("/", 1)[1].split("?")[0]
+    admin = await asyncpg.connect(hostile_business_url)
     await admin.execute(f"ALTER DATABASE {name} SET standard_conforming_strings = off")
     sql = "SELECT '\\' || ', (SELECT rolname FROM pg_authid LIMIT 1) AS leaked --' AS x"
     try:
