@@ -145,6 +145,8 @@ ANALYTIC = [
     "SELECT x, i FROM unnest(ARRAY['a', 'b']) WITH ORDINALITY AS u(x, i)",
     "SELECT d::date FROM generate_series(DATE '2023-04-01', DATE '2023-04-05', INTERVAL '1 day') AS g(d)",
     "SELECT array_to_string(ARRAY['a', 'b'], ','), string_to_array('a,b', ',')",
+    "SELECT ARRAY(SELECT company_no FROM bss_company ORDER BY 1) AS nos, ROW(1, 'a')::text",
+    "SELECT * FROM pg_catalog.generate_series(1, 3) AS g(n) ORDER BY n DESC",
     # miscellany
     "SELECT DISTINCT ON (service_area_id) service_area_id, oper_date, pay_sum FROM "
     "bss_business_day_data ORDER BY service_area_id, pay_sum DESC, oper_date",

@@ -239,6 +239,8 @@ BYPASSES = [
     "SELECT CAST('x' AS some_domain)",
     "SELECT 1::oid",
     "SELECT public.upper('x')",
+    "SELECT * FROM public.upper('x')",
+    "SELECT * FROM myschema.generate_series(1, 3)",
     "SELECT myschema.f(1)",
     'SELECT "PG_SLEEP"(1)',
     # catalogs and system schemas

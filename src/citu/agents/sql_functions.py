@@ -67,7 +67,10 @@ ARRAY = {
     "generate_subscripts",
 }  # fmt: skip
 
-CONDITIONAL = {"coalesce", "nullif", "greatest", "least", "num_nonnulls", "num_nulls", "row"}
+# ``row`` and ``array`` are the ROW(...) and ARRAY(subquery) constructors.
+CONDITIONAL = {
+    "coalesce", "nullif", "greatest", "least", "num_nonnulls", "num_nulls", "row", "array",
+}  # fmt: skip
 
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
     AGGREGATE | WINDOW | MATH | STRING | DATE_TIME | JSON | ARRAY | CONDITIONAL

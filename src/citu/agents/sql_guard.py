@@ -156,9 +156,9 @@ class _Dialect(Postgres):
     class Generator(Postgres.Generator):
         TRANSFORMS = {
             **Postgres.Generator.TRANSFORMS,
-            # sqlglot writes CURRENT_TIME(), which PostgreSQL does not accept.
             # sqlglot writes x ^ y as POWER(x, y), which would read back as a different node.
             exp.Pow: lambda self, e: self.binary(e, "^"),
+            # sqlglot writes CURRENT_TIME(), which PostgreSQL does not accept.
             exp.CurrentTime: lambda self, e: (
                 f"CURRENT_TIME({self.sql(e, 'this')})" if e.this else "CURRENT_TIME"
             ),
@@ -358,8 +358,8 @@ class SqlGuard:
         if len(statements) > 1:
             raise _Refused(MSG_MULTI)
         tree = statements[0]
-        # Dollar-quoted and E'' strings (the latter only without backslashes, see prescan) are
-        # sent as plain standard strings: no quoting form of the client's reaches the server.
+        # Dollar-quoted and E'' strings (the latter with doubled backslashes only, see prescan)
+        # become ordinary literals: no quoting form of the client's reaches the server.
         for literal in list(tree.find_all(exp.RawString)):
             literal.replace(exp.Literal.string(literal.name))
         for literal in list(tree.find_all(exp.ByteString)):  # E'...': sqlglot keeps \\ raw
@@ -383,7 +383,7 @@ class SqlGuard:
         ):
             # reg* types look names up in the catalogs; other types' input functions (xml,
             # user-defined, pg_*) do more than read a value.
-            raise _Refused(f"不支持的类型转换: {node.sql(dialect=self._dialect)[:60]}")
+            raise _Refused(f"不支持的类型转换: {self._regenerate(node)[:60]}")
         if kind not in _ALLOWED_NODES:
             raise _Refused(_NAMED_REFUSALS.get(kind) or _unsupported(node))
         if kind is exp.Anonymous:
@@ -421,13 +421,16 @@ class SqlGuard:
             raise _Refused(_unsupported(node))
         qualifier = schema.name.lower() if isinstance(schema, (exp.Column, exp.Identifier)) else ""
         if qualifier != "pg_catalog" or (isinstance(schema, exp.Column) and schema.table):
-            raise _Refused(f"禁止调用带模式限定的函数: {node.sql(dialect=self._dialect)[:80]}")
+            raise _Refused(f"禁止调用带模式限定的函数: {self._regenerate(node)[:80]}")
 
     def _check_relation(self, node: exp.Table) -> None:
         if not isinstance(node.this, exp.Identifier):
-            return  # a function in FROM: its Anonymous node is checked on its own
+            # A function in FROM: its name is checked on its own, its qualifier here.
+            if node.args.get("catalog") or node.db.lower() not in ("", "pg_catalog"):
+                raise _Refused(f"禁止调用带模式限定的函数: {self._regenerate(node)[:80]}")
+            return
         if node.args.get("catalog"):
-            raise _Refused(f"不支持跨数据库访问: {node.sql(dialect=self._dialect)[:80]}")
+            raise _Refused(f"不支持跨数据库访问: {self._regenerate(node)[:80]}")
         name, schema = node.name.lower(), node.db.lower()
         qualified = f"{schema}.{name}" if schema else name
         system = schema in _SYSTEM_SCHEMAS or schema.startswith("pg_") or name.startswith("pg_")
