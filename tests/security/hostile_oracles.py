@@ -32,7 +32,15 @@ CREATE INDEX IF NOT EXISTS hostile_canary_brin ON hostile_canary USING brin (id)
 CREATE INDEX IF NOT EXISTS hostile_canary_gin ON hostile_canary
     USING gin (to_tsvector('simple', v)) WITH (fastupdate = on);
 CREATE SEQUENCE IF NOT EXISTS hostile_seq;
+-- A schema whose quoted name differs from pg_catalog only by case, holding functions named
+-- like allow-listed built-ins: running one of them shows in the answer.
+CREATE SCHEMA IF NOT EXISTS "PG_CATALOG";
+CREATE OR REPLACE FUNCTION "PG_CATALOG".lower(text) RETURNS text
+    LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
+CREATE OR REPLACE FUNCTION "PG_CATALOG".generate_series(int, int) RETURNS SETOF text
+    LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
 """
+PLANTED_MARKER = "hostile-planted-function-ran"
 # Extensions a real deployment may have; superuser here, in this database only.
 EXTENSIONS = ("dblink", "adminpack", "pg_prewarm", "pg_visibility", "pageinspect")
 
@@ -174,7 +182,8 @@ class Oracles:
         }
 
     def secrets_in(self, text: str) -> list[str]:
-        return [f"secret {kind}" for kind in ("file", "session") if f"{self.token}-{kind}" in text]
+        found = [f"secret {kind}" for kind in ("file", "session") if f"{self.token}-{kind}" in text]
+        return found + (["planted function ran"] if PLANTED_MARKER in text else [])
 
     # ---- reading ------------------------------------------------------------------------
 
