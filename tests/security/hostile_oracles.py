@@ -39,6 +39,14 @@ CREATE OR REPLACE FUNCTION "PG_CATALOG".lower(text) RETURNS text
     LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
 CREATE OR REPLACE FUNCTION "PG_CATALOG".generate_series(int, int) RETURNS SETOF text
     LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
+-- An overload in public with the exact argument type beats the built-in that needs a cast,
+-- whatever the search_path order (anyone with CREATE on public can plant it).
+CREATE TABLE IF NOT EXISTS hostile_vc (v varchar NOT NULL);
+INSERT INTO hostile_vc SELECT 'ABC' WHERE NOT EXISTS (SELECT FROM hostile_vc);
+CREATE OR REPLACE FUNCTION public.lower(character varying) RETURNS text
+    LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
+CREATE OR REPLACE FUNCTION public.length(character varying) RETURNS text
+    LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
 """
 PLANTED_MARKER = "hostile-planted-function-ran"
 # Extensions a real deployment may have; superuser here, in this database only.

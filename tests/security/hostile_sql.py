@@ -195,10 +195,44 @@ case("q_named_arg", F, f"SELECT pg_read_file(filename => {READ})")
 case("q_set_config_schema", F, "SELECT pg_catalog.set_config('application_name', '@APP@', false)")
 case("q_dblink_quoted", F, f"SELECT \"dblink_exec\"('@DSN@', '{DELETE}')")
 case("q_advisory_schema", F, "SELECT pg_catalog.pg_advisory_lock(@KEY@)")
-# A quoted qualifier is exact in PostgreSQL: "PG_CATALOG" is another schema than pg_catalog.
-case("q_quoted_upper_schema", F, "SELECT \"PG_CATALOG\".lower('a') AS x")
-case("q_quoted_mixed_schema_from", F, 'SELECT * FROM "Pg_Catalog".generate_series(1, 2) AS g')
-case("q_quoted_upper_schema_from", F, 'SELECT * FROM "PG_CATALOG".generate_series(1, 2) AS g')
+# A quoted qualifier is exact in PostgreSQL: "PG_CATALOG" is another schema than pg_catalog;
+# and an exact-type overload in public beats a built-in. Ordinary queries (the guard may accept
+# them): the harm is the planted function answering (its marker in the reply).
+case(
+    "q_quoted_upper_schema",
+    F,
+    "SELECT \"PG_CATALOG\".lower('a') AS x",
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
+    "q_quoted_mixed_schema_from",
+    F,
+    'SELECT * FROM "Pg_Catalog".generate_series(1, 2) AS g',
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
+    "q_overload_lower",
+    F,
+    "SELECT lower(v) AS x FROM hostile_vc",
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
+    "q_overload_length",
+    F,
+    "SELECT length(v) AS n FROM hostile_vc",
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
+    "q_quoted_upper_schema_from",
+    F,
+    'SELECT * FROM "PG_CATALOG".generate_series(1, 2) AS g',
+    ran_is_harm=False,
+    must_refuse=False,
+)
 
 # ---- function-form catalogs and server files --------------------------------------------
 F = "file_functions"
