@@ -743,7 +743,7 @@ case(
 case(
     "ex_subscript_chain",
     F,
-    "SELECT v" + "[1]" * 300 + " FROM hostile_canary",
+    "SELECT v" + "[1]" * 450 + " FROM hostile_canary",
     ran_is_harm=False,
     must_refuse=False,
     max_seconds=2.0,
