@@ -248,7 +248,7 @@ class Oracles:
         snap["prepared_xacts"] = await w.fetchval("SELECT count(*) FROM pg_prepared_xacts")
         snap["notifications"] = len(self.notifications)
         snap["pool_settings"] = await self._pool_settings()
-        snap["citu_db"] = await self._citu_tables()
+        snap["citu_db"] = await self.citu_tables()
         return snap
 
     async def _canary_alive(self) -> str:
@@ -285,7 +285,7 @@ class Oracles:
                 await pool.release(conn)
         return sorted(set(rows))
 
-    async def _citu_tables(self) -> dict[str, int]:
+    async def citu_tables(self) -> dict[str, int]:
         names = [
             r[0]
             for r in await self.citu.fetch(

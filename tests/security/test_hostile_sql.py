@@ -230,9 +230,9 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
     current: list[str] = [""]  # [running case id, then "id<TAB>latency" samples]
 
     # Calibrate: tables of citu's own database that an ordinary request of this path writes.
-    before = await oracles._citu_tables()
+    before = await oracles.citu_tables()
     await send(client, fake_llm, "SELECT count(*) AS n FROM hostile_canary")
-    after = await oracles._citu_tables()
+    after = await oracles.citu_tables()
     oracles.citu_ignore = {t for t in after if after.get(t) != before.get(t)}
 
     results = []
