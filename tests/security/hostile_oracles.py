@@ -52,6 +52,9 @@ PLANTED_MARKER = "hostile-planted-function-ran"
 # Extensions a real deployment may have; superuser here, in this database only.
 EXTENSIONS = ("dblink", "adminpack", "pg_prewarm", "pg_visibility", "pageinspect")
 
+# Temporary files one case may write on the database server.
+TEMP_BYTES_BOUND = 256 * 2**20
+
 # Settings the session-control cases try to change on the pool's connections.
 WATCHED_SETTINGS = (
     "application_name",
@@ -235,6 +238,9 @@ class Oracles:
         )
         snap["conf_load_time"] = await w.fetchval("SELECT pg_conf_load_time()")
         snap["sequence"] = tuple(await w.fetchrow("SELECT last_value, is_called FROM hostile_seq"))
+        snap["temp_bytes"] = await w.fetchval(
+            "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+        )
         snap["stats_reset"] = await w.fetchval(
             "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()"
         )
@@ -308,6 +314,11 @@ class Oracles:
                 new = set(value) - set(before[name])
                 if new:
                     tripped.append(f"pool_settings changed: {sorted(new)}")
+                continue
+            if name == "temp_bytes":
+                grown = (value or 0) - (before.get(name) or 0)
+                if grown > TEMP_BYTES_BOUND or grown < 0:
+                    tripped.append(f"temporary files on the server: {grown // 2**20:+} MB")
                 continue
             if name == "citu_db":
                 changed = {

@@ -29,6 +29,7 @@ class Case:
     must_refuse: bool = True
     heavy: bool = False
     max_seconds: float | None = None  # the whole request, for cases aimed at the guard's CPU
+    settle: float = 0.0  # seconds to wait before the oracles look (statistics are flushed late)
 
     def render(self, values: dict[str, str]) -> str:
         text = self.sql() if callable(self.sql) else self.sql
@@ -730,6 +731,17 @@ for name, sql in (
     ("ex_server_format_width", "SELECT length(format('%*s', 300000000, 'x'))"),
 ):
     case(name, F, sql, ran_is_harm=False, must_refuse=False)
+
+# Disk on the database server: a materialised set spills to temporary files (temp_file_limit
+# is unlimited by default), hundreds of MB per second until the statement timeout.
+case(
+    "ex_temp_files",
+    F,
+    "SELECT count(*) FROM (SELECT g FROM generate_series(1, 100000000) g ORDER BY g DESC) s",
+    ran_is_harm=False,
+    must_refuse=False,
+    settle=1.5,
+)
 
 # Tiny inputs that cost a parser exponential or cubic time: the answer must come quickly.
 case(
