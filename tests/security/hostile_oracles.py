@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,18 @@ class Oracles:
         snap["pool_settings"] = await self._pool_settings()
         snap["citu_db"] = await self.citu_tables()
         return snap
+
+    async def settle_statistics(self, before: dict[str, Any], seconds: float) -> None:
+        """Wait (at most ``seconds``) for the server's statistics to show a case's temporary
+        files: a backend flushes its counters up to a second after it goes idle."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            now = await self.watch.fetchval(
+                "SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()"
+            )
+            if now != before.get("temp_bytes"):
+                return
+            await asyncio.sleep(0.2)
 
     async def _canary_alive(self) -> str:
         try:

@@ -711,6 +711,7 @@ case(
     "SELECT g, md5(g::text) FROM generate_series(1, 20000000) g",
     ran_is_harm=False,
     must_refuse=False,
+    settle=3.0,
 )
 case(
     "ex_regex",
@@ -740,7 +741,7 @@ case(
     "SELECT count(*) FROM (SELECT g FROM generate_series(1, 100000000) g ORDER BY g DESC) s",
     ran_is_harm=False,
     must_refuse=False,
-    settle=1.5,
+    settle=3.0,
 )
 
 # Tiny inputs that cost a parser exponential or cubic time: the answer must come quickly.

@@ -264,7 +264,8 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                 tripped.append("request never answered")
             elapsed = time.perf_counter() - started
             ran = ran_sql is not None
-            await asyncio.sleep(case.settle)
+            if case.settle:
+                await oracles.settle_statistics(baseline, case.settle)
             async with lock:
                 after = await oracles.snapshot()
                 tripped += Oracles.diff(baseline, after)
