@@ -10,8 +10,9 @@ from a newer sqlglot, is refused); every function a listed PostgreSQL built-in, 
 its real name; every cast target an ordinary type; no system schema or catalog.
 
 Work is bounded before sqlglot sees the text: a byte cap and a linear scan that caps
-parenthesis and comment nesting and refuses Unicode-escape forms. ``SqlGuard.check`` runs the
-parse and the walk in a worker thread so a large statement never stalls the event loop.
+parenthesis and comment nesting and subscript chains and refuses Unicode-escape forms.
+``SqlGuard.check`` runs the parse and the walk on the guard's own small thread pool (bounded queue)
+so a large statement never stalls the event loop nor starves other thread users.
 """
 
 from __future__ import annotations
@@ -509,7 +510,6 @@ class SqlGuard:
         if system and qualified not in self.allowed_relations:
             raise _Refused(f"禁止访问系统表: {name if name.startswith('pg_') else qualified}")
 
-
     def _check_size(self, call: exp.Anonymous) -> None:
         """Refuse a size-amplifying call unless its size is a literal within the bound."""
         name = call.name
@@ -520,13 +520,16 @@ class SqlGuard:
             raise _Refused(f"{name}() 不支持命名参数")
         nested = any(
             isinstance(p, exp.Anonymous)
-            and (p.name in SIZE_ARGUMENT or p.name == "format" or p.name in CONCATENATING_AGGREGATES)
+            and (
+                p.name in SIZE_ARGUMENT or p.name == "format" or p.name in CONCATENATING_AGGREGATES
+            )
             for p in _ancestors(call)
         )
-        bound = min(self.max_function_size, NESTED_FUNCTION_SIZE) if nested else self.max_function_size
-        too_big = (
-            f"{name}() 的长度参数必须是不超过 {bound} 的整数常量"
-            + ("（在聚合或同类函数内）" if nested else "")
+        bound = (
+            min(self.max_function_size, NESTED_FUNCTION_SIZE) if nested else self.max_function_size
+        )
+        too_big = f"{name}() 的长度参数必须是不超过 {bound} 的整数常量" + (
+            "（在聚合或同类函数内）" if nested else ""
         )
         if name == "format":
             _check_format(call, bound, too_big)
@@ -537,7 +540,9 @@ class SqlGuard:
         if name == "array_fill":
             dims = args[index]
             if not isinstance(dims, exp.Array) or not dims.expressions:
-                raise _Refused(f"array_fill() 的维度必须写成整数常量数组，如 ARRAY[10]（元素总数不超过 {bound}）")
+                raise _Refused(
+                    f"array_fill() 的维度必须写成整数常量数组，如 ARRAY[10]（元素总数不超过 {bound}）"
+                )
             size = 1
             for dim in dims.expressions:
                 size *= _int_literal(dim, too_big)
