@@ -180,6 +180,9 @@ class _Dialect(Postgres):
             super()._advance(times)
 
     class Generator(Postgres.Generator):
+        # string_agg(DISTINCT a, ',') is valid PostgreSQL: written as given, not rewritten into
+        # a CASE over a row (which PostgreSQL rejects).
+        MULTI_ARG_DISTINCT = True
         TRANSFORMS = {
             **Postgres.Generator.TRANSFORMS,
             # sqlglot writes x ^ y as POWER(x, y), which would read back as a different node.
