@@ -183,3 +183,19 @@ async def test_hypercorn_own_logger_output_is_redacted(log_dir: Path, capsys) ->
     assert "Traceback" in out.err
     assert LLM_KEY not in out.err + out.out
     assert DB_PASSWORD not in out.err + out.out
+
+
+def test_long_log_text_is_cut_before_redaction_and_secrets_at_the_cut_stay_masked() -> None:
+    import time
+
+    from citu.logging.setup import LOG_MAX_CHARS, redact_bounded
+
+    secret_url = "postgresql://admin:hunter2secret@db.example:5432/x"
+    text = "x" * (LOG_MAX_CHARS - 20) + secret_url + " tail " * 1_000_000
+    started = time.perf_counter()
+    out = redact_bounded(text)
+    assert time.perf_counter() - started < 0.2
+    assert len(out) < LOG_MAX_CHARS + 100
+    assert "hunter2" not in out and "hunter" not in out
+    assert out.endswith(f"[truncated, {len(text)} chars]")
+    assert redact_bounded("short") == "short"

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     business_idle_in_transaction_timeout_ms: int = 60_000
     business_lock_timeout_ms: int = 5_000
     business_work_mem: str = "64MB"
+    business_temp_file_limit: str = "256MB"  # per-session temporary files; "" leaves it alone
 
     # --- LLM and embeddings (OpenAI-compatible endpoints) ---------------------------------
     llm_base_url: str | None = None
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     sql_max_bytes: int = 64 * 1024  # longer SQL is refused before parsing
     sql_max_depth: int = 32  # parenthesis / comment nesting, checked before parsing
     sql_max_tokens: int = 10_000  # bounds the CPU one check may take
+    sql_max_function_size: int = 10_000  # result size repeat(), lpad(), array_fill() ... may ask
     sql_extra_functions: str = ""  # comma-separated function names added to the allow-list
     sql_allowed_system_relations: str = ""  # comma-separated, e.g. "information_schema.tables"
 

@@ -162,4 +162,12 @@ ANALYTIC = [
     "SELECT oper_date AT TIME ZONE 'UTC' FROM bss_business_day_data ORDER BY id LIMIT 1",
     "SELECT public.bss_company.company_name FROM public.bss_company ORDER BY 1",
     "SELECT pg_catalog.upper('x'), \"lower\"('Y')",
+    # calls regenerated pg_catalog-qualified, in every position
+    "SELECT string_agg(DISTINCT car_type, ',' ORDER BY car_type) FROM bss_car_day_count",
+    "SELECT * FROM unnest(ARRAY['b', 'a']) WITH ORDINALITY AS u(x, n) ORDER BY n",
+    "SELECT lpad(company_name, 12, '*'), rpad(company_name, 3), repeat('-', 5), "
+    "format('%s|%8s', company_no, company_name) FROM bss_company ORDER BY company_no",
+    "SELECT count(*) FILTER (WHERE pay_sum > 100), mode() WITHIN GROUP (ORDER BY service_name) "
+    "FROM bss_business_day_data",
+    "SELECT cardinality(array_fill(0, ARRAY[3, 2])), coalesce(nullif(1, 1), greatest(2, 3))",
 ]

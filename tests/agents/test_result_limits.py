@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from citu.agents import sql_runner
+from citu.agents.sql_guard import SqlGuard
 from citu.agents.sql_runner import SqlExecutionError, run_read_only
 from citu.db.pools import BusinessQueryBusy, open_business_pool
 from citu.settings import Settings
@@ -132,7 +133,9 @@ async def test_a_huge_cell_never_reaches_the_worker(pool: asyncpg.Pool) -> None:
     """Before the cap, asyncpg read the whole 100 MB value (and Python copied it)."""
     baseline = _rss_mib()
     _reset_peak()
-    result = await run_read_only(pool, "SELECT 1 AS id, repeat('x', 100000000) AS big")
+    # The guard refuses such a repeat() by default; this test is about the runner's cap.
+    guard = SqlGuard(max_function_size=100_000_000)
+    result = await run_read_only(pool, "SELECT 1 AS id, repeat('x', 100000000) AS big", guard=guard)
     growth = _peak_mib() - baseline
     assert result.rows == [] and result.total_row_count == 1 and result.is_limited is True
     assert result.to_records()["limited_by"] == "bytes"

@@ -186,7 +186,7 @@ def test_statement_keeps_function_names_exactly() -> None:
     sql = "SELECT date_part('day', d) AS 日, x::numeric(10,2) FROM t"
     assert (
         check_sql(sql).statement
-        == "SELECT date_part('day', d) AS 日, CAST(x AS DECIMAL(10, 2)) FROM t"
+        == "SELECT pg_catalog.date_part('day', d) AS 日, CAST(x AS DECIMAL(10, 2)) FROM t"
     )
 
 
@@ -330,7 +330,7 @@ async def test_backslash_literals_survive_standard_conforming_strings_off(
 def test_function_names_are_checked_by_their_real_name() -> None:
     assert check_sql("SELECT \"lower\"('X'), pg_catalog.upper('x')").ok
     assert check_sql("SELECT \"LOWER\"('X')").reason == "禁止调用函数: LOWER"
-    assert check_sql("SELECT LOWER('X')").statement == "SELECT lower('X')"
+    assert check_sql("SELECT LOWER('X')").statement == "SELECT pg_catalog.lower('X')"
 
 
 def test_size_cap_is_checked_before_parsing() -> None:
@@ -446,3 +446,263 @@ async def test_regenerated_corpus_returns_the_same_results(business_db_url: str)
             ), (sql, statement)
     finally:
         await conn.close()
+
+
+# --- fail closed, bounded work --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT éROW(1)[x]1e5->>0/* */ AS z",  # sqlglot parses a part with a second parser
+        'SELECT v::"text""a""b"{x} FROM hostile_canary',
+        "SELECT (1,2) FROM hostile_canary%AT TIME ZONE 'UTC'FROM",  # ValueError in sqlglot
+    ],
+)
+def test_inputs_that_crashed_the_guard_are_refused(sql: str) -> None:
+    result = check_sql(sql)
+    assert not result.ok and result.reason and not result.statement
+
+
+def test_any_exception_in_the_check_is_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = SqlGuard()
+
+    def broken(tree: exp.Expression) -> str:
+        raise KeyError("a sqlglot defect")
+
+    monkeypatch.setattr(guard, "_regenerate", broken)
+    result = guard.check_now("SELECT 1")
+    assert not result.ok and result.reason == sql_guard.MSG_GUARD_FAILED
+
+
+def test_the_parse_budget_works_in_any_parser_instance() -> None:
+    dialect = sql_guard._Dialect()
+    # sqlglot enters a parser of its own through parse_into(), never through parse().
+    parsed = dialect.parser().parse_into(exp.DataType, dialect.tokenize("varchar(10)"))
+    assert isinstance(parsed[0], exp.DataType)
+
+
+@pytest.mark.parametrize("n", [17, 400, 800, 3300])
+@pytest.mark.parametrize("gap", ["", " ", " /* c */ ", "\n-- c\n"])
+def test_subscript_chains_are_refused_before_parsing(n: int, gap: str) -> None:
+    # 400 subscripts took 9 s of guard CPU, 800 took 33 s.
+    sql = "SELECT x" + ("[1]" + gap) * n + " FROM t"
+    started = time.perf_counter()
+    result = check_sql(sql)
+    assert result.reason == sql_guard.MSG_SUBSCRIPTS
+    assert time.perf_counter() - started < 0.1
+
+
+def test_subscript_chains_through_parentheses_count() -> None:
+    sql = "x"
+    for _ in range(30):
+        sql = "(" + sql + "[1]" * 8 + ")"
+    started = time.perf_counter()
+    assert check_sql("SELECT " + sql).reason == sql_guard.MSG_SUBSCRIPTS
+    assert time.perf_counter() - started < 0.1
+
+
+def test_short_subscript_chains_are_accepted() -> None:
+    assert check_sql("SELECT x" + "[1]" * 16 + " FROM t").ok
+    assert check_sql("SELECT (x[1])[2], a[1] + b[2][3], j['a']['b'] FROM t").ok
+    assert check_sql("SELECT " + ", ".join(["x[1][2]"] * 300) + " FROM t").ok
+
+
+async def test_checks_run_on_the_guards_own_threads() -> None:
+    guard = SqlGuard()
+    names: list[str] = []
+    original = guard.check_now
+
+    def record(sql: str) -> SqlCheck:
+        names.append(threading.current_thread().name)
+        return original(sql)
+
+    guard.check_now = record  # type: ignore[method-assign]
+    assert (await guard.check("SELECT 1")).ok
+    assert names and names[0].startswith("sql-guard")
+
+
+async def test_a_full_guard_queue_refuses_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    monkeypatch.setattr(sql_guard, "_guard_queue", lambda: queue)
+    queue = sql_guard._GuardQueue(threads=1, limit=3)
+    release = threading.Event()
+    guard = SqlGuard()
+    original = guard.check_now
+
+    def slow(sql: str) -> SqlCheck:
+        release.wait(10)
+        return original(sql)
+
+    guard.check_now = slow  # type: ignore[method-assign]
+    pending = [asyncio.create_task(guard.check("SELECT 1")) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    refused = await guard.check("SELECT 1")
+    assert refused.reason == sql_guard.MSG_GUARD_BUSY
+    assert time.perf_counter() - started < 0.05
+    release.set()
+    assert all(r.ok for r in await asyncio.gather(*pending))
+    assert (await guard.check("SELECT 1")).ok  # the slots are given back
+    queue.executor.shutdown()
+
+
+# --- every call resolves to the built-in ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT \"PG_CATALOG\".lower('a')",
+        "SELECT \"Pg_Catalog\".lower('a')",
+        'SELECT * FROM "PG_CATALOG".generate_series(1, 2) AS g',
+        "SELECT myschema.count(*) FILTER (WHERE true) FROM t",
+        "SELECT myschema.mode() WITHIN GROUP (ORDER BY a) FROM t",
+        'SELECT "PG_CATALOG".count(*) FILTER (WHERE true) FROM t',
+    ],
+)
+def test_only_the_real_pg_catalog_qualifies_a_call(sql: str) -> None:
+    assert check_sql(sql).reason.startswith("禁止调用带模式限定的函数")
+
+
+@pytest.mark.parametrize(
+    ("sql", "statement"),
+    [
+        ("SELECT lower(v) FROM t", "SELECT pg_catalog.lower(v) FROM t"),
+        ("SELECT \"pg_catalog\".lower('a')", "SELECT pg_catalog.lower('a')"),
+        ("SELECT PG_CATALOG.upper('a')", "SELECT pg_catalog.upper('a')"),
+        (
+            "SELECT round(avg(a), 2), coalesce(nullif(b, 0), greatest(c, 1)) FROM t",
+            "SELECT pg_catalog.round(pg_catalog.avg(a), 2), "
+            "coalesce(nullif(b, 0), greatest(c, 1)) FROM t",
+        ),
+        (
+            "SELECT count(*) FILTER (WHERE a > 1), mode() WITHIN GROUP (ORDER BY a), "
+            "row_number() OVER (ORDER BY a) FROM t",
+            "SELECT pg_catalog.count(*) FILTER(WHERE a > 1), pg_catalog.mode() WITHIN GROUP "
+            "(ORDER BY a), pg_catalog.row_number() OVER (ORDER BY a) FROM t",
+        ),
+        (
+            "SELECT * FROM generate_series(1, 3) g, unnest(ARRAY[1]) WITH ORDINALITY u(x, n)",
+            "SELECT * FROM pg_catalog.generate_series(1, 3) AS g, "
+            "pg_catalog.unnest(ARRAY[1]) WITH ORDINALITY AS u(x, n)",
+        ),
+    ],
+)
+def test_calls_are_regenerated_qualified_with_pg_catalog(sql: str, statement: str) -> None:
+    result = check_sql(sql)
+    assert result.statement == statement
+    assert check_sql(result.statement).statement == statement
+
+
+def test_extra_functions_stay_unqualified() -> None:
+    guard = SqlGuard(extra_functions=["my_fn"])
+    assert guard.check_now("SELECT my_fn(1)").statement == "SELECT my_fn(1)"
+
+
+def _allowed_without_pg_proc_row() -> str:
+    return (
+        "SELECT coalesce(array_agg(n ORDER BY n), '{}') FROM unnest($1::text[]) n "
+        "WHERE NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = n "
+        "AND p.pronamespace = 'pg_catalog'::regnamespace)"
+    )
+
+
+PG15_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.mark.parametrize("server", ["pg15", "pg18"])
+async def test_grammar_constructs_are_exactly_the_names_without_a_function(
+    server: str, embedded_pg_url: str
+) -> None:
+    # Every other allowed name is called as pg_catalog.<name>(...): it must exist there.
+    from citu.agents.sql_functions import ALLOWED_FUNCTIONS, GRAMMAR_CONSTRUCTS
+
+    url = PG15_URL if server == "pg15" else embedded_pg_url
+    try:
+        conn = await asyncpg.connect(url, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        pytest.skip(f"{server} not reachable")
+    try:
+        version = await conn.fetchval("SHOW server_version_num")
+        assert version.startswith("15" if server == "pg15" else "18")
+        names = sorted(ALLOWED_FUNCTIONS)
+        missing = await conn.fetchval(_allowed_without_pg_proc_row(), names)
+    finally:
+        await conn.close()
+    assert set(missing) == GRAMMAR_CONSTRUCTS
+
+
+async def test_a_planted_overload_in_public_is_not_called() -> None:
+    import uuid
+
+    admin = await asyncpg.connect(PG15_URL, timeout=5)
+    name = f"citu_overload_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        conn = await asyncpg.connect(PG15_URL.rsplit("/", 1)[0] + f"/{name}")
+        try:
+            await conn.execute(
+                "CREATE TABLE t (v varchar); INSERT INTO t VALUES ('ABC');"
+                "CREATE FUNCTION public.lower(varchar) RETURNS text LANGUAGE sql "
+                "AS $$ SELECT 'planted' $$;"
+            )
+            assert await conn.fetchval("SELECT lower(v) FROM t") == "planted"
+            assert await conn.fetchval(check_sql("SELECT lower(v) FROM t").statement) == "abc"
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+# --- size-amplifying functions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT length(repeat('x', 400000000))",
+        "SELECT length(lpad('', 200000000, 'x'))",
+        "SELECT length(rpad('', 10001, 'x'))",
+        "SELECT cardinality(array_fill(0, ARRAY[100000000]))",
+        "SELECT cardinality(array_fill(0, ARRAY[1000, 1000]))",
+        "SELECT length(format('%*s', 300000000, 'x'))",
+        "SELECT length(format('%1$*2$s', 'x', 300000000))",
+        "SELECT length(format('%300000000s', 'x'))",
+        "SELECT format(f, 1) FROM t",
+        "SELECT length(string_agg(repeat('x', 1000000), '')) FROM generate_series(1, 400)",
+        "SELECT length(string_agg(repeat('x', 1000), '')) FROM generate_series(1, 400)",
+        "SELECT repeat('x', n) FROM t",
+        "SELECT repeat('x', 5000 + 5000)",
+        "SELECT repeat(repeat('x', 100), 10000)",
+        "SELECT repeat('0123456789', 2000)",  # 20,000 characters
+        "SELECT repeat(v, 1000) FROM t",  # a column of unknown width
+        "SELECT array_fill(0, d) FROM t",
+    ],
+)
+def test_size_amplifying_calls_need_small_literal_sizes(sql: str) -> None:
+    result = check_sql(sql)
+    assert not result.ok
+    assert "不超过" in result.reason or "常量" in result.reason
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT lpad(code, 6, '0'), rpad(name, 20) FROM t",
+        "SELECT repeat('-', 20), repeat('ab', 5000), repeat(v, 3) FROM t",
+        "SELECT array_fill(0, ARRAY[3, 3]), array_fill(0, ARRAY[10000])",
+        "SELECT format('%s: %10s|%-5s %1$s %%', a, b, c) FROM t",
+        "SELECT string_agg(lpad(code, 6, '0'), ',') FROM t",
+    ],
+)
+def test_ordinary_padding_and_formatting_are_accepted(sql: str) -> None:
+    assert check_sql(sql).ok, check_sql(sql).reason
+
+
+def test_the_size_bound_is_a_setting() -> None:
+    guard = SqlGuard.from_settings(Settings(sql_max_function_size=50))
+    assert guard.check_now("SELECT lpad(code, 50, '0') FROM t").ok
+    assert not guard.check_now("SELECT lpad(code, 51, '0') FROM t").ok

@@ -40,6 +40,17 @@ CREATE OR REPLACE FUNCTION "PG_CATALOG".lower(text) RETURNS text
     LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
 CREATE OR REPLACE FUNCTION "PG_CATALOG".generate_series(int, int) RETURNS SETOF text
     LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
+-- An aggregate there too: "schema.agg(...) FILTER (...)" parses differently from a plain call.
+CREATE OR REPLACE FUNCTION "PG_CATALOG".hostile_step(text) RETURNS text
+    LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
+CREATE OR REPLACE AGGREGATE "PG_CATALOG".count(*) (
+    SFUNC = "PG_CATALOG".hostile_step, STYPE = text, INITCOND = ''
+);
+CREATE OR REPLACE FUNCTION "PG_CATALOG".hostile_step(text, text) RETURNS text
+    LANGUAGE sql AS $$ SELECT 'hostile-planted-function-ran' $$;
+CREATE OR REPLACE AGGREGATE "PG_CATALOG".mode(text) (
+    SFUNC = "PG_CATALOG".hostile_step, STYPE = text, INITCOND = ''
+);
 -- An overload in public with the exact argument type beats the built-in that needs a cast,
 -- whatever the search_path order (anyone with CREATE on public can plant it).
 CREATE TABLE IF NOT EXISTS hostile_vc (v varchar NOT NULL);

@@ -228,6 +228,27 @@ case(
     must_refuse=False,
 )
 case(
+    "q_quoted_upper_schema_filter",
+    F,
+    'SELECT "PG_CATALOG".count(*) FILTER (WHERE true) AS x FROM hostile_canary',
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
+    "q_quoted_upper_schema_over",
+    F,
+    'SELECT "PG_CATALOG".count(*) OVER () AS x FROM hostile_canary',
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
+    "q_quoted_upper_schema_agg",
+    F,
+    'SELECT "PG_CATALOG".mode(v) FILTER (WHERE true) AS x FROM hostile_canary',
+    ran_is_harm=False,
+    must_refuse=False,
+)
+case(
     "q_quoted_upper_schema_from",
     F,
     'SELECT * FROM "PG_CATALOG".generate_series(1, 2) AS g',

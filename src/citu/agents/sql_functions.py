@@ -75,3 +75,23 @@ CONDITIONAL = {
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(
     AGGREGATE | WINDOW | MATH | STRING | DATE_TIME | JSON | ARRAY | CONDITIONAL
 )
+
+# Allowed names that are grammar, not functions in pg_catalog (no pg_proc row): they cannot be
+# schema-qualified and no user function can stand in for them. Every other allowed call is
+# regenerated as ``pg_catalog.<name>(...)``, so an overload planted in another schema of the
+# search_path (an exact argument-type match wins over a built-in) is never called.
+GRAMMAR_CONSTRUCTS: frozenset[str] = frozenset(
+    {"array", "coalesce", "greatest", "grouping", "least", "nullif", "row"}
+)
+
+# Functions whose result size is set by an argument, not by their input: one call can make a
+# database backend allocate hundreds of megabytes whatever work_mem says, and the allocation
+# cannot be interrupted by statement_timeout. Name -> index of the size argument (array_fill:
+# the dimensions array; format: the width in its format string, checked on its own).
+SIZE_ARGUMENT: dict[str, int] = {"repeat": 1, "lpad": 1, "rpad": 1, "array_fill": 1}
+
+# Aggregates that concatenate their input: a size-amplifying call inside one multiplies its
+# size by the number of rows.
+CONCATENATING_AGGREGATES: frozenset[str] = frozenset(
+    {"string_agg", "array_agg", "json_agg", "jsonb_agg", "json_object_agg", "jsonb_object_agg"}
+)

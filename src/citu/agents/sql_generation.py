@@ -31,6 +31,9 @@ from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.ask.sql")
 
+REPLY_SIZE_FACTOR = 4  # model replies up to this many times the SQL size cap are searched
+LOGGED_SQL_CHARS = 2048  # a refused statement is logged by its head only
+
 DIALECT = "PostgreSQL"
 INTERMEDIATE_MARKER = "intermediate_sql"
 
@@ -68,13 +71,34 @@ class SqlGenerator:
         self.settings = settings
         self.guard = guard or SqlGuard.from_settings(settings)
 
+    @property
+    def max_reply_chars(self) -> int:
+        """The longest model reply that is searched for SQL: any statement in a longer one
+        is over the guard's size cap anyway, and the extraction regexes run on the loop."""
+        return REPLY_SIZE_FACTOR * self.settings.sql_max_bytes
+
+    def _reply_too_long(self, reply: str) -> SqlGeneration | None:
+        if len(reply) <= self.max_reply_chars:
+            return None
+        log.warning("model reply too long to search for SQL (%d chars)", len(reply))
+        reason = f"模型回复过长（{len(reply)} 个字符，上限 {self.max_reply_chars}）"
+        return SqlGeneration(
+            failure=f"不允许的操作: {reason}。本系统只支持查询操作(SELECT)。",
+            error_type="forbidden_keywords",
+            steps=["forbidden_keywords_failed"],
+        )
+
     async def generate(self, question: str) -> SqlGeneration:
         context = await self.retriever.retrieve(question)
         reply = await complete(self.llm, self.build_messages(question, context))
+        if (refused := self._reply_too_long(reply)) is not None:
+            return refused
         if INTERMEDIATE_MARKER in reply and self.settings.allow_llm_to_see_data:
             # The model asked to see some values first (e.g. exact names): show it, ask again.
             seen = await self._intermediate_result(extract_sql(reply))
             reply = await complete(self.llm, self.build_messages(question, context, [seen]))
+            if (refused := self._reply_too_long(reply)) is not None:
+                return refused
         sql = extract_sql(reply)
         if not looks_like_sql(sql):
             # Words instead of SQL (or nothing): the LLM's explanation is the answer.
@@ -91,7 +115,7 @@ class SqlGenerator:
         result = SqlGeneration(sql=sql)
         check = await self.guard.check(sql)
         if not check.ok:
-            log.warning("generated SQL refused (%s): %s", check.reason, sql)
+            log.warning("generated SQL refused (%s): %s", check.reason, sql[:LOGGED_SQL_CHARS])
             result.failure = f"不允许的操作: {check.reason}。本系统只支持查询操作(SELECT)。"
             result.error_type = "forbidden_keywords"
             result.steps = ["forbidden_keywords_failed"]
@@ -111,6 +135,9 @@ class SqlGenerator:
         for attempt in range(1, attempts + 1):
             log.info("repairing SQL (attempt %d/%d): %s", attempt, attempts, error)
             reply = await complete(self.llm, self._repair_messages(sql, error))
+            if len(reply) > self.max_reply_chars:
+                error = "模型回复过长"
+                continue
             candidate = extract_sql(reply)
             if not candidate:
                 error = "LLM返回空响应"

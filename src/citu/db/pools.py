@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,40 @@ class BusinessPool(asyncpg.Pool):
     max_result_bytes: int | None
 
 
+class BusinessConnection(asyncpg.Connection):
+    """A business connection that keeps its session limits across the pool's ``RESET ALL``.
+
+    ``temp_file_limit`` cannot be a startup setting (only a superuser may set it, so a plain
+    role could not connect at all): it is SET after connecting when the role may, and set
+    again after each release's ``RESET ALL``.
+    """
+
+    _citu_session_sql: str = ""
+
+    def get_reset_query(self) -> str:
+        reset = super().get_reset_query()
+        return f"{reset}\n{self._citu_session_sql}" if self._citu_session_sql else reset
+
+
+async def _init_business_connection(conn: asyncpg.Connection, temp_file_limit: str) -> None:
+    """Bound the temporary files one query may write (a sort or hash spilling to disk fills
+    the server's disk otherwise: the default is unlimited). A plain role may not set it and
+    gets the limit as a role default instead (see ``docs/security.md``)."""
+    if not temp_file_limit:
+        return
+    statement = "SET temp_file_limit = " + _quote_literal(temp_file_limit)
+    try:
+        await conn.execute(statement)
+    except asyncpg.InsufficientPrivilegeError:
+        return
+    if isinstance(conn, BusinessConnection):
+        conn._citu_session_sql = statement + ";"
+
+
+def _quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def business_server_settings(settings: Settings) -> dict[str, str]:
     """Session settings of every business connection (all settable by a plain role)."""
     return {
@@ -117,7 +152,10 @@ async def open_business_pool(url: str, settings: Settings) -> BusinessPool:
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=BusinessConnection,
+        init=functools.partial(
+            _init_business_connection, temp_file_limit=settings.business_temp_file_limit
+        ),
         record_class=asyncpg.Record,
         timeout=settings.business_connect_timeout,
         server_settings=business_server_settings(settings),

@@ -64,6 +64,22 @@ class RequestIdFilter(logging.Filter):
 _traceback_formatter = logging.Formatter()
 
 
+# Logging runs on the event loop: a record's text is cut before the redaction regexes see it
+# (a multi-megabyte model reply took seconds to redact). The redaction sees a margin past the
+# cut, so a secret that straddles it is masked whole before the cut, not half-shown.
+LOG_MAX_CHARS = 8 * 1024
+LOG_MAX_TRACE_CHARS = 32 * 1024
+_REDACT_MARGIN = 1024
+
+
+def redact_bounded(text: str, limit: int = LOG_MAX_CHARS) -> str:
+    """``redact(text)``, cut to ``limit`` characters with a note of the original length."""
+    if len(text) <= limit:
+        return redact(text)
+    head = redact(text[: limit + _REDACT_MARGIN])[:limit]
+    return f"{head}…[truncated, {len(text)} chars]"
+
+
 class RedactFilter(logging.Filter):
     """Rewrites the record so no secret reaches any handler: the message with its arguments, the
     traceback (an exception's text often quotes a URL or an upstream error body) and the stack.
@@ -79,15 +95,16 @@ class RedactFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not lose the record
             message = f"{record.msg!r} {record.args!r}"
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = redact_bounded(message), None
         if record.exc_info and record.exc_info[0] is not None:
-            record.exc_text = redact(
-                record.exc_text or _traceback_formatter.formatException(record.exc_info)
+            record.exc_text = redact_bounded(
+                record.exc_text or _traceback_formatter.formatException(record.exc_info),
+                LOG_MAX_TRACE_CHARS,
             )
         elif record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = redact_bounded(record.exc_text, LOG_MAX_TRACE_CHARS)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = redact_bounded(record.stack_info, LOG_MAX_TRACE_CHARS)
         record._citu_redacted = True
         return True
 
