@@ -191,7 +191,8 @@ def _capped_statement(statement: str, width: int, max_rows: int, max_bytes: int)
     row is the length of its text form, counted for the first ``max_rows + 1`` rows only so
     counting the rest (``total_row_count``) costs no conversion. Columns get positional names
     inside (duplicates and odd names are safe) and keep their types; neither window has an
-    ORDER BY, so the statement's own order passes through unchanged.
+    ORDER BY, so the statement's own order passes through unchanged. Its own calls are
+    ``pg_catalog``-qualified, like the guard's, so no overload in another schema is chosen.
     """
     cols = [f"c{i}" for i in range(1, width + 1)]
     as_row = ", ".join(f"r.{c}" for c in cols)
@@ -199,10 +200,10 @@ def _capped_statement(statement: str, width: int, max_rows: int, max_bytes: int)
     body = statement.rstrip().rstrip(";")
     return (
         f"SELECT {capped}, s.citu_size FROM (\n"
-        f"SELECT r.*, sum(CASE WHEN r.citu_n <= {max_rows + 1}"
-        f" THEN octet_length(ROW({as_row})::text) ELSE 0 END)"
+        f"SELECT r.*, pg_catalog.sum(CASE WHEN r.citu_n <= {max_rows + 1}"
+        f" THEN pg_catalog.octet_length(ROW({as_row})::text) ELSE 0 END)"
         " OVER (ROWS UNBOUNDED PRECEDING) AS citu_size FROM (\n"
-        "SELECT q.*, row_number() OVER () AS citu_n FROM (\n"
+        "SELECT q.*, pg_catalog.row_number() OVER () AS citu_n FROM (\n"
         f"{body}\n"
         f") AS q({', '.join(cols)}) OFFSET 0) AS r) AS s"
     )
