@@ -188,3 +188,44 @@ async def test_one_shot_commands_leave_no_server_running(data_dir: Path):
     output = (await proc.communicate())[0].decode()
     assert proc.returncode == 0 and "applied" in output, output
     assert servers_of(data_dir) == []
+
+
+async def test_a_server_that_hangs_on_stop_is_killed_after_the_grace(tmp_path: Path):
+    """A hypercorn whose worker never finishes its shutdown must not keep Ctrl-C waiting
+    forever: after the grace the server and its children are killed, then the embedded
+    servers are stopped (``on_exit``)."""
+    marker = tmp_path / "on_exit"
+    # The "server" ignores SIGINT and starts a child that ignores it too, like a hung worker.
+    hung = (
+        "import signal, subprocess, sys, time;"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN);"
+        "subprocess.Popen([sys.executable, '-c',"
+        " 'import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(120)']);"
+        "time.sleep(120)"
+    )
+    script = (
+        "import sys, pathlib\n"
+        "from citu.cli import supervise\n"
+        f"code = supervise([sys.executable, '-c', {hung!r}],"
+        f" lambda: pathlib.Path({str(marker)!r}).write_text('done'), stop_grace=2)\n"
+        "sys.exit(code)\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE, start_new_session=True
+    )
+    try:
+        await asyncio.sleep(1.5)  # the child and its grandchild are running
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert b"did not stop in 2 s; killing it" in output
+    assert marker.read_text() == "done"
+    await asyncio.sleep(0.2)
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "time.sleep(120)" in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == []

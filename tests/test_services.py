@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from citu.app import create_app
+from citu.services import Services
 from citu.settings import Settings
 
 
@@ -39,3 +43,19 @@ async def test_a_failing_component_does_not_stop_shutdown(settings: Settings):
     async with app.test_app():
         services.components["broken"] = Broken()
     assert services.db._closed and services.ops._watcher.done()
+
+
+async def test_close_does_not_wait_forever_for_a_connection_still_held(settings, monkeypatch):
+    """asyncpg's Pool.close() waits for every connection to come back: a task still holding
+    one would keep the worker (and Ctrl-C of citu serve) hanging. Close is bounded."""
+    import citu.services as services_module
+
+    monkeypatch.setattr(services_module, "CLOSE_TIMEOUT_SECONDS", 0.5)
+    svc = Services(settings)
+    await svc.start()
+    held = await svc.db.acquire()  # never released, like a stuck background task's
+    started = time.monotonic()
+    await asyncio.wait_for(svc.close(), 15)
+    assert time.monotonic() - started < 5
+    assert svc.db.is_closing()
+    del held

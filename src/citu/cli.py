@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from citu.settings import Settings, redact_url
@@ -53,26 +55,57 @@ def hypercorn_command(args: argparse.Namespace) -> list[str]:
     return command
 
 
-def supervise(command: list[str], on_exit) -> int:
+# How long hypercorn may take to stop after a stop signal before its processes are killed: its
+# own graceful timeout (30 s in hypercorn.toml) plus the app's shutdown hooks.
+STOP_GRACE_SECONDS = 45.0
+
+
+def supervise(command: list[str], on_exit, stop_grace: float = STOP_GRACE_SECONDS) -> int:
     """Run hypercorn as a child, pass stop signals on to it, then call ``on_exit``.
 
     ``citu serve`` stays the parent (rather than exec'ing hypercorn) so that whatever ends the
-    server also stops the embedded servers it started.
+    server also stops the embedded servers it started. A server that has not stopped
+    ``stop_grace`` seconds after the first stop signal is killed with its workers, so Ctrl-C
+    always ends the run and never leaves it hanging.
     """
     child = subprocess.Popen(command)
+    deadline: list[float] = []
 
     def forward(signum: int, _frame) -> None:
         # Ctrl-C reaches the child too (same process group); a second SIGINT is harmless.
         if child.poll() is None:
             child.send_signal(signum)
+        if not deadline:
+            deadline.append(time.monotonic() + stop_grace)
 
     previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
     try:
-        return child.wait()
+        while True:
+            try:
+                return child.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    print(f"citu: the server did not stop in {stop_grace:g} s; killing it")
+                    _kill_tree(child.pid)
+                    return child.wait()
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
         on_exit()
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and everything it started (hypercorn's workers hold the port)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -38,6 +38,21 @@ from citu.stores.feedback import FeedbackStore
 
 log = logging.getLogger("citu.services")
 
+# A shutdown step may wait this long; the worker must end even if something holds on.
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    # close() waits for every connection to be released: a task still holding one (a query
+    # stuck on a dead server, a forgotten background task) would keep the worker alive forever.
+    try:
+        await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning(
+            "a database pool did not close in %.0f s; terminating it", CLOSE_TIMEOUT_SECONDS
+        )
+        pool.terminate()
+
 
 async def resolve_database_urls(settings: Settings) -> tuple[str, str | None]:
     """citu's database URL and, when none is configured, the demo business database URL."""
@@ -240,8 +255,9 @@ class Services:
             closer = getattr(component, "aclose", None)
             if closer is not None:
                 try:
-                    await closer()
-                except Exception:  # noqa: BLE001 - keep closing the rest
+                    async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                        await closer()
+                except Exception:  # noqa: BLE001 - keep closing the rest (a timeout too)
                     log.exception("closing %s failed", name)
         if self._business_retry is not None:
             self._business_retry.cancel()
@@ -253,7 +269,7 @@ class Services:
             await self.http.aclose()
         for pool in (self.business_db, self.db):
             if pool is not None:
-                await pool.close()
+                await _close_pool(pool)
         log.info("services closed")
 
     async def redis_ok(self) -> bool:
