@@ -634,14 +634,16 @@ async def test_grammar_constructs_are_exactly_the_names_without_a_function(
     assert set(missing) == GRAMMAR_CONSTRUCTS
 
 
-async def test_a_planted_overload_in_public_is_not_called() -> None:
+async def test_a_planted_overload_in_public_is_not_called(business_admin_url: str) -> None:
     import uuid
 
-    admin = await asyncpg.connect(PG15_URL, timeout=5)
+    from citu.db.embedded import with_database
+
+    admin = await asyncpg.connect(business_admin_url, timeout=5)
     name = f"citu_overload_{uuid.uuid4().hex[:10]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        conn = await asyncpg.connect(PG15_URL.rsplit("/", 1)[0] + f"/{name}")
+        conn = await asyncpg.connect(with_database(business_admin_url, name))
         try:
             await conn.execute(
                 "CREATE TABLE t (v varchar); INSERT INTO t VALUES ('ABC');"
