@@ -251,7 +251,10 @@ class Services:
         hypercorn runs this after in-flight requests finished (or ``graceful_timeout`` passed),
         so a component can still write its final state, e.g. mark running tasks interrupted.
         """
-        for name, component in reversed(list(self.components.items())):
+        # Metrics first: a multi-worker hypercorn may SIGTERM a worker still in this method, and
+        # its live gauges must already be gone from the shared Prometheus directory by then.
+        ordered = sorted(reversed(list(self.components.items())), key=lambda item: item[0] != "ops")
+        for name, component in ordered:
             closer = getattr(component, "aclose", None)
             if closer is not None:
                 try:
