@@ -68,14 +68,16 @@ def supervise(command: list[str], on_exit, stop_grace: float = STOP_GRACE_SECOND
     ``stop_grace`` seconds after the first stop signal is killed with its workers, so Ctrl-C
     always ends the run and never leaves it hanging.
     """
-    child = subprocess.Popen(command)
+    # Its own process group: Ctrl-C in a terminal signals only this process, which passes one
+    # signal on. hypercorn's arbiter, signalled twice (the group's and ours), sometimes never
+    # told its worker to stop.
+    child = subprocess.Popen(command, process_group=0)
     deadline: list[float] = []
 
     def forward(signum: int, _frame) -> None:
-        # Ctrl-C reaches the child too (same process group); a second SIGINT is harmless.
-        if child.poll() is None:
-            child.send_signal(signum)
         if not deadline:
+            if child.poll() is None:
+                child.send_signal(signum)
             deadline.append(time.monotonic() + stop_grace)
 
     previous = {number: signal.signal(number, forward) for number in STOP_SIGNALS}
