@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
+import multiprocessing
+import signal
 import uuid
 
 from quart import Quart, Request, Response, request
@@ -16,6 +20,8 @@ from citu.ops import install_ops
 from citu.security import OPENAPI_SECURITY_SCHEMES
 from citu.services import Services
 from citu.settings import Settings
+
+log = logging.getLogger("citu.app")
 
 
 class JsonBodyRequest(Request):
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     @app.before_serving
     async def _start_services() -> None:
         await services.start()
+        _finish_shutdown_on_sigterm()
         _freeze_startup_objects()
 
     @app.after_serving
@@ -70,6 +77,23 @@ def create_app(settings: Settings | None = None) -> Quart:
     register_error_handlers(app)
     _register_blueprints(app)
     return app
+
+
+def _finish_shutdown_on_sigterm() -> None:
+    """Let a worker of a multi-worker hypercorn finish its own shutdown.
+
+    The arbiter tells every worker to stop, and as soon as the first one has exited it SIGTERMs
+    the others; by default that kills a worker halfway through ``after_serving`` (its live
+    gauges stay in the shared Prometheus directory, its running tasks stay marked running).
+    The signal only ever comes after the stop request, so the worker ignores it and finishes;
+    ``citu serve`` kills a server that has not stopped in time. A single-worker server is not
+    a child process and keeps hypercorn's own handler.
+    """
+    if multiprocessing.parent_process() is None:
+        return
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM, log.info, "SIGTERM received; finishing the shutdown under way"
+    )
 
 
 def _freeze_startup_objects() -> None:
