@@ -35,7 +35,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests" / "agents")]
 from guard_corpus import ANALYTIC  # noqa: E402
 from harness import HttpConnection, machine_description, stack, start_citu  # noqa: E402
 
-from citu.agents.sql_guard import SqlGuard  # noqa: E402
+from citu.sql.guard import SqlGuard  # noqa: E402
 
 
 def workload(count: int) -> list[str]:

@@ -10,8 +10,8 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from citu import failures
-from citu.agents.llm_calls import LlmTimeout, LlmUnavailable
 from citu.errors import BadRequest, NotFound
+from citu.llm.calls import LlmTimeout, LlmUnavailable
 from citu.training.embedder import EmbeddingError
 
 KEY = "sk-canary-abcdefghijklmnop"

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from citu.llm import ShardedTransport
+from citu.llm.clients import ShardedTransport
 
 
 async def test_requests_are_spread_over_the_shards(fake_llm):

@@ -21,19 +21,19 @@ from citu.agents.ask_graph import AskAgent
 from citu.agents.ask_service import AskService
 from citu.agents.direct_ask import DirectAsk
 from citu.agents.react.agent import ReactAgent
-from citu.agents.sql_guard import SqlGuard
-from citu.agents.text_model import TextChatModel
 from citu.db.business import BusinessRoleRefused, check_business_role, ensure_demo_reader
 from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.role_check import RoleReport
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
-from citu.llm import ShardedTransport, build_chat_model, build_embeddings, build_text_model
+from citu.llm.clients import ShardedTransport, build_chat_model, build_embeddings, build_text_model
+from citu.llm.text_model import TextChatModel
 from citu.local_servers import redis_url_for
 from citu.ops import Ops
 from citu.ops.endpoints import EndpointProbe
 from citu.settings import Settings, redact_url
+from citu.sql.guard import SqlGuard
 from citu.stores.feedback import FeedbackStore
 
 log = logging.getLogger("citu.services")

@@ -6,9 +6,9 @@ import httpx
 import pytest
 
 from citu.agents.ask_graph import AskAgent
-from citu.agents.llm_calls import LlmTimeout, LlmUnavailable
 from citu.db.pools import open_business_pool
-from citu.llm import build_text_model
+from citu.llm.calls import LlmTimeout, LlmUnavailable
+from citu.llm.clients import build_text_model
 from citu.settings import Settings
 from fakes.ask_script import TOP3_SQL, kinds, script
 from fakes.memory_stores import MemoryRetriever

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from citu.agents.llm_text import current_question, extract_sql, markdown_table, strip_thinking
+from citu.llm.text import current_question, extract_sql, markdown_table, strip_thinking
 
 
 def test_strip_thinking():

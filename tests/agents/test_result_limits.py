@@ -12,11 +12,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from citu.agents import sql_runner
-from citu.agents.sql_guard import SqlGuard
-from citu.agents.sql_runner import SqlExecutionError, run_read_only
 from citu.db.pools import BusinessQueryBusy, open_business_pool
 from citu.settings import Settings
+from citu.sql import runner as sql_runner
+from citu.sql.guard import SqlGuard
+from citu.sql.runner import SqlExecutionError, run_read_only
 
 ADMIN_DSN = os.environ.get("CITU_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 MIB = 1024 * 1024

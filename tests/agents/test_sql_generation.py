@@ -6,9 +6,9 @@ import httpx
 import pytest
 from test_sql_guard import HOSTILE
 
-from citu.agents.llm_text import looks_like_sql
 from citu.agents.sql_generation import SqlGenerator
-from citu.llm import build_text_model
+from citu.llm.clients import build_text_model
+from citu.llm.text import looks_like_sql
 from citu.settings import Settings
 from fakes.ask_script import SQL_PROMPT
 from fakes.memory_stores import MemoryRetriever

@@ -6,9 +6,9 @@ import pytest
 from guard_corpus import ANALYTIC
 from sqlglot import exp
 
-from citu.agents import sql_guard
-from citu.agents.sql_guard import SqlCheck, SqlGuard, check_sql
 from citu.settings import Settings
+from citu.sql import guard as sql_guard
+from citu.sql.guard import SqlCheck, SqlGuard, check_sql
 
 HOSTILE = [
     # plain writes
@@ -617,7 +617,7 @@ async def test_grammar_constructs_are_exactly_the_names_without_a_function(
     server: str, embedded_pg_url: str
 ) -> None:
     # Every other allowed name is called as pg_catalog.<name>(...): it must exist there.
-    from citu.agents.sql_functions import ALLOWED_FUNCTIONS, GRAMMAR_CONSTRUCTS
+    from citu.sql.functions import ALLOWED_FUNCTIONS, GRAMMAR_CONSTRUCTS
 
     url = PG15_URL if server == "pg15" else embedded_pg_url
     try:

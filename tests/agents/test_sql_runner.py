@@ -7,9 +7,9 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from citu.agents import sql_runner
-from citu.agents.sql_guard import SqlCheck, SqlGuard
-from citu.agents.sql_runner import (
+from citu.sql import runner as sql_runner
+from citu.sql.guard import SqlCheck, SqlGuard
+from citu.sql.runner import (
     QueryResult,
     SqlExecutionError,
     SqlTimeoutError,

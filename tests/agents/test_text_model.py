@@ -9,7 +9,7 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from citu.agents.llm_calls import (
+from citu.llm.calls import (
     LLM_GARBLED_TEXT,
     LLM_TIMEOUT_TEXT,
     LLM_UNAVAILABLE_TEXT,
@@ -17,7 +17,7 @@ from citu.agents.llm_calls import (
     LlmUnavailable,
     complete,
 )
-from citu.agents.text_model import TextChatModel
+from citu.llm.text_model import TextChatModel
 
 
 @pytest.fixture

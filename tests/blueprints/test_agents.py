@@ -556,7 +556,7 @@ async def test_write_fails_in_the_read_only_transaction_even_without_the_guard(
 ):
     # Second layer: with the parser check bypassed, the database itself refuses the write
     # (the result cap's subquery cannot hold a DELETE; the READ ONLY transaction is next).
-    from citu.agents.sql_guard import SqlCheck, SqlGuard
+    from citu.sql.guard import SqlCheck, SqlGuard
 
     def no_guard(self: SqlGuard, sql: str) -> SqlCheck:
         return SqlCheck(ok=True, statement=sql.strip().rstrip(";"))

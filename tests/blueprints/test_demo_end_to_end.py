@@ -8,9 +8,9 @@ import asyncio
 
 import pytest
 
-from citu.agents.sql_runner import run_read_only
 from citu.db.demo import DEMO_TABLES
 from citu.db.demo_training import curated_pairs, train_demo
+from citu.sql.runner import run_read_only
 from fakes.demo_llm import UNKNOWN_QUESTION, install_demo_mode
 
 PAIRS = curated_pairs()

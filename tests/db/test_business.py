@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from citu.agents import sql_runner
 from citu.agents.react.tools import ReactSqlTools
 from citu.app import create_app
 from citu.db.business import REFUSED_TEXT
@@ -22,6 +21,7 @@ from citu.db.embedded import with_database
 from citu.db.pools import BUSY_TEXT, BusinessQueryBusy
 from citu.services import Services
 from citu.settings import Settings
+from citu.sql import runner as sql_runner
 from fakes.ask_script import script
 from fakes.memory_stores import DEMO_DDL, DEMO_DOCUMENTATION, DEMO_EXAMPLE
 from fakes.served import free_port

@@ -9,11 +9,11 @@ import uuid
 import asyncpg
 import pytest
 
-from citu.agents.sql_guard import check_sql
-from citu.agents.sql_runner import run_read_only
 from citu.app import create_app
 from citu.db.demo import DEMO_TABLES
 from citu.db.demo_training import curated_demo, curated_pairs, demo_training_items, train_demo
+from citu.sql.guard import check_sql
+from citu.sql.runner import run_read_only
 
 PAIRS = curated_pairs()
 

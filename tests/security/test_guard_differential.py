@@ -47,7 +47,7 @@ _PLAN_WORDS = {"row", "array", "any", "all", "count", "sum", "subplan", "initpla
 
 def _allowed_functions() -> set[str] | None:
     try:
-        from citu.agents.sql_functions import ALLOWED_FUNCTIONS
+        from citu.sql.functions import ALLOWED_FUNCTIONS
     except ImportError:  # a deny-list guard: only relations are compared
         return None
     return set(ALLOWED_FUNCTIONS)
@@ -74,7 +74,7 @@ def _statements(seed: int):
 
 
 async def test_what_the_guard_accepts_plans_without_system_objects(business_db_url):
-    from citu.agents.sql_guard import check_sql
+    from citu.sql.guard import check_sql
 
     allowed = _allowed_functions()
     conn = await asyncpg.connect(business_db_url)

@@ -76,7 +76,7 @@ def sendable(case: Case) -> bool:
 def guard_verdict(sql: str) -> tuple[bool, str]:
     """The guard's verdict at unit level: (accepted, the statement it would run). A guard that
     raises refuses nothing by itself (the caller answers 5xx): that is ``guard_raises``'s."""
-    from citu.agents.sql_guard import check_sql
+    from citu.sql.guard import check_sql
 
     try:
         check = check_sql(sql)

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from citu.agents.sql_guard import SqlGuard
+from citu.sql.guard import SqlGuard
 from citu.training.models import InvalidTrainingData, parse_item
 
 

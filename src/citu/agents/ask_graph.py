@@ -22,15 +22,15 @@ from langgraph.graph import END, START, StateGraph
 
 from citu import failures
 from citu.agents.classifier import QuestionClassifier
-from citu.agents.llm_calls import LlmError, complete
-from citu.agents.llm_text import current_question, markdown_table, visible_text
 from citu.agents.prompts import prompt
 from citu.agents.protocols import RetrieverLike
 from citu.agents.sql_generation import SqlGenerator
-from citu.agents.sql_guard import SqlGuard
-from citu.agents.sql_runner import SqlExecutionError, UnsafeSqlError, run_read_only
 from citu.errors import ApiError
+from citu.llm.calls import LlmError, complete
+from citu.llm.text import current_question, markdown_table, visible_text
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
+from citu.sql.runner import SqlExecutionError, UnsafeSqlError, run_read_only
 
 log = logging.getLogger("citu.agents.ask.graph")
 

@@ -21,7 +21,7 @@ from citu.agents.ask_graph import AskAgent
 from citu.agents.classifier import ROUTING_MODES
 from citu.agents.protocols import ConversationStoreLike
 from citu.errors import ApiError, BadRequest
-from citu.llm import require_llm
+from citu.llm.clients import require_llm
 from citu.ops.endpoints import EndpointProbe
 from citu.settings import Settings
 from citu.stores.conversations import enhance_question

@@ -17,9 +17,9 @@ import yaml
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from citu.agents.llm_calls import complete
-from citu.agents.llm_text import current_question, strip_thinking
 from citu.agents.prompts import prompt
+from citu.llm.calls import complete
+from citu.llm.text import current_question, strip_thinking
 
 log = logging.getLogger("citu.agents.ask.classifier")
 

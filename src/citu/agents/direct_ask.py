@@ -21,18 +21,18 @@ from citu import failures
 from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
-from citu.agents.sql_guard import SqlGuard
-from citu.agents.sql_runner import (
+from citu.errors import GatewayTimeout
+from citu.llm.clients import require_llm
+from citu.ops.maintenance import ReadOnlyMode
+from citu.settings import Settings
+from citu.sql.guard import SqlGuard
+from citu.sql.runner import (
     QueryResult,
     SqlExecutionError,
     SqlTimeoutError,
     UnsafeSqlError,
     run_read_only,
 )
-from citu.errors import GatewayTimeout
-from citu.llm import require_llm
-from citu.ops.maintenance import ReadOnlyMode
-from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.ask.direct")
 

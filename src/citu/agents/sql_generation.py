@@ -15,19 +15,19 @@ import asyncpg
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from citu.agents.llm_calls import complete
-from citu.agents.llm_text import (
+from citu.agents.prompts import prompt
+from citu.agents.protocols import RetrievedContextLike, RetrieverLike
+from citu.llm.calls import complete
+from citu.llm.text import (
     EMPTY_SQL_EXPLANATION,
     extract_sql,
     looks_like_sql,
     markdown_table,
     visible_text,
 )
-from citu.agents.prompts import prompt
-from citu.agents.protocols import RetrievedContextLike, RetrieverLike
-from citu.agents.sql_guard import SqlGuard
-from citu.agents.sql_runner import SqlError, explain_sql, run_read_only
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
+from citu.sql.runner import SqlError, explain_sql, run_read_only
 
 log = logging.getLogger("citu.agents.ask.sql")
 

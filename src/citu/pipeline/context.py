@@ -9,10 +9,10 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_guard import SqlGuard
 from citu.pipeline.files import TaskPaths
 from citu.pipeline.llm import PipelineLlm
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
 
 log = logging.getLogger("citu.pipeline")
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_guard import SqlGuard
 from citu.db.pools import open_business_pool
 from citu.logging.setup import redact
 from citu.pipeline.context import StepContext
@@ -34,6 +33,7 @@ from citu.pipeline.steps import ddl, qa, training, validation
 from citu.pipeline.tasklog import step_logging, task_logging
 from citu.pipeline.tasks import STEP_NAMES, TaskStore
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
 
 log = logging.getLogger("citu.pipeline.engine")
 

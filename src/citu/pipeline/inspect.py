@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_runner import normalize_value
+from citu.sql.runner import normalize_value
 
 log = logging.getLogger("citu.pipeline.inspect")
 

@@ -17,7 +17,7 @@ from langchain_openai import OpenAIEmbeddings
 from citu import failures
 from citu.admission import leave_admission
 from citu.errors import ServiceUnavailable
-from citu.llm import require_embeddings
+from citu.llm.clients import require_embeddings
 from citu.settings import Settings
 from citu.training.embedding_cache import EmbeddingCache
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from citu.agents.sql_guard import SqlGuard, default_guard
 from citu.errors import BadRequest
+from citu.sql.guard import SqlGuard, default_guard
 
 Kind = Literal["sql", "error_sql", "ddl", "documentation"]
 

@@ -7,8 +7,8 @@ import re
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
-from citu.agents.llm_calls import complete
 from citu.errors import BadRequest, ServiceUnavailable
+from citu.llm.calls import complete
 
 SYSTEM_PROMPT = (
     "你是一名数据分析专家。请根据用户给出的SQL查询语句，推断出它所回答的业务问题。"

@@ -20,9 +20,9 @@ import numpy as np
 from langchain_openai import ChatOpenAI
 
 from citu import failures
-from citu.agents.sql_guard import SqlGuard
 from citu.errors import ApiError
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
 from citu.training.embedder import Embedder
 from citu.training.models import (
     InvalidTrainingData,

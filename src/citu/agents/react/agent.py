@@ -28,7 +28,6 @@ from langgraph.prebuilt import ToolNode
 from psycopg import OperationalError
 
 from citu import failures
-from citu.agents.llm_text import looks_like_sql, strip_thinking
 from citu.agents.protocols import RetrieverLike
 from citu.agents.react import prompts
 from citu.agents.react.context import (
@@ -42,8 +41,9 @@ from citu.agents.react.history import ConversationViews
 from citu.agents.react.memory import ReactMemory
 from citu.agents.react.tools import ReactSqlTools
 from citu.agents.sql_generation import SqlGenerator
-from citu.agents.sql_guard import SqlGuard
+from citu.llm.text import looks_like_sql, strip_thinking
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
 
 log = logging.getLogger("citu.agents.react.agent")
 

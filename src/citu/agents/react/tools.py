@@ -21,10 +21,10 @@ from pydantic import BaseModel, Field
 from citu import failures
 from citu.agents.react import prompts
 from citu.agents.sql_generation import SqlGenerator
-from citu.agents.sql_guard import SqlGuard
-from citu.agents.sql_runner import SqlError, explain_sql, run_read_only
 from citu.errors import ServiceUnavailable
 from citu.settings import Settings
+from citu.sql.guard import SqlGuard
+from citu.sql.runner import SqlError, explain_sql, run_read_only
 
 log = logging.getLogger("citu.agents.react.tools")
 

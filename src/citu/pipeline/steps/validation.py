@@ -19,11 +19,11 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_runner import explain_sql
 from citu.pipeline.context import StepContext, StepError
 from citu.pipeline.files import write_json_atomic, write_text_atomic
 from citu.pipeline.llm import LlmFailed
 from citu.pipeline.steps.qa import pair_files
+from citu.sql.runner import explain_sql
 
 log = logging.getLogger("citu.pipeline.validation")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from citu.agents.sql_guard import SqlGuard, default_guard
+from citu.sql.guard import SqlGuard, default_guard
 
 __all__ = [
     "QueryResult",

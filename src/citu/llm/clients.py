@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
-from citu.agents.text_model import TextChatModel
 from citu.errors import ServiceUnavailable
+from citu.llm.text_model import TextChatModel
 from citu.settings import Settings
 
 

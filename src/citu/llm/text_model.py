@@ -25,14 +25,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, SecretStr
 
-from citu.agents.llm_calls import (
+from citu.failures import LLM_AUTH_FAILED, LLM_AUTH_TEXT
+from citu.llm.calls import (
     LLM_GARBLED_TEXT,
     LLM_TIMEOUT_TEXT,
     LLM_UNAVAILABLE_TEXT,
     LlmTimeout,
     LlmUnavailable,
 )
-from citu.failures import LLM_AUTH_FAILED, LLM_AUTH_TEXT
 
 log = logging.getLogger("citu.agents.ask.llm")
 

@@ -31,7 +31,7 @@ from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import SqlglotError
 
-from citu.agents.sql_functions import (
+from citu.sql.functions import (
     ALLOWED_FUNCTIONS,
     CONCATENATING_AGGREGATES,
     GRAMMAR_CONSTRUCTS,
