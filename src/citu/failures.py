@@ -105,7 +105,18 @@ def _is_embeddings_call(error: BaseException) -> bool:
         return False
 
 
-def _model_failure(error: BaseException, *, embeddings: bool) -> Failure | None:
+# As the openai SDK: timeouts, conflicts, rate limits and server errors are worth another try;
+# the other 4xx are configuration problems.
+RETRYABLE_4XX = frozenset({408, 409, 429})
+
+
+def is_retryable_status(status: int | None) -> bool:
+    """Whether a model service's HTTP status (None: no answer at all) is worth another try."""
+    return status is None or status in RETRYABLE_4XX or status >= 500
+
+
+def model_failure(error: BaseException, *, embeddings: bool) -> Failure | None:
+    """The account of one failed call to the LLM or embedding service; None if not one."""
     if isinstance(error, openai.APITimeoutError | httpx.TimeoutException):
         if embeddings:
             return Failure(EMBEDDING_UNAVAILABLE, EMBEDDING_UNAVAILABLE_TEXT, 503, True)
@@ -115,8 +126,7 @@ def _model_failure(error: BaseException, *, embeddings: bool) -> Failure | None:
             return Failure(EMBEDDING_AUTH_FAILED, EMBEDDING_AUTH_TEXT, 503, False)
         return Failure(LLM_AUTH_FAILED, LLM_AUTH_TEXT, 503, False)
     if isinstance(error, openai.APIError | httpx.HTTPError):
-        status = getattr(error, "status_code", None)
-        retry = status is None or status == 429 or status >= 500
+        retry = is_retryable_status(getattr(error, "status_code", None))
         if embeddings:
             return Failure(EMBEDDING_UNAVAILABLE, EMBEDDING_UNAVAILABLE_TEXT, 503, retry)
         return Failure(LLM_UNAVAILABLE, LLM_UNAVAILABLE_TEXT, 503, retry)
@@ -141,7 +151,7 @@ def describe(error: BaseException) -> Failure:
         type(e).__name__ == "EmbeddingError" for e in chain
     )
     for item in chain:
-        failure = _model_failure(item, embeddings=embeddings)
+        failure = model_failure(item, embeddings=embeddings)
         if failure is not None:
             return failure
     if isinstance(error, ApiError):

@@ -12,7 +12,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +20,7 @@ from citu import failures
 from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
+from citu.conversation_ids import new_conversation_id
 from citu.errors import GatewayTimeout
 from citu.llm.clients import require_llm
 from citu.ops.maintenance import ReadOnlyMode
@@ -37,12 +37,6 @@ from citu.sql.runner import (
 log = logging.getLogger("citu.agents.ask.direct")
 
 NO_SQL_TEXT = "无法生成SQL查询，请检查问题描述或数据表结构"
-
-
-def new_conversation_id(user_id: str) -> str:
-    """``<user>:<YYYYMMDDHHMMSS><ms>``, the old services' id format."""
-    now = datetime.now()
-    return f"{user_id}:{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
 
 
 @dataclass

@@ -30,12 +30,14 @@ _SQL_START = re.compile(
 EMPTY_SQL_EXPLANATION = "无法生成SQL查询，可能是问题描述不够清晰或缺少必要的数据表信息。"
 
 
+def drop_thinking(text: str | None) -> str:
+    """The text without its ``<think>…</think>`` blocks (reasoning models put them first)."""
+    return _THINK.sub("", text) if text else ""
+
+
 def strip_thinking(text: str | None) -> str:
     """Drop ``<think>…</think>`` blocks, collapse runs of blank lines, trim."""
-    if not text:
-        return ""
-    text = _THINK.sub("", text)
-    return _MANY_NEWLINES.sub("\n\n", text).strip()
+    return _MANY_NEWLINES.sub("\n\n", drop_thinking(text)).strip()
 
 
 def visible_text(text: str | None, display_thinking: bool) -> str:

@@ -25,21 +25,12 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, SecretStr
 
-from citu.failures import LLM_AUTH_FAILED, LLM_AUTH_TEXT
-from citu.llm.calls import (
-    LLM_GARBLED_TEXT,
-    LLM_TIMEOUT_TEXT,
-    LLM_UNAVAILABLE_TEXT,
-    LlmTimeout,
-    LlmUnavailable,
-)
+from citu.failures import is_retryable_status
+from citu.llm.policy import error_for, error_for_status, garbled_reply
 
 log = logging.getLogger("citu.agents.ask.llm")
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-# As the openai SDK: timeouts, conflicts, rate limits and server errors are worth another try;
-# the other 4xx are configuration problems.
-_RETRY_4XX = frozenset({408, 409, 429})
 
 
 class _Retryable(Exception):
@@ -133,7 +124,7 @@ class TextChatModel(BaseChatModel):
             content, usage = reply_text(payload)
         except ValueError as exc:
             log.warning("LLM answer could not be read: %s", exc)
-            raise LlmUnavailable(LLM_GARBLED_TEXT) from exc
+            raise garbled_reply() from exc
         message = AIMessage(
             content=content,
             response_metadata={"model_name": self.model_name},
@@ -170,26 +161,21 @@ class TextChatModel(BaseChatModel):
             )
         except httpx.TimeoutException as exc:
             log.warning("LLM timed out after %.1f s", self.timeout)
-            raise _Retryable(LlmTimeout(LLM_TIMEOUT_TEXT)) from exc
+            raise _Retryable(error_for(exc)) from exc
         except httpx.TransportError as exc:
             log.warning("LLM unreachable: %r", exc)
-            raise _Retryable(LlmUnavailable(LLM_UNAVAILABLE_TEXT)) from exc
+            raise _Retryable(error_for(exc)) from exc
         if response.status_code >= 400:
             log.warning("LLM answered HTTP %s: %s", response.status_code, response.text[:300])
-            retry = response.status_code in _RETRY_4XX or response.status_code >= 500
-            error = (
-                LlmUnavailable(LLM_AUTH_TEXT, can_retry=False, error_type=LLM_AUTH_FAILED)
-                if response.status_code in (401, 403)
-                else LlmUnavailable(LLM_UNAVAILABLE_TEXT, can_retry=retry)
-            )
-            if retry:
+            error = error_for_status(response.status_code)
+            if is_retryable_status(response.status_code):
                 raise _Retryable(error, _retry_after(response))
             raise error
         try:
             return response.json()
         except ValueError as exc:
             log.warning("LLM answer is not JSON: %s", response.text[:200])
-            raise LlmUnavailable(LLM_GARBLED_TEXT) from exc
+            raise garbled_reply() from exc
 
 
 def _backoff(attempt: int) -> float:

@@ -1,7 +1,10 @@
 """LLM calls of the pipeline: bounded retries, refusal detection, and JSON out of free text.
 
 The old ``chat_with_llm`` turned failures into an apology sentence that then became a table
-comment; here an empty or apologising answer is a failure and the caller falls back.
+comment; here an empty or apologising answer is a failure and the caller falls back. Each
+attempt goes through the one call path (:func:`citu.llm.calls.complete`), so a failure is
+already citu's typed error; one that says another try cannot help (a refused key) ends the
+retries at once.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from citu import failures
+from citu.llm.calls import complete
+from citu.llm.text import drop_thinking
 
 log = logging.getLogger("citu.pipeline.llm")
 
 _APOLOGIES = ("抱歉，我暂时无法回答", "抱歉，我无法", "I'm sorry, I can", "I cannot help")
-_THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 
 class LlmFailed(Exception):
     pass
+
+
+class _Refused(Exception):
+    """An empty or apologising answer: worth another try, never worth a table comment."""
 
 
 class PipelineLlm:
@@ -47,24 +55,29 @@ class PipelineLlm:
         last_error = "empty answer"
         for attempt in range(1, self.attempts + 1):
             try:
-                message = await self.model.ainvoke(
-                    [SystemMessage(content=system), HumanMessage(content=user)]
-                )
-                text = _THINKING.sub("", str(message.content or "")).strip()
-                if text and not any(marker in text[:60] for marker in _APOLOGIES):
-                    return text
-                last_error = "empty or refused answer"
+                return await self._answer(self.model, system, user)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - any client error is retried
+            except _Refused:
+                last_error = "empty or refused answer"
+                log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, last_error)
+            except Exception as error:  # noqa: BLE001 - any client error may pass on another try
                 # The task record shows citu's text; a provider's may quote the key.
                 last_error = failures.public_text(error)
                 log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, error)
-            else:
-                log.warning("LLM attempt %d/%d failed: %s", attempt, self.attempts, last_error)
+                if not getattr(error, "can_retry", True):
+                    break
             if attempt < self.attempts:
                 await asyncio.sleep(self.retry_delay)
         raise LlmFailed(last_error)
+
+    @staticmethod
+    async def _answer(model: BaseChatModel, system: str, user: str) -> str:
+        reply = await complete(model, [SystemMessage(content=system), HumanMessage(content=user)])
+        text = drop_thinking(reply).strip()
+        if not text or any(marker in text[:60] for marker in _APOLOGIES):
+            raise _Refused
+        return text
 
     async def ask_json(self, system: str, user: str) -> Any:
         """The answer parsed as JSON; LlmFailed if no attempt yields parsable JSON."""

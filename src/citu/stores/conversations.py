@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from citu.conversation_ids import new_conversation_id
 from citu.errors import BadRequest
 from citu.responses import now_iso
 from citu.settings import Settings
@@ -217,7 +218,7 @@ class ConversationStore:
                     "message": MESSAGE_INVALID_ID,
                     "requested_id": conversation_id,
                 }
-                return self._new_conversation_id(user_id, datetime.now()), status
+                return new_conversation_id(user_id, datetime.now()), status
         return await self.create_conversation(user_id), dict(STATUS_NEW)
 
     async def create_conversation(self, user_id: str) -> str:
@@ -232,7 +233,7 @@ class ConversationStore:
         settings = self.settings
         try:
             while True:
-                conversation_id = self._new_conversation_id(user_id, moment)
+                conversation_id = new_conversation_id(user_id, moment)
                 dropped = await self._create(
                     keys=[meta_key(conversation_id), user_key(user_id)],
                     args=[
@@ -249,14 +250,10 @@ class ConversationStore:
                 moment += timedelta(milliseconds=1)
         except REDIS_DOWN as error:
             log.warning("Redis unavailable, conversation not stored: %s", error)
-            return self._new_conversation_id(user_id, moment)
+            return new_conversation_id(user_id, moment)
         if dropped:
             log.info("user %s over the limit: %d old conversations deleted", user_id, dropped)
         return conversation_id
-
-    @staticmethod
-    def _new_conversation_id(user_id: str, moment: datetime) -> str:
-        return f"{user_id}:{moment:%Y%m%d%H%M%S}{moment.microsecond // 1000:03d}"
 
     async def save_message(
         self,

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
 import asyncpg
@@ -41,6 +40,7 @@ from citu.agents.react.history import ConversationViews
 from citu.agents.react.memory import ReactMemory
 from citu.agents.react.tools import ReactSqlTools
 from citu.agents.sql_generation import SqlGenerator
+from citu.conversation_ids import new_conversation_id
 from citu.llm.text import looks_like_sql, strip_thinking
 from citu.settings import Settings
 from citu.sql.guard import SqlGuard
@@ -90,9 +90,8 @@ class AgentUnavailable(Exception):
 
 
 def new_thread_id(user_id: str) -> str:
-    """``<user_id>:<YYYYMMDDHHMMSSmmm>`` in local time, as the old service generated them."""
-    now = datetime.now()
-    return f"{user_id}:{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
+    """A new thread: its id is a conversation id."""
+    return new_conversation_id(user_id)
 
 
 class ReactAgent:
