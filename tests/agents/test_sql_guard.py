@@ -8,7 +8,10 @@ from sqlglot import exp
 
 from citu.settings import Settings
 from citu.sql import guard as sql_guard
+from citu.sql import refusals, tree_check
+from citu.sql.dialect import GuardDialect
 from citu.sql.guard import SqlCheck, SqlGuard, check_sql
+from citu.sql.guard_pool import GuardQueue
 
 HOSTILE = [
     # plain writes
@@ -386,8 +389,8 @@ def test_system_relations_can_be_allowed() -> None:
 
 def test_unknown_node_classes_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     # A node class sqlglot adds later is not on the list: the guard fails closed.
-    allowed = sql_guard._ALLOWED_NODES - {exp.Column}
-    monkeypatch.setattr(sql_guard, "_ALLOWED_NODES", allowed)
+    allowed = tree_check.ALLOWED_NODES - {exp.Column}
+    monkeypatch.setattr(tree_check, "ALLOWED_NODES", allowed)
     assert check_sql("SELECT a FROM t").reason == "不支持的 SQL 语法: Column"
 
 
@@ -472,11 +475,11 @@ def test_any_exception_in_the_check_is_a_refusal(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(guard, "_regenerate", broken)
     result = guard.check_now("SELECT 1")
-    assert not result.ok and result.reason == sql_guard.MSG_GUARD_FAILED
+    assert not result.ok and result.reason == refusals.MSG_GUARD_FAILED
 
 
 def test_the_parse_budget_works_in_any_parser_instance() -> None:
-    dialect = sql_guard._Dialect()
+    dialect = GuardDialect()
     # sqlglot enters a parser of its own through parse_into(), never through parse().
     parsed = dialect.parser().parse_into(exp.DataType, dialect.tokenize("varchar(10)"))
     assert isinstance(parsed[0], exp.DataType)
@@ -489,7 +492,7 @@ def test_subscript_chains_are_refused_before_parsing(n: int, gap: str) -> None:
     sql = "SELECT x" + ("[1]" + gap) * n + " FROM t"
     started = time.perf_counter()
     result = check_sql(sql)
-    assert result.reason == sql_guard.MSG_SUBSCRIPTS
+    assert result.reason == refusals.MSG_SUBSCRIPTS
     assert time.perf_counter() - started < 0.1
 
 
@@ -498,7 +501,7 @@ def test_subscript_chains_through_parentheses_count() -> None:
     for _ in range(30):
         sql = "(" + sql + "[1]" * 8 + ")"
     started = time.perf_counter()
-    assert check_sql("SELECT " + sql).reason == sql_guard.MSG_SUBSCRIPTS
+    assert check_sql("SELECT " + sql).reason == refusals.MSG_SUBSCRIPTS
     assert time.perf_counter() - started < 0.1
 
 
@@ -525,8 +528,8 @@ async def test_checks_run_on_the_guards_own_threads() -> None:
 async def test_a_full_guard_queue_refuses_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
-    monkeypatch.setattr(sql_guard, "_guard_queue", lambda: queue)
-    queue = sql_guard._GuardQueue(threads=1, limit=3)
+    monkeypatch.setattr(sql_guard, "guard_queue", lambda: queue)
+    queue = GuardQueue(threads=1, limit=3)
     release = threading.Event()
     guard = SqlGuard()
     original = guard.check_now
@@ -540,7 +543,7 @@ async def test_a_full_guard_queue_refuses_at_once(monkeypatch: pytest.MonkeyPatc
     await asyncio.sleep(0.05)
     started = time.perf_counter()
     refused = await guard.check("SELECT 1")
-    assert refused.reason == sql_guard.MSG_GUARD_BUSY
+    assert refused.reason == refusals.MSG_GUARD_BUSY
     assert time.perf_counter() - started < 0.05
     release.set()
     assert all(r.ok for r in await asyncio.gather(*pending))
