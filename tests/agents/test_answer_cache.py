@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from citu.agents.direct_ask import AnswerCache, _Answer
+from citu.agents.direct_ask import Answer, AnswerCache
 
 
-def answer(rows: int) -> _Answer:
-    return _Answer("SELECT 1", {"columns": ["x"], "rows": [{"x": "y" * 100}] * rows}, None)
+def answer(rows: int) -> Answer:
+    return Answer("SELECT 1", {"columns": ["x"], "rows": [{"x": "y" * 100}] * rows}, None)
 
 
 def test_the_cache_stays_within_its_byte_budget():

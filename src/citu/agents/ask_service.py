@@ -1,13 +1,13 @@
 """One ``ask_agent`` turn around the agent: identity, conversation, context, QA cache, messages.
 
-Used by ``POST /api/v0/ask_agent`` (an envelope) and ``GET /api/v0/ask_agent_stream`` (SSE
-frames), plus the cached ``/api/v0/agent_health`` probe. Wire shapes: agents spec §3.1, §3.2, §3.7.
+Used by ``POST /api/v0/ask_agent`` (one outcome), ``GET /api/v0/ask_agent_stream`` (a stream
+of events) and the cached ``/api/v0/agent_health`` probe. The results are plain data
+(:mod:`citu.agents.ask_results`); the web layer shapes envelopes and frames.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,17 +18,24 @@ from citu import failures
 from citu import responses as r
 from citu.admission import AdmissionGate
 from citu.agents.ask_graph import AskAgent
+from citu.agents.ask_results import (
+    AskOutcome,
+    StepProgress,
+    StreamEvent,
+    Turn,
+    TurnCompleted,
+    TurnFailed,
+    assistant_text,
+    failure_text,
+)
 from citu.agents.classifier import ROUTING_MODES
 from citu.agents.protocols import ConversationStoreLike
 from citu.errors import ApiError, BadRequest
 from citu.llm.clients import require_llm
 from citu.ops.endpoints import EndpointProbe
 from citu.settings import Settings
-from citu.stores.conversations import enhance_question
 
 log = logging.getLogger("citu.agents.ask.service")
-
-AGENT_FAILED_TEXT = "Agent处理失败"
 
 
 @dataclass
@@ -40,79 +47,8 @@ class AskRequest:
     routing_mode: str | None = None
 
 
-@dataclass
-class Turn:
-    """A validated request with its resolved user, conversation and context."""
-
-    question: str
-    user_id: str
-    conversation_id: str
-    status: dict[str, Any]
-    context: str
-    routing_mode: str
-    routing_source: str  # "api" | "config"
-
-    @property
-    def enhanced_question(self) -> str:
-        return enhance_question(self.question, self.context)
-
-
 def routing_mode_error(mode: str) -> str:
     return f"无效的routing_mode参数值: {mode}，支持的值: {list(ROUTING_MODES)}"
-
-
-def assistant_text(result: dict[str, Any], *, streamed: bool = False) -> str:
-    """What is stored (and shown) as the assistant's answer (conversation spec §7.4)."""
-    if result.get("type") == "DATABASE":
-        if result.get("response"):
-            return result["response"]
-        if result.get("summary"):
-            return result["summary"]
-        records = result.get("query_result")
-        if records is not None:
-            return f"查询执行完成，共返回 {records.get('row_count', 0)} 条记录。"
-        return "查询处理完成" if streamed else "数据库查询已处理。"
-    return result.get("response") or ("处理完成" if streamed else "")
-
-
-def sse(frame: dict[str, Any]) -> str:
-    return f"data: {json.dumps(frame, ensure_ascii=False)}\n\n"
-
-
-def sse_error(text: str, error_type: str = failures.INTERNAL_ERROR) -> str:
-    data = {"type": "error", "error": text, "timestamp": r.now_iso(), "error_type": error_type}
-    body = {"code": 500, "success": False, "message": r.Msg.PROCESSING_FAILED, "data": data}
-    return sse(r.with_request_id(body))
-
-
-def sse_failure(error: BaseException, prefix: str = "") -> str:
-    """The error frame for ``error``: citu's own text, never the upstream's."""
-    failure = failures.describe(error)
-    return sse_error(f"{prefix}{failure.text}", failure.error_type)
-
-
-def sse_progress(node: str, progress: dict[str, Any], conversation_id: str) -> str:
-    display = progress.get("display_name")
-    message = "正在执行：格式化响应结果" if node == "format_response" else f"正在执行: {display}"
-    data = {"type": "progress", "node": node, **progress, "conversation_id": conversation_id}
-    data["timestamp"] = r.now_iso()
-    return sse({"code": 200, "success": True, "message": message, "data": data})
-
-
-def sse_completed(result: dict[str, Any], conversation_id: str, response: str) -> str:
-    data = {
-        "type": "completed",
-        "response": response,
-        "response_type": result.get("type") or result.get("question_type") or "UNKNOWN",
-        "sql": result.get("sql"),
-        "query_result": result.get("query_result"),
-        "summary": result.get("summary"),
-        "conversation_id": conversation_id,
-        "execution_path": result.get("execution_path") or [],
-        "classification_info": result.get("classification_info") or {},
-        "timestamp": r.now_iso(),
-    }
-    return sse({"code": 200, "success": True, "message": "处理完成", "data": data})
 
 
 class AskService:
@@ -141,7 +77,7 @@ class AskService:
         return self.agent  # type: ignore[return-value]
 
     def identify(self, request: AskRequest) -> tuple[str, str, str]:
-        """``(user_id, routing_mode, routing_source)``, or BadRequest (texts of spec §3.1)."""
+        """``(user_id, routing_mode, routing_source)``, or BadRequest naming the bad field."""
         if request.routing_mode is not None and request.routing_mode not in ROUTING_MODES:
             raise BadRequest(
                 routing_mode_error(request.routing_mode), invalid_params=["routing_mode"]
@@ -196,106 +132,62 @@ class AskService:
 
     # ---- POST /api/v0/ask_agent ---------------------------------------------------------
 
-    async def ask(self, request: AskRequest) -> dict[str, Any]:
-        """The envelope of one turn; typed errors (400/503/504) are raised."""
+    async def ask(self, request: AskRequest) -> AskOutcome:
+        """The outcome of one turn; typed errors (400/503/504) are raised."""
         async with self.admission.admitted():
             return await self._ask(request)
 
-    async def _ask(self, request: AskRequest) -> dict[str, Any]:
+    async def _ask(self, request: AskRequest) -> AskOutcome:
         turn = await self.begin(request)
-        agent, conversations = self._agent(), self.conversations
-        common = {
-            "user_id": turn.user_id,
-            "context_used": bool(turn.context),
-            "conversation_status": turn.status.get("status"),
-            "requested_conversation_id": turn.status.get("requested_id"),
-        }
+        agent = self._agent()
         cached = await self._cached(turn)
         if cached is not None:
-            return r.agent_success_response(
-                response_type=cached.get("type") or "UNKNOWN",
-                conversation_id=turn.conversation_id,
-                execution_path=cached.get("execution_path"),
-                classification_info=cached.get("classification_info"),
-                response=cached.get("response") or "",
-                sql=cached.get("sql"),
-                records=cached.get("query_result"),
-                summary=cached.get("summary"),
-                from_cache=True,
-                **common,
-            )
-
-        await conversations.save_message(turn.conversation_id, "user", turn.question)
+            return AskOutcome(turn, cached, from_cache=True)
+        await self.conversations.save_message(turn.conversation_id, "user", turn.question)
         result = await agent.process_question(
             turn.enhanced_question, turn.conversation_id, turn.routing_mode
         )
-        if not result.get("success"):
-            # The explanation of a refused or failed query is the answer the user needs.
-            text = result.get("error") or result.get("response") or AGENT_FAILED_TEXT
-            return r.agent_error_response(
-                response_text=text,
-                error_type="agent_processing_failed",
-                code=int(result.get("error_code") or 500),
-                conversation_id=turn.conversation_id,
-                execution_path=result.get("execution_path"),
-                classification_info=result.get("classification_info"),
-                user_id=turn.user_id,
-                sql=result.get("sql"),
-                validation_error_type=result.get("validation_error_type"),
-            )
-        await self._remember(turn, result, streamed=False)
-        return r.agent_success_response(
-            response_type=result.get("type"),
-            conversation_id=turn.conversation_id,
-            execution_path=result.get("execution_path"),
-            classification_info=result.get("classification_info"),
-            response=result.get("response") or "",
-            sql=result.get("sql"),
-            records=result.get("query_result"),
-            summary=result.get("summary"),
-            from_cache=False,
-            routing_mode_used=turn.routing_mode,
-            routing_mode_source=turn.routing_source,
-            **common,
-        )
+        if result.get("success"):
+            await self._remember(turn, result, streamed=False)
+        return AskOutcome(turn, result)
 
     # ---- GET /api/v0/ask_agent_stream ---------------------------------------------------
 
-    async def stream(self, request: AskRequest) -> AsyncIterator[str]:
-        """SSE frames: progress per graph step, then one ``completed`` or ``error`` frame."""
+    async def stream(self, request: AskRequest) -> AsyncIterator[StreamEvent]:
+        """Progress per graph step, then one completion or failure."""
         async with self.admission.admitted():
-            async for frame in self._stream(request):
-                yield frame
+            async for event in self._stream(request):
+                yield event
 
-    async def _stream(self, request: AskRequest) -> AsyncIterator[str]:
+    async def _stream(self, request: AskRequest) -> AsyncIterator[StreamEvent]:
         if request.routing_mode is not None and request.routing_mode not in ROUTING_MODES:
-            yield sse_error(
-                f"无效的routing_mode参数值: {request.routing_mode}", failures.INVALID_REQUEST
-            )
+            text = f"无效的routing_mode参数值: {request.routing_mode}"
+            yield TurnFailed(text, failures.INVALID_REQUEST)
             return
         try:
             turn = await self.begin(request)
             cached = await self._cached(turn)
         except ApiError as exc:
-            yield sse_failure(exc)
+            yield TurnFailed.of(exc)
             return
         except Exception as exc:  # noqa: BLE001 - reported in-band, as the old stream did
             log.exception("stream setup failed")
-            yield sse_failure(exc, "参数解析失败: ")
+            yield TurnFailed.of(exc, "参数解析失败: ")
             return
         if cached is not None:
-            yield sse_completed(cached, turn.conversation_id, assistant_text(cached, streamed=True))
+            text = assistant_text(cached, streamed=True)
+            yield TurnCompleted(cached, turn.conversation_id, text)
             return
 
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
         task = asyncio.create_task(self._produce(turn, queue))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        while (frame := await queue.get()) is not None:
-            yield frame
+        while (event := await queue.get()) is not None:
+            yield event
 
-    async def _produce(self, turn: Turn, queue: asyncio.Queue[str | None]) -> None:
-        """Run the graph, queue its frames; save the answer before the final frame is sent."""
+    async def _produce(self, turn: Turn, queue: asyncio.Queue[StreamEvent | None]) -> None:
+        """Run the graph, queue its events; save the answer before the final event is sent."""
         agent, conversations = self._agent(), self.conversations
         try:
             await conversations.save_message(turn.conversation_id, "user", turn.question)
@@ -303,22 +195,21 @@ class AskService:
                 turn.enhanced_question, turn.conversation_id, turn.routing_mode
             ):
                 if event["type"] == "progress":
-                    queue.put_nowait(
-                        sse_progress(event["node"], event["progress"], turn.conversation_id)
-                    )
+                    progress = StepProgress(event["node"], event["progress"], turn.conversation_id)
+                    queue.put_nowait(progress)
                     continue
                 result = event["result"]
                 if result.get("success"):
                     await self._remember(turn, result, streamed=True)
                     text = result.get("response") or ""
                 else:
-                    text = result.get("error") or result.get("response") or AGENT_FAILED_TEXT
-                queue.put_nowait(sse_completed(result, turn.conversation_id, text))
+                    text = failure_text(result)
+                queue.put_nowait(TurnCompleted(result, turn.conversation_id, text))
         except ApiError as exc:
-            queue.put_nowait(sse_failure(exc))
-        except Exception as exc:  # noqa: BLE001 - the client gets an error frame, not a hang
+            queue.put_nowait(TurnFailed.of(exc))
+        except Exception as exc:  # noqa: BLE001 - the client gets an error event, not a hang
             log.exception("stream failed for %s", turn.conversation_id)
-            queue.put_nowait(sse_failure(exc, "流式处理异常: "))
+            queue.put_nowait(TurnFailed.of(exc, "流式处理异常: "))
         finally:
             queue.put_nowait(None)
 

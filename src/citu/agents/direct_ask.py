@@ -2,6 +2,7 @@
 
 Same SQL generation and safety as the agent. Unlike the old service, executed questions are
 added to the training data only when ``CITU_ASK_AUTO_TRAIN`` is set (and only non-empty results).
+Every method returns one of the result types below; the web layer shapes the envelope.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from typing import Any
 import asyncpg
 
 from citu import failures
-from citu import responses as r
 from citu.agents.ask_graph import AskAgent
 from citu.agents.protocols import TrainingSink
 from citu.conversation_ids import new_conversation_id
-from citu.errors import GatewayTimeout
 from citu.llm.clients import require_llm
 from citu.ops.maintenance import ReadOnlyMode
 from citu.settings import Settings
@@ -40,10 +39,52 @@ NO_SQL_TEXT = "无法生成SQL查询，请检查问题描述或数据表结构"
 
 
 @dataclass
-class _Answer:
+class Answer:
     sql: str
     query_result: dict[str, Any]
     summary: str | None
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A question answered (``cached`` is set by ``ask_cached`` only)."""
+
+    answer: Answer
+    conversation_id: str
+    cached: bool | None = None
+
+
+@dataclass(frozen=True)
+class NotAnswerable:
+    """No SQL to run: the model's explanation, or the guard's refusal (a 422)."""
+
+    text: str
+    error_type: str | None = None
+
+
+@dataclass(frozen=True)
+class SqlFailed:
+    """The database refused the statement; ``text`` is citu's own for its SQLSTATE."""
+
+    text: str
+    error_type: str
+
+
+@dataclass(frozen=True)
+class SqlTimedOut:
+    text: str
+
+
+@dataclass(frozen=True)
+class SqlRows:
+    """``/citu_run_sql``'s result and the sentence that describes it."""
+
+    sql: str
+    query_result: dict[str, Any]
+    text: str
+
+
+DirectOutcome = Answered | NotAnswerable | SqlFailed | SqlTimedOut | SqlRows
 
 
 class AnswerCache:
@@ -58,7 +99,7 @@ class AnswerCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.size = 0
-        self._items: OrderedDict[tuple[str, str], tuple[float, _Answer, int]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], tuple[float, Answer, int]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._items)
@@ -68,11 +109,11 @@ class AnswerCache:
         return user_id, " ".join(question.lower().split())
 
     @staticmethod
-    def _weight(key: tuple[str, str], answer: _Answer) -> int:
+    def _weight(key: tuple[str, str], answer: Answer) -> int:
         rows = json.dumps(answer.query_result, ensure_ascii=False, default=str)
         return len(key[0]) + len(key[1]) + len(answer.sql) + len(answer.summary or "") + len(rows)
 
-    def get(self, user_id: str, question: str) -> _Answer | None:
+    def get(self, user_id: str, question: str) -> Answer | None:
         key = self._key(user_id, question)
         item = self._items.get(key)
         if item is None:
@@ -83,7 +124,7 @@ class AnswerCache:
         self._items.move_to_end(key)
         return item[1]
 
-    def put(self, user_id: str, question: str, answer: _Answer) -> None:
+    def put(self, user_id: str, question: str, answer: Answer) -> None:
         key = self._key(user_id, question)
         self._drop(key)
         weight = self._weight(key, answer)
@@ -100,13 +141,11 @@ class AnswerCache:
             self.size -= item[2]
 
 
-def _sql_failed(prefix: str, error: SqlExecutionError) -> dict[str, Any]:
+def _sql_failed(prefix: str, error: SqlExecutionError) -> SqlFailed:
     """citu's own text for the SQLSTATE; PostgreSQL's (it may quote data) goes to the log."""
     log.info("business SQL failed (%s): %s", error.pg_code, error.message)
     error_type, text = failures.pg_error(error.pg_code)
-    body = r.internal_error_response(f"{prefix}: {text}")
-    body["data"]["error_type"] = error_type
-    return body
+    return SqlFailed(f"{prefix}: {text}", error_type)
 
 
 class DirectAsk:
@@ -127,16 +166,16 @@ class DirectAsk:
             settings.ask_cache_ttl, settings.ask_cache_max_entries, settings.ask_cache_max_bytes
         )
 
-    async def _answer(self, question: str, suffix: str) -> _Answer | dict[str, Any]:
-        """The answer, or the error envelope to send instead."""
+    async def _answer(self, question: str, suffix: str) -> Answer | NotAnswerable | SqlFailed:
+        """The answer, or why there is none."""
         agent = self._agent()
         generation = await agent.sql.generate(question)
         if generation.explanation is not None:
-            return r.validation_failed_response(generation.explanation + suffix)
+            return NotAnswerable(generation.explanation + suffix)
         if generation.failure is not None:
-            return r.validation_failed_response(generation.failure)
+            return NotAnswerable(generation.failure)
         if not generation.ok or not generation.sql:
-            return r.validation_failed_response(NO_SQL_TEXT)
+            return NotAnswerable(NO_SQL_TEXT)
         try:
             result = await self._run(generation.sql)
         except SqlExecutionError as exc:
@@ -151,7 +190,7 @@ class DirectAsk:
             except ReadOnlyMode:
                 # Asking goes on in read-only mode; only the training side effect stops.
                 log.info("auto-training skipped: maintenance read-only mode")
-        return _Answer(generation.sql, result.to_records(), summary)
+        return Answer(generation.sql, result.to_records(), summary)
 
     def _agent(self) -> AskAgent:
         if self.agent is None:
@@ -167,50 +206,32 @@ class DirectAsk:
             guard=self.guard,
         )
 
-    @staticmethod
-    def _success(answer: _Answer, conversation_id: str, **extra: Any) -> dict[str, Any]:
-        data = {
-            "sql": answer.sql,
-            "query_result": answer.query_result,
-            "conversation_id": conversation_id,
-            **extra,
-        }
-        if answer.summary is not None:
-            data["summary"] = answer.summary
-            return r.success_response(answer.summary, data)
-        return r.success_response("查询执行完成", data)
-
-    async def ask(self, question: str, user_id: str, conversation_id: str | None) -> dict[str, Any]:
+    async def ask(self, question: str, user_id: str, conversation_id: str | None) -> DirectOutcome:
         answer = await self._answer(question, "请尝试提问其它问题。")
-        if isinstance(answer, dict):
+        if not isinstance(answer, Answer):
             return answer
-        return self._success(answer, conversation_id or new_conversation_id(user_id))
+        return Answered(answer, conversation_id or new_conversation_id(user_id))
 
-    async def ask_cached(self, question: str, user_id: str) -> dict[str, Any]:
+    async def ask_cached(self, question: str, user_id: str) -> DirectOutcome:
         # As before, every call gets a fresh conversation id; the cache is per user and question.
         conversation_id = new_conversation_id(user_id)
         cached = self.cache.get(user_id, question)
         if cached is not None:
-            return self._success(cached, conversation_id, cached=True)
+            return Answered(cached, conversation_id, cached=True)
         answer = await self._answer(question, "请尝试用其它方式提问。")
-        if isinstance(answer, dict):
+        if not isinstance(answer, Answer):
             return answer
         self.cache.put(user_id, question, answer)
-        return self._success(answer, conversation_id, cached=False)
+        return Answered(answer, conversation_id, cached=False)
 
-    async def run_sql(self, sql: str) -> dict[str, Any]:
+    async def run_sql(self, sql: str) -> DirectOutcome:
         try:
             result = await self._run(sql)
         except UnsafeSqlError as exc:
-            body = r.validation_failed_response(f"SQL安全检查未通过: {exc.reason}")
-            body["data"]["error_type"] = failures.SQL_REFUSED
-            return body
+            return NotAnswerable(f"SQL安全检查未通过: {exc.reason}", failures.SQL_REFUSED)
         except SqlTimeoutError:
             seconds = self.settings.business_statement_timeout_ms / 1000
-            text = f"SQL执行超时（超过{seconds:g}秒），请缩小查询范围后重试"
-            timeout = GatewayTimeout(text)
-            timeout.error_type = failures.SQL_TIMEOUT
-            return timeout.body()
+            return SqlTimedOut(f"SQL执行超时（超过{seconds:g}秒），请缩小查询范围后重试")
         except SqlExecutionError as exc:
             return _sql_failed("SQL执行失败，请检查SQL语句是否正确", exc)
         text = f"SQL执行完成，共返回 {result.total_row_count} 条记录"
@@ -218,4 +239,4 @@ class DirectAsk:
             text += f"，{result.limit_note}"
         elif result.is_limited:
             text += f"，已限制显示前 {self.settings.api_max_return_rows} 条"
-        return r.success_response(text, {"sql": sql, "query_result": result.to_records()})
+        return SqlRows(sql, result.to_records(), text)

@@ -17,6 +17,8 @@ from citu.apidoc import agents as docs
 from citu.errors import BadRequest
 from citu.security import require_admin_when
 from citu.services import services
+from citu.web.answers import ask_agent_envelope, ask_stream_frames, direct_envelope
+from citu.web.sse import sse_response
 
 bp = Blueprint("agents", __name__)
 
@@ -88,8 +90,8 @@ def _require_question(question: str | None) -> str:
 @validate_request(AskAgentIn)
 async def ask_agent(data: AskAgentIn):
     """Answer a question with the LangGraph agent (database query or chat), in a conversation."""
-    body = await _ask_service().ask(AskRequest(**data.model_dump()))
-    return r.reply(body)
+    outcome = await _ask_service().ask(AskRequest(**data.model_dump()))
+    return r.reply(ask_agent_envelope(outcome))
 
 
 @bp.get("/api/v0/ask_agent_stream")
@@ -108,13 +110,7 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
         continue_conversation=(query_args.continue_conversation or "").lower() == "true",
         routing_mode=query_args.routing_mode,
     )
-    response = Response(
-        _ask_service().stream(request), content_type="text/event-stream; charset=utf-8"
-    )
-    response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = "no"
-    response.timeout = None  # an answer may take longer than Quart's 60 s default
-    return response
+    return sse_response(ask_stream_frames(_ask_service().stream(request)))
 
 
 @bp.get("/api/v0/agent_health")
@@ -134,7 +130,7 @@ async def ask(data: AskIn):
     """Generate SQL for a question, run it read-only and summarise the result (no conversation)."""
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
-    return r.reply(await _direct().ask(question, user_id, data.conversation_id))
+    return r.reply(direct_envelope(await _direct().ask(question, user_id, data.conversation_id)))
 
 
 @bp.post("/api/v0/ask_cached")
@@ -144,7 +140,7 @@ async def ask_cached(data: AskIn):
     """Like /ask, answering a repeated question of the same user from a short-lived cache."""
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
-    return r.reply(await _direct().ask_cached(question, user_id))
+    return r.reply(direct_envelope(await _direct().ask_cached(question, user_id)))
 
 
 def _refuse_oversized_sql(
@@ -174,4 +170,4 @@ async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""
     if not data.sql:
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
-    return r.reply(await _direct().run_sql(data.sql))
+    return r.reply(direct_envelope(await _direct().run_sql(data.sql)))

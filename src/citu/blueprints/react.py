@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from psycopg import OperationalError
@@ -23,6 +22,8 @@ from citu.apidoc import react as docs
 from citu.errors import BadRequest
 from citu.security import require_admin
 from citu.services import services
+from citu.web.answers import react_turn_frames
+from citu.web.sse import sse_refusal, sse_response
 
 bp = Blueprint("react", __name__)
 log = logging.getLogger("citu.agents.react.routes")
@@ -188,27 +189,6 @@ async def ask_react_agent():
     )
 
 
-def sse_frame(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, ensure_ascii=False, default=str)}\n\n"
-
-
-def sse_error(text: str, error_type: str = failures.INTERNAL_ERROR) -> str:
-    data = {"type": "error", "error": text, "timestamp": r.now_iso(), "error_type": error_type}
-    return sse_frame(
-        r.with_request_id({"code": 500, "success": False, "message": "处理失败", "data": data})
-    )
-
-
-def _sse_response(frames: AsyncIterator[str]) -> Response:
-    response = Response(frames, content_type="text/event-stream; charset=utf-8")
-    response.timeout = None  # a turn may outlast Quart's 60 s response timeout
-    return response
-
-
-async def _single(frame: str) -> AsyncIterator[str]:
-    yield frame
-
-
 @bp.get("/api/v0/ask_react_agent_stream")
 @document_stream(
     "text/event-stream",
@@ -219,55 +199,20 @@ async def ask_react_agent_stream():
     """The same turn as ``ask_react_agent``, as Server-Sent Events (progress per graph node)."""
     fields = request.args.to_dict()
     if not fields.get("question"):
-        return _sse_response(_single(sse_error("缺少必需参数：question", failures.INVALID_REQUEST)))
+        return sse_refusal("缺少必需参数：question", failures.INVALID_REQUEST)
     question, user_id, thread_id, errors = validate_chat(fields)
     if errors:
-        return _sse_response(
-            _single(sse_error(f"参数验证失败: {'; '.join(errors)}", failures.INVALID_REQUEST))
-        )
+        return sse_refusal(f"参数验证失败: {'; '.join(errors)}", failures.INVALID_REQUEST)
     thread_id = thread_id or new_thread_id(user_id)
     try:
         events = await _require_agent().start_turn(question, user_id, thread_id)
     except AgentUnavailable:
-        return _sse_response(
-            _single(sse_error("流式 React Agent 初始化失败", failures.AGENT_UNAVAILABLE))
-        )
+        return sse_refusal("流式 React Agent 初始化失败", failures.AGENT_UNAVAILABLE)
     except OperationalError:
-        return _sse_response(
-            _single(sse_error("服务暂时不可用，请稍后重试", failures.DATABASE_UNAVAILABLE))
-        )
+        return sse_refusal("服务暂时不可用，请稍后重试", failures.DATABASE_UNAVAILABLE)
     except ThreadBusy:
-        return _sse_response(
-            _single(sse_error("该会话已有请求正在处理，请等待完成后再提问", failures.CONFLICT))
-        )
-    return _sse_response(_turn_frames(events, thread_id, user_id))
-
-
-async def _turn_frames(
-    events: AsyncIterator[dict[str, Any]], thread_id: str, user_id: str
-) -> AsyncIterator[str]:
-    async for event in events:
-        if event["type"] == "progress":
-            data = {**event, "thread_id": thread_id, "timestamp": r.now_iso()}
-            yield sse_frame(
-                {
-                    "code": 200,
-                    "success": True,
-                    "message": f"正在执行: {event['display_name']}",
-                    "data": data,
-                }
-            )
-        elif event["type"] == "completed":
-            data = {
-                "type": "completed",
-                **event["api_data"],
-                "conversation_id": thread_id,
-                "user_id": user_id,
-                "timestamp": r.now_iso(),
-            }
-            yield sse_frame({"code": 200, "success": True, "message": "处理完成", "data": data})
-        else:
-            yield sse_error(event["error"], event.get("error_type", failures.INTERNAL_ERROR))
+        return sse_refusal("该会话已有请求正在处理，请等待完成后再提问", failures.CONFLICT)
+    return sse_response(react_turn_frames(events, thread_id, user_id))
 
 
 # ---- status --------------------------------------------------------------------------------

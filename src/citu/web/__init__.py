@@ -1,0 +1,1 @@
+"""The wire: how service results become HTTP envelopes and Server-Sent Event frames."""
