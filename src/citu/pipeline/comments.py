@@ -1,7 +1,7 @@
-"""LLM comments for tables and columns that have none in the catalog (spec §7.3, fixed).
+"""LLM comments for tables and columns that have none in the catalog.
 
 The answer is parsed as JSON and matched to columns by name; anything that does not fit is
-dropped, so a malformed answer leaves "no comment" instead of becoming one (errata).
+dropped, so a malformed answer leaves "no comment" instead of becoming one.
 """
 
 from __future__ import annotations

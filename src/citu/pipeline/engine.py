@@ -29,28 +29,14 @@ from citu.pipeline.files import (
     write_json_atomic,
 )
 from citu.pipeline.llm import PipelineLlm
-from citu.pipeline.steps import ddl, qa, training, validation
+from citu.pipeline.steps import STEP_NAMES, STEPS_BY_NAME, TRAINING_STEP, enabled_steps
 from citu.pipeline.tasklog import step_logging, task_logging
-from citu.pipeline.tasks import STEP_NAMES, TaskStore
+from citu.pipeline.tasks import TaskStore
 from citu.settings import Settings
 from citu.sql.guard import SqlGuard
 
 log = logging.getLogger("citu.pipeline.engine")
 
-StepFunction = Callable[[StepContext], Awaitable[dict[str, Any]]]
-STEPS: dict[str, StepFunction] = {
-    "ddl_generation": ddl.run,
-    "qa_generation": qa.run,
-    "sql_validation": validation.run,
-    "training_load": training.run,
-}
-# Names of the artifacts in task_result.json (the old orchestrator's internal step names).
-ARTIFACT_NAMES = {
-    "ddl_generation": "ddl_md_generation",
-    "qa_generation": "question_sql_generation",
-    "sql_validation": "sql_validation",
-    "training_load": "training_data_load",
-}
 _KEEP_ON_RERUN = {TABLE_LIST_FILE, TASK_LOG_FILE}
 
 
@@ -69,17 +55,8 @@ class StepFailed(Exception):
         self.step = step
 
 
-def enabled_steps(parameters: dict[str, Any]) -> list[str]:
-    steps = ["ddl_generation", "qa_generation"]
-    if parameters.get("enable_sql_validation", True) is not False:
-        steps.append("sql_validation")
-    if parameters.get("enable_training_data_load", True) is not False:
-        steps.append("training_load")
-    return steps
-
-
 def set_aside_previous_outputs(task_dir: Path, task_id: str) -> str | None:
-    """Complete mode: move earlier top-level files into ``file_bak_<ts>/`` (spec §4.1)."""
+    """Complete mode: move earlier top-level files into ``file_bak_<ts>/`` (a rerun starts clean)."""
     movable = [
         p
         for p in task_dir.iterdir()
@@ -184,8 +161,8 @@ class PipelineEngine:
                 artifacts: dict[str, Any] = {}
                 completed = []
                 for step in steps:
-                    artifacts[ARTIFACT_NAMES[step]] = await self._run_step(ctx, step)
-                    completed.append(ARTIFACT_NAMES[step])
+                    artifacts[STEPS_BY_NAME[step].artifact_name] = await self._run_step(ctx, step)
+                    completed.append(STEPS_BY_NAME[step].artifact_name)
                 if "vector_management" in ctx.state:
                     artifacts["vector_management"] = ctx.state["vector_management"]
                 result = {
@@ -207,7 +184,7 @@ class PipelineEngine:
             else:
                 step = options.step or ""
                 artifact = await self._run_step(ctx, step)
-                if step == "training_load" and "vector_management" in ctx.state:
+                if step == TRAINING_STEP and "vector_management" in ctx.state:
                     artifact = {**artifact, "vector_management": ctx.state["vector_management"]}
                 await asyncio.to_thread(
                     write_json_atomic, task_dir / f"{step}_result.json", artifact
@@ -231,7 +208,7 @@ class PipelineEngine:
         with step_logging(step):
             log.info("开始执行步骤: %s", step)
             try:
-                artifact = await STEPS[step](ctx)
+                artifact = await STEPS_BY_NAME[step].run(ctx)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - recorded on the step, then re-raised
@@ -247,7 +224,7 @@ class PipelineEngine:
         self, task: dict[str, Any], task_dir: Path, pool: asyncpg.Pool, options: RunOptions
     ) -> StepContext:
         parameters = task["parameters"]
-        training_step = options.mode == "complete" or options.step == "training_load"
+        training_step = options.mode == "complete" or options.step == TRAINING_STEP
         return StepContext(
             task_id=task["task_id"],
             task_dir=task_dir,
@@ -261,7 +238,7 @@ class PipelineEngine:
             parameters=parameters,
             trainer=self.trainer(),
             vector_pool=self.vector_pool,
-            # Vector flags apply only where training_load runs (spec E2 rule 4).
+            # Vector flags apply only to a run that includes the training step.
             backup_vector_tables=training_step and options.backup_vector_tables,
             truncate_vector_tables=training_step and options.truncate_vector_tables,
             skip_training=training_step and options.skip_training,

@@ -1,7 +1,7 @@
 """The task root on disk: validated task ids and file names, safe paths, sizes, table lists.
 
 Every path the pipeline touches is built here, from a configured absolute root, and checked to
-stay inside it: the old service deleted whole trees for ``task_ids: [""]`` (spec §12.1).
+stay inside it: the old service deleted whole trees for ``task_ids: [""]``.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def format_size(size: int) -> str:
 
 
 def format_deleted_size(size: int) -> str:
-    """E13's variant: whole bytes below 1 KiB."""
+    """The task deletion answer's variant: whole bytes below 1 KiB."""
     if size < 1024:
         return f"{size} B"
     return format_size(size)

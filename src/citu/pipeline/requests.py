@@ -13,8 +13,9 @@ from typing import Any
 from citu.errors import BadRequest
 from citu.pipeline.engine import RunOptions
 from citu.pipeline.files import TASK_ID_TEXT, is_valid_task_id
+from citu.pipeline.steps import STEP_NAMES, TRAINING_STEP
+from citu.pipeline.task_rows import SORT_FIELDS, TIME_FILTERS, TaskQuery
 from citu.pipeline.tasklog import LEVELS, parse_time
-from citu.pipeline.tasks import SORT_FIELDS, STEP_NAMES, TIME_FILTERS, TaskQuery
 from citu.pipeline.vectors import SUPPORTED_TABLES, TIMESTAMP_RE
 
 QUERY_STATUSES = (
@@ -48,7 +49,8 @@ def _int(body: dict[str, Any], name: str, default: int) -> int:
 
 
 def parse_execute(body: dict[str, Any]) -> RunOptions:
-    """E2. Vector flags only apply where training_load runs; elsewhere they are dropped."""
+    """POST …/tasks/<task_id>/execute. Vector flags apply only where training_load runs; elsewhere
+    they are dropped."""
     mode = body.get("execution_mode", "complete")
     step = body.get("step_name")
     if mode not in ("complete", "step"):
@@ -65,13 +67,13 @@ def parse_execute(body: dict[str, Any]) -> RunOptions:
         name: flag(body, name, False)
         for name in ("backup_vector_tables", "truncate_vector_tables", "skip_training")
     }
-    if mode == "step" and step != "training_load":
+    if mode == "step" and step != TRAINING_STEP:
         flags = dict.fromkeys(flags, False)
     return RunOptions(mode=mode, step=step if mode == "step" else None, **flags)
 
 
 def parse_task_query(body: dict[str, Any]) -> TaskQuery:
-    """E6."""
+    """POST /api/v0/data_pipeline/tasks/query."""
     page, page_size = _int(body, "page", 1), _int(body, "page_size", 20)
     if page < 1:
         raise BadRequest("页码必须大于0", invalid_params=["page"])
@@ -137,7 +139,7 @@ class LogQuery:
 
 
 def parse_log_query(body: dict[str, Any]) -> LogQuery:
-    """E14."""
+    """POST …/tasks/<task_id>/logs/query."""
     page, page_size = body.get("page", 1), body.get("page_size", 50)
     if isinstance(page, bool) or not isinstance(page, int) or page < 1:
         raise BadRequest("页码必须是大于0的整数", invalid_params=["page"])
@@ -200,7 +202,7 @@ def _query_value(value: str) -> Any:
 
 
 def delete_params(args: Any, body: dict[str, Any] | None) -> dict[str, Any]:
-    """E13 parameters: the query string (``task_ids[]`` repeated), overridden by a JSON body."""
+    """DELETE /api/v0/data_pipeline/tasks: the query string (``task_ids[]`` repeated), overridden by a JSON body."""
     params: dict[str, Any] = {}
     for key in args:
         values = args.getlist(key)
@@ -256,7 +258,7 @@ class RestoreRequest:
 
 
 def parse_restore(body: dict[str, Any]) -> RestoreRequest:
-    """E19 (paths are resolved and checked by the service)."""
+    """POST /api/v0/data_pipeline/vector/restore (paths are resolved and checked by the service)."""
     missing = [key for key in ("backup_path", "timestamp") if not body.get(key)]
     if missing:
         raise BadRequest(f"缺少必需参数: {', '.join(missing)}", missing_params=missing)

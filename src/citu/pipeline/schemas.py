@@ -12,6 +12,7 @@ from pydantic import Field
 from quart_schema.pydantic import File
 
 from citu.apidoc import RequestModel
+from citu.pipeline.steps import STEP_NAMES
 
 
 class CreateTaskIn(RequestModel):
@@ -36,9 +37,7 @@ class CreateTaskIn(RequestModel):
 class ExecuteTaskIn(RequestModel):
     execution_mode: Literal["complete", "step"] = "complete"
     """complete: every step in order; step: only step_name."""
-    step_name: (
-        Literal["ddl_generation", "qa_generation", "sql_validation", "training_load"] | None
-    ) = None
+    step_name: Literal[STEP_NAMES] | None = None  # type: ignore[valid-type]
     """The one step to run; required when execution_mode is step."""
     backup_vector_tables: bool = False
     """Back up the vector tables before loading."""

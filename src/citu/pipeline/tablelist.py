@@ -1,4 +1,5 @@
-"""``table_list.txt``: validating uploads (E9), writing it from names (E11), reading it for a run."""
+"""``table_list.txt``: validating uploads (``…/upload-table-list``), writing it from names
+(``…/table-list``), reading it for a run."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def table_list_text(names: list[str]) -> str:
 
 
 def names_from_request(tables: object, max_names: int) -> tuple[list[str], int]:
-    """E11's ``tables`` (comma string or list) → unique valid names and the count received."""
+    """``…/table-list``'s ``tables`` (comma string or list) → unique valid names and the count received."""
     if isinstance(tables, str):
         items = [part.strip() for part in tables.split(",") if part.strip()]
     elif isinstance(tables, list):

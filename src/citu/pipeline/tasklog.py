@@ -1,6 +1,8 @@
-"""A task's own ``data_pipeline.log``: written while its run is active, parsed for E4 and E14.
+"""A task's own ``data_pipeline.log``: written while its run is active, parsed for the
+``…/logs`` and ``…/logs/query`` routes.
 
-Lines are "format 1" of the spec (§9): ``YYYY-MM-DD HH:MM:SS [LEVEL] <logger>: [<step>] message``.
+Lines are written as ``YYYY-MM-DD HH:MM:SS [LEVEL] <logger>: [<step>] message``; the old
+pipeline's ``<date> <time> [LEVEL] [<logger>] <file>.py:<line> - message`` lines are read too.
 A handler is attached to ``citu.pipeline`` for the run only and accepts records of its own
 task (a context variable), so concurrent runs in one process never mix their logs.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from citu.logging.setup import RedactFilter
+from citu.pipeline.steps import REGISTRY, STEP_NAMES
 
 current_task: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "pipeline_task", default=None
@@ -29,16 +32,9 @@ LOG_FORMAT_1 = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \[(\w+)\] (.+
 LOG_FORMAT_2 = re.compile(
     r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) \[(\w+)\] (\[[^\]]+\] [^ ]+\.py:\d+) - (.*)$"
 )
-_STEP_PREFIX = re.compile(r"^\[(ddl_generation|qa_generation|sql_validation|training_load)\] ")
+_STEP_PREFIX = re.compile(rf"^\[({'|'.join(STEP_NAMES)})\] ")
 # Logger names of the old pipeline, for logs written before citu.
-_LEGACY_STEPS = {
-    "DDLGenerator": "ddl_generation",
-    "QAGenerator": "qa_generation",
-    "QSGenerator": "qa_generation",
-    "SQLValidator": "sql_validation",
-    "TrainingDataLoader": "training_load",
-    "VannaTrainer": "training_load",
-}
+_LEGACY_STEPS = {logger: step.name for step in REGISTRY for logger in step.legacy_loggers}
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -95,7 +91,7 @@ def step_logging(step: str) -> Iterator[None]:
 
 
 def parse_simple(lines: list[str], level: str | None) -> list[dict[str, Any]]:
-    """E4: the tail lines as entries; unmatched lines continue the previous message."""
+    """``…/logs``: the tail lines as entries; unmatched lines continue the previous message."""
     entries: list[dict[str, Any]] = []
     for line in lines:
         line = line.rstrip("\n")
@@ -117,7 +113,7 @@ def parse_simple(lines: list[str], level: str | None) -> list[dict[str, Any]]:
 
 
 def parse_detailed(text: str) -> list[dict[str, Any]]:
-    """E14: every entry with its step (from the ``[step]`` prefix) and 1-based line number."""
+    """``…/logs/query``: every entry with its step (from the ``[step]`` prefix) and 1-based line number."""
     entries: list[dict[str, Any]] = []
     for number, line in enumerate(text.splitlines(), 1):
         match = LOG_FORMAT_2.match(line) or LOG_FORMAT_1.match(line)

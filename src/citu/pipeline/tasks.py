@@ -1,4 +1,5 @@
-"""Task and step rows (spec §3.1) in citu's database, plus the per-task run lock.
+"""Task and step rows (``data_pipeline_tasks``, ``data_pipeline_task_steps``) in citu's database,
+plus the per-task run lock. How a row reads as a list item is in ``task_rows``.
 
 The lock is a session advisory lock held on one pooled connection for the whole run, so it
 holds across hypercorn workers and disappears with a crashed process — which is how start-up
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,78 +17,20 @@ import asyncpg
 
 from citu.db.locks import PIPELINE_RUN_CLASS
 from citu.errors import BadRequest
-from citu.redaction import mask_dsn
+from citu.pipeline.steps import STEP_NAMES
+from citu.pipeline.task_rows import (
+    LIST_SELECT,
+    SORT_FIELDS,
+    TIME_FILTERS,
+    TaskQuery,
+    filter_conditions,
+    list_item,
+    parameters_dict,
+)
 
 log = logging.getLogger("citu.pipeline.tasks")
 
-STEP_NAMES = ("ddl_generation", "qa_generation", "sql_validation", "training_load")
 INTERRUPTED_TEXT = "任务执行中断：执行该任务的服务进程已停止（已标记为失败）"
-
-_AGGREGATE_STEP_STATUS = """
-    CASE WHEN COUNT(s.id) = 0 THEN NULL
-         WHEN bool_or(s.step_status = 'failed') THEN 'failed'
-         WHEN bool_or(s.step_status = 'running') THEN 'running'
-         WHEN bool_and(s.step_status = 'completed') THEN 'all_completed'
-         WHEN bool_or(s.step_status = 'completed') THEN 'partial_completed'
-         ELSE 'pending' END
-"""
-
-_LIST_SELECT = f"""
-SELECT t.task_id, t.task_name, t.status, t.parameters, t.created_at, t.started_at,
-       t.completed_at, t.by_user, t.db_name, COALESCE(t.directory_exists, TRUE) AS directory_exists,
-       t.updated_at, {_AGGREGATE_STEP_STATUS} AS step_status
-FROM data_pipeline_tasks t
-LEFT JOIN data_pipeline_task_steps s ON s.task_id = t.task_id
-"""
-
-SORT_FIELDS = ("created_at", "started_at", "completed_at", "task_name", "status")
-TIME_FILTERS = (
-    ("created_time_start", "created_at", ">="),
-    ("created_time_end", "created_at", "<="),
-    ("started_time_start", "started_at", ">="),
-    ("started_time_end", "started_at", "<="),
-    ("completed_time_start", "completed_at", ">="),
-    ("completed_time_end", "completed_at", "<="),
-)
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parameters(value: Any) -> dict[str, Any]:
-    parameters = json.loads(value) if isinstance(value, str) else dict(value or {})
-    # Rows written before query-string passwords were masked may still hold one.
-    if isinstance(parameters.get("db_connection"), str):
-        parameters["db_connection"] = mask_dsn(parameters["db_connection"])
-    return parameters
-
-
-def list_item(row: asyncpg.Record) -> dict[str, Any]:
-    """One task in the shape of E5/E6."""
-    return {
-        "task_id": row["task_id"],
-        "task_name": row["task_name"],
-        "status": row["status"],
-        "step_status": row["step_status"],
-        "created_at": iso(row["created_at"]),
-        "started_at": iso(row["started_at"]),
-        "completed_at": iso(row["completed_at"]),
-        "created_by": row["by_user"],
-        "db_name": row["db_name"],
-        "business_context": _parameters(row["parameters"]).get("business_context"),
-        "directory_exists": row["directory_exists"],
-        "updated_at": iso(row["updated_at"]),
-    }
-
-
-@dataclass
-class TaskQuery:
-    page: int = 1
-    page_size: int = 20
-    filters: dict[str, str] | None = None  # status, task_name, created_by, db_name, time keys
-    sort_by: str = "created_at"
-    sort_order: str = "desc"
 
 
 class TaskStore:
@@ -149,7 +91,7 @@ class TaskStore:
         if row is None:
             return None
         task = dict(row)
-        task["parameters"] = _parameters(task["parameters"])
+        task["parameters"] = parameters_dict(task["parameters"])
         if isinstance(task.get("result"), str):
             task["result"] = json.loads(task["result"])
         return task
@@ -178,29 +120,15 @@ class TaskStore:
         if status:
             where, args = "WHERE t.status = $3", [*args, status]
         rows = await self.pool.fetch(
-            f"{_LIST_SELECT} {where} GROUP BY t.task_id "
+            f"{LIST_SELECT} {where} GROUP BY t.task_id "
             "ORDER BY t.created_at DESC LIMIT $1 OFFSET $2",
             *args,
         )
         return [list_item(row) for row in rows]
 
     async def query(self, q: TaskQuery) -> tuple[int, list[dict[str, Any]]]:
-        conditions, args = [], []
         filters = q.filters or {}
-        for key, column in (
-            ("status", "status"),
-            ("created_by", "by_user"),
-            ("db_name", "db_name"),
-        ):
-            if filters.get(key):
-                args.append(filters[key])
-                conditions.append(f"t.{column} = ${len(args)}")
-        if filters.get("task_name"):
-            escaped = (
-                filters["task_name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            )
-            args.append(f"%{escaped}%")
-            conditions.append(f"t.task_name ILIKE ${len(args)}")
+        conditions, args = filter_conditions(filters)
         async with self.pool.acquire() as conn:
             for key, column, op in TIME_FILTERS:
                 if filters.get(key):
@@ -218,7 +146,7 @@ class TaskStore:
             order = "ASC" if q.sort_order.lower() == "asc" else "DESC"
             sort_by = q.sort_by if q.sort_by in SORT_FIELDS else "created_at"
             rows = await conn.fetch(
-                f"{_LIST_SELECT} {where} GROUP BY t.task_id ORDER BY t.{sort_by} {order} "
+                f"{LIST_SELECT} {where} GROUP BY t.task_id ORDER BY t.{sort_by} {order} "
                 f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
                 *args,
                 q.page_size,

@@ -1,4 +1,4 @@
-"""Vector table backup to CSV and restore from CSV (spec §4.3, §8), on citu's own database.
+"""Vector table backup to CSV and restore from CSV, on citu's own database.
 
 Backups stream through ``COPY ... TO STDOUT`` (nothing held in memory) and write real JSON in
 ``cmetadata``. A restore runs in one transaction: staging tables, optional truncate, upserts —
@@ -59,62 +59,21 @@ async def backup_tables(
     """Back up both vector tables into ``directory``; then truncate embeddings if asked and safe."""
     started = time.monotonic()
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    while await asyncio.to_thread((directory / backup_file(COLLECTION, stamp)).exists):
-        # One set per second: the file names carry the timestamp.
-        await asyncio.sleep(0.2)
-        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    results: dict[str, Any] = {}
+    stamp = await _unused_stamp(directory)
     errors: list[str] = []
+    truncate_results: dict[str, Any] = {}
+    truncated = False
     async with pool.acquire() as conn:
-        for table in SUPPORTED_TABLES:
-            table_started = time.monotonic()
-            target = directory / backup_file(table, stamp)
-            tmp = target.with_name(target.name + ".tmp")
-            try:
-                status = await conn.copy_from_query(
-                    f"SELECT {', '.join(COLUMNS[table])} FROM {table}",
-                    output=str(tmp),
-                    format="csv",
-                    header=True,
-                )
-                await asyncio.to_thread(tmp.replace, target)
-                size = (await asyncio.to_thread(target.stat)).st_size
-                results[table] = {
-                    "success": True,
-                    "row_count": int(status.split()[-1]),
-                    "file_size": format_size(size),
-                    "backup_file": target.name,
-                    "duration": round(time.monotonic() - table_started, 3),
-                }
-            except (asyncpg.PostgresError, OSError) as error:
-                tmp.unlink(missing_ok=True)
-                results[table] = {"success": False, "error": public_text(error)}
-                log.error("备份 %s 失败: %s", table, error)
+        results = {
+            table: await _copy_out(conn, table, directory, stamp) for table in SUPPORTED_TABLES
+        }
         if any(not r["success"] for r in results.values()):
             errors.append("部分表备份失败")
-        truncate_results: dict[str, Any] = {}
-        truncated = False
         if truncate and not errors:
-            truncated = True
-            for table in TRUNCATE_TABLES:
-                table_started = time.monotonic()
-                try:
-                    async with conn.transaction():
-                        before = await conn.fetchval(f"SELECT COUNT(*) FROM {table}")
-                        await conn.execute(f"TRUNCATE TABLE {table}")
-                        after = await conn.fetchval(f"SELECT COUNT(*) FROM {table}")
-                    truncate_results[table] = {
-                        "success": after == 0,
-                        "rows_before": before,
-                        "rows_after": after,
-                        "duration": round(time.monotonic() - table_started, 3),
-                    }
-                except asyncpg.PostgresError as error:
-                    truncated = False
-                    log.error("清空 %s 失败: %s", table, error)
-                    truncate_results[table] = {"success": False, "error": public_text(error)}
-                    errors.append(f"{table}表清空失败")
+            truncate_results = await _truncate_after_backup(conn)
+            failed = [table for table, r in truncate_results.items() if "error" in r]
+            errors += [f"{table}表清空失败" for table in failed]
+            truncated = not failed
     duration = round(time.monotonic() - started, 3)
     await asyncio.to_thread(
         _write_backup_log, directory, label, duration, results, truncate_results
@@ -128,6 +87,68 @@ async def backup_tables(
         "backup_directory": relative_dir,
         "duration": duration,
     }
+
+
+async def _unused_stamp(directory: Path) -> str:
+    """A timestamp no backup set in ``directory`` uses yet."""
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    while await asyncio.to_thread((directory / backup_file(COLLECTION, stamp)).exists):
+        # One set per second: the file names carry the timestamp.
+        await asyncio.sleep(0.2)
+        stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    return stamp
+
+
+async def _copy_out(
+    conn: asyncpg.Connection, table: str, directory: Path, stamp: str
+) -> dict[str, Any]:
+    """Stream one table into its CSV (renamed into place when complete); the table's result."""
+    started = time.monotonic()
+    target = directory / backup_file(table, stamp)
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        status = await conn.copy_from_query(
+            f"SELECT {', '.join(COLUMNS[table])} FROM {table}",
+            output=str(tmp),
+            format="csv",
+            header=True,
+        )
+        await asyncio.to_thread(tmp.replace, target)
+        size = (await asyncio.to_thread(target.stat)).st_size
+    except (asyncpg.PostgresError, OSError) as error:
+        tmp.unlink(missing_ok=True)
+        log.error("备份 %s 失败: %s", table, error)
+        return {"success": False, "error": public_text(error)}
+    return {
+        "success": True,
+        "row_count": int(status.split()[-1]),
+        "file_size": format_size(size),
+        "backup_file": target.name,
+        "duration": round(time.monotonic() - started, 3),
+    }
+
+
+async def _truncate_after_backup(conn: asyncpg.Connection) -> dict[str, Any]:
+    """Empty the tables a load replaces; a failed table's result carries an ``error``."""
+    truncate_results: dict[str, Any] = {}
+    for table in TRUNCATE_TABLES:
+        started = time.monotonic()
+        try:
+            async with conn.transaction():
+                before = await conn.fetchval(f"SELECT COUNT(*) FROM {table}")
+                await conn.execute(f"TRUNCATE TABLE {table}")
+                after = await conn.fetchval(f"SELECT COUNT(*) FROM {table}")
+        except asyncpg.PostgresError as error:
+            log.error("清空 %s 失败: %s", table, error)
+            truncate_results[table] = {"success": False, "error": public_text(error)}
+            continue
+        truncate_results[table] = {
+            "success": after == 0,
+            "rows_before": before,
+            "rows_after": after,
+            "duration": round(time.monotonic() - started, 3),
+        }
+    return truncate_results
 
 
 def _write_backup_log(
@@ -235,70 +256,19 @@ async def restore_tables(
 ) -> dict[str, Any]:
     """Restore ``tables`` from the set ``stamp`` in one transaction; RestoreFailed rolls back."""
     started = time.monotonic()
-    staged: dict[str, list[tuple[Any, ...]]] = {}
-    restore_results: dict[str, Any] = {}
-    for table in tables:
-        path = directory / backup_file(table, stamp)
-        staged[table] = await asyncio.to_thread(_read_rows, path, table)
-        restore_results[table] = {
-            "success": False,
-            "source_file": path.name,
-            "file_size": format_size(path.stat().st_size),
-        }
+    staged, restore_results = await _read_backup_set(directory, stamp, tables)
     truncate_results: dict[str, Any] = {}
-    current = ""
+    current = ""  # the stage under way, named in the error when the database refuses it
     try:
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "CREATE TEMP TABLE restore_collection (uuid uuid, name text, cmetadata text) "
-                "ON COMMIT DROP"
-            )
-            await conn.execute(
-                "CREATE TEMP TABLE restore_embedding (id text, collection_id uuid, embedding text, "
-                "document text, cmetadata text) ON COMMIT DROP"
-            )
+            await _create_staging_tables(conn)
             if truncate:
                 current = "truncate"
-                before = {t: await conn.fetchval(f"SELECT COUNT(*) FROM {t}") for t in tables}
-                truncate_started = time.monotonic()
-                # One statement: the embedding table's foreign key forbids truncating the
-                # collection table alone (the old restore failed half-way on exactly this).
-                await conn.execute(f"TRUNCATE TABLE {', '.join(tables)}")
-                for table in tables:
-                    truncate_results[table] = {
-                        "success": True,
-                        "rows_before": before[table],
-                        "rows_after": 0,
-                        "duration": round(time.monotonic() - truncate_started, 3),
-                    }
+                truncate_results = await _truncate_for_restore(conn, tables)
             for table in (t for t in SUPPORTED_TABLES if t in tables):
                 current = table
                 table_started = time.monotonic()
-                stage = "restore_collection" if table == COLLECTION else "restore_embedding"
-                await conn.copy_records_to_table(
-                    stage, records=staged[table], columns=list(COLUMNS[table])
-                )
-                if table == COLLECTION:
-                    await conn.execute(
-                        "INSERT INTO langchain_pg_collection (uuid, name, cmetadata) "
-                        "SELECT uuid, name, cmetadata::json FROM restore_collection "
-                        "ON CONFLICT DO NOTHING"
-                    )
-                else:
-                    # A collection restored under another uuid (same name) keeps its rows.
-                    await conn.execute(
-                        """
-                        INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata)
-                        SELECT e.id, COALESCE(live.uuid, e.collection_id), e.embedding::vector,
-                               e.document, e.cmetadata::jsonb
-                        FROM restore_embedding e
-                        LEFT JOIN restore_collection rc ON rc.uuid = e.collection_id
-                        LEFT JOIN langchain_pg_collection live ON live.name = rc.name
-                        ON CONFLICT (id) DO UPDATE SET collection_id = EXCLUDED.collection_id,
-                            embedding = EXCLUDED.embedding, document = EXCLUDED.document,
-                            cmetadata = EXCLUDED.cmetadata
-                        """
-                    )
+                await _restore_table(conn, table, staged[table])
                 restore_results[table].update(
                     success=True,
                     rows_restored=await conn.fetchval(f"SELECT COUNT(*) FROM {table}"),
@@ -319,3 +289,74 @@ async def restore_tables(
         "errors": [],
         "duration": round(time.monotonic() - started, 3),
     }
+
+
+async def _read_backup_set(
+    directory: Path, stamp: str, tables: list[str]
+) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, Any]]:
+    """Each table's rows from its CSV, and its result entry (not yet restored)."""
+    staged: dict[str, list[tuple[Any, ...]]] = {}
+    restore_results: dict[str, Any] = {}
+    for table in tables:
+        path = directory / backup_file(table, stamp)
+        staged[table] = await asyncio.to_thread(_read_rows, path, table)
+        restore_results[table] = {
+            "success": False,
+            "source_file": path.name,
+            "file_size": format_size(path.stat().st_size),
+        }
+    return staged, restore_results
+
+
+async def _create_staging_tables(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        "CREATE TEMP TABLE restore_collection (uuid uuid, name text, cmetadata text) ON COMMIT DROP"
+    )
+    await conn.execute(
+        "CREATE TEMP TABLE restore_embedding (id text, collection_id uuid, embedding text, "
+        "document text, cmetadata text) ON COMMIT DROP"
+    )
+
+
+async def _truncate_for_restore(conn: asyncpg.Connection, tables: list[str]) -> dict[str, Any]:
+    before = {t: await conn.fetchval(f"SELECT COUNT(*) FROM {t}") for t in tables}
+    started = time.monotonic()
+    # One statement: the embedding table's foreign key forbids truncating the
+    # collection table alone (the old restore failed half-way on exactly this).
+    await conn.execute(f"TRUNCATE TABLE {', '.join(tables)}")
+    return {
+        table: {
+            "success": True,
+            "rows_before": before[table],
+            "rows_after": 0,
+            "duration": round(time.monotonic() - started, 3),
+        }
+        for table in tables
+    }
+
+
+async def _restore_table(conn: asyncpg.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Copy the rows into the table's staging table, then upsert them into the live table."""
+    stage = "restore_collection" if table == COLLECTION else "restore_embedding"
+    await conn.copy_records_to_table(stage, records=rows, columns=list(COLUMNS[table]))
+    if table == COLLECTION:
+        await conn.execute(
+            "INSERT INTO langchain_pg_collection (uuid, name, cmetadata) "
+            "SELECT uuid, name, cmetadata::json FROM restore_collection "
+            "ON CONFLICT DO NOTHING"
+        )
+        return
+    # A collection restored under another uuid (same name) keeps its rows.
+    await conn.execute(
+        """
+        INSERT INTO langchain_pg_embedding (id, collection_id, embedding, document, cmetadata)
+        SELECT e.id, COALESCE(live.uuid, e.collection_id), e.embedding::vector,
+               e.document, e.cmetadata::jsonb
+        FROM restore_embedding e
+        LEFT JOIN restore_collection rc ON rc.uuid = e.collection_id
+        LEFT JOIN langchain_pg_collection live ON live.name = rc.name
+        ON CONFLICT (id) DO UPDATE SET collection_id = EXCLUDED.collection_id,
+            embedding = EXCLUDED.embedding, document = EXCLUDED.document,
+            cmetadata = EXCLUDED.cmetadata
+        """
+    )

@@ -189,43 +189,13 @@ class FeedbackStore:
             f"SELECT {COLUMNS} FROM qa_feedback WHERE id = ANY($1::int[]) ORDER BY id", wanted
         )
         result = Promotion(found=len(rows))
-        candidates: dict[int, tuple[asyncpg.Record, TrainingItem]] = {}
-        for row in rows:
-            if row["is_in_training_data"]:
-                result.already_trained.append(row["id"])
-                continue
-            kind = "sql" if row["is_thumb_up"] else "error_sql"
-            try:
-                item = question_sql_item(row["question"], row["sql"], kind)
-                if item.needs_question:
-                    raise InvalidTrainingData("question字段是必需的", missing_params=["question"])
-            except InvalidTrainingData as error:
-                log.warning("feedback %s not promotable: %s", row["id"], error)
-                result.errors.append(row["id"])
-            else:
-                candidates[row["id"]] = (row, item)
+        candidates = _promotion_candidates(rows, result)
         if not candidates:
             return result
-
         items = [item for _, item in candidates.values()]
         prepared = dict(zip(candidates, await training.prepare(items), strict=True))
-        ready: list[asyncpg.Record] = []
         async with self.pool.acquire() as conn, conn.transaction():
-            locked = await conn.fetch(
-                f"SELECT {COLUMNS} FROM qa_feedback WHERE id = ANY($1::int[]) ORDER BY id"
-                " FOR UPDATE",
-                list(candidates),
-            )
-            current = {row["id"]: row for row in locked}
-            for feedback_id, (snapshot, _) in candidates.items():
-                row = current.get(feedback_id)
-                if row is not None and row["is_in_training_data"]:
-                    result.already_trained.append(feedback_id)  # a concurrent call won
-                elif row is None or _content(row) != _content(snapshot):
-                    log.warning("feedback %s deleted or edited during promotion", feedback_id)
-                    result.errors.append(feedback_id)
-                else:
-                    ready.append(row)
+            ready = await _lock_unchanged(conn, candidates, result)
             if ready:
                 ready_ids = [row["id"] for row in ready]
                 await training.store_prepared([prepared[i] for i in ready_ids], conn=conn)
@@ -247,6 +217,51 @@ class FeedbackStore:
             len(result.errors),
         )
         return result
+
+
+_Candidates = dict[int, tuple[asyncpg.Record, TrainingItem]]
+
+
+def _promotion_candidates(rows: list[asyncpg.Record], result: Promotion) -> _Candidates:
+    """The untrained rows as training items; trained and unusable rows are noted in ``result``."""
+    candidates: _Candidates = {}
+    for row in rows:
+        if row["is_in_training_data"]:
+            result.already_trained.append(row["id"])
+            continue
+        kind = "sql" if row["is_thumb_up"] else "error_sql"
+        try:
+            item = question_sql_item(row["question"], row["sql"], kind)
+            if item.needs_question:
+                raise InvalidTrainingData("question字段是必需的", missing_params=["question"])
+        except InvalidTrainingData as error:
+            log.warning("feedback %s not promotable: %s", row["id"], error)
+            result.errors.append(row["id"])
+        else:
+            candidates[row["id"]] = (row, item)
+    return candidates
+
+
+async def _lock_unchanged(
+    conn: asyncpg.Connection, candidates: _Candidates, result: Promotion
+) -> list[asyncpg.Record]:
+    """Lock the candidates' rows; those still untrained and unedited since they were read."""
+    locked = await conn.fetch(
+        f"SELECT {COLUMNS} FROM qa_feedback WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE",
+        list(candidates),
+    )
+    current = {row["id"]: row for row in locked}
+    ready: list[asyncpg.Record] = []
+    for feedback_id, (snapshot, _) in candidates.items():
+        row = current.get(feedback_id)
+        if row is not None and row["is_in_training_data"]:
+            result.already_trained.append(feedback_id)  # a concurrent call won
+        elif row is None or _content(row) != _content(snapshot):
+            log.warning("feedback %s deleted or edited during promotion", feedback_id)
+            result.errors.append(feedback_id)
+        else:
+            ready.append(row)
+    return ready
 
 
 def _content(row: asyncpg.Record) -> tuple[str, str, bool]:

@@ -234,53 +234,14 @@ def _summary(path: Path, items: list[Item], artifact: dict[str, Any]) -> str:
 
 async def run(ctx: StepContext) -> dict[str, Any]:
     started = time.monotonic()
-    pair_file = ctx.state.get("pair_file")
-    if pair_file is None or not await asyncio.to_thread(Path(pair_file).is_file):
-        candidates = await asyncio.to_thread(pair_files, ctx.task_dir)
-        if not candidates:
-            raise StepError(
-                f"在任务目录 {ctx.paths.relative(ctx.task_dir)} 中找不到Question-SQL文件（*_pair.json），请先执行qa_generation步骤"
-            )
-        pair_file = candidates[0]
-    pair_file = Path(pair_file)
+    pair_file = await _find_pair_file(ctx)
     raw, items = await asyncio.to_thread(load_items, pair_file)
     if not items:
         raise StepError("输入文件中没有找到有效的Question-SQL对")
     await _require_connection(ctx)
-
     log.info("开始验证 %d 条SQL: %s", len(items), pair_file.name)
-    await _validate(ctx, items)
-    failed_first = [item for item in items if not item.valid]
-    if failed_first:
-        # Check the failures once more after confirming the database is there: a connection
-        # lost mid-run comes back as an error text, and must not get statements deleted.
-        await _require_connection(ctx)
-        await _validate(ctx, failed_first)
-        failed_first = [item for item in items if not item.valid]
-    log.info("首轮验证: %d 条有效, %d 条无效", len(items) - len(failed_first), len(failed_first))
-    if failed_first and ctx.flag("enable_llm_repair") and ctx.llm.available:
-        for _ in range(max(0, ctx.settings.pipeline_repair_rounds)):
-            still = [item for item in items if not item.valid]
-            if not still:
-                break
-            await _repair(ctx, still)
-    attempted = sum(1 for item in items if item.repair_attempted)
-    successful = sum(1 for item in items if item.repaired_sql)
-    valid = sum(1 for item in items if item.valid)
-    artifact: dict[str, Any] = {
-        "input_file": ctx.paths.relative(pair_file),
-        "original_sql_count": len(items),
-        "valid_sql_count": valid,
-        "invalid_sql_count": len(items) - valid,
-        "success_rate": round(valid / len(items), 4),
-        "repair_stats": {
-            "attempted": attempted,
-            "successful": successful,
-            "failed": attempted - successful,
-        },
-        "average_execution_time": round(sum(i.seconds for i in items) / len(items), 4),
-        "total_retries": 0,
-    }
+    await _validate_and_repair(ctx, items)
+    artifact = _artifact(ctx, pair_file, items)
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     await _require_connection(ctx)
     if ctx.flag("modify_original_file"):
@@ -298,5 +259,61 @@ async def run(ctx: StepContext) -> dict[str, Any]:
         write_text_atomic, ctx.task_dir / f"sql_validation_{stamp}_summary.log", summary
     )
     artifact["duration"] = round(time.monotonic() - started, 3)
-    log.info("SQL验证完成: %d/%d 有效, 修复成功 %d", valid, len(items), successful)
+    log.info(
+        "SQL验证完成: %d/%d 有效, 修复成功 %d",
+        artifact["valid_sql_count"],
+        len(items),
+        artifact["repair_stats"]["successful"],
+    )
     return artifact
+
+
+async def _find_pair_file(ctx: StepContext) -> Path:
+    """The pair file this run's qa step wrote, else the newest one in the task directory."""
+    pair_file = ctx.state.get("pair_file")
+    if pair_file is None or not await asyncio.to_thread(Path(pair_file).is_file):
+        candidates = await asyncio.to_thread(pair_files, ctx.task_dir)
+        if not candidates:
+            raise StepError(
+                f"在任务目录 {ctx.paths.relative(ctx.task_dir)} 中找不到Question-SQL文件（*_pair.json），请先执行qa_generation步骤"
+            )
+        pair_file = candidates[0]
+    return Path(pair_file)
+
+
+async def _validate_and_repair(ctx: StepContext, items: list[Item]) -> None:
+    await _validate(ctx, items)
+    failed_first = [item for item in items if not item.valid]
+    if failed_first:
+        # Check the failures once more after confirming the database is there: a connection
+        # lost mid-run comes back as an error text, and must not get statements deleted.
+        await _require_connection(ctx)
+        await _validate(ctx, failed_first)
+        failed_first = [item for item in items if not item.valid]
+    log.info("首轮验证: %d 条有效, %d 条无效", len(items) - len(failed_first), len(failed_first))
+    if failed_first and ctx.flag("enable_llm_repair") and ctx.llm.available:
+        for _ in range(max(0, ctx.settings.pipeline_repair_rounds)):
+            still = [item for item in items if not item.valid]
+            if not still:
+                break
+            await _repair(ctx, still)
+
+
+def _artifact(ctx: StepContext, pair_file: Path, items: list[Item]) -> dict[str, Any]:
+    attempted = sum(1 for item in items if item.repair_attempted)
+    successful = sum(1 for item in items if item.repaired_sql)
+    valid = sum(1 for item in items if item.valid)
+    return {
+        "input_file": ctx.paths.relative(pair_file),
+        "original_sql_count": len(items),
+        "valid_sql_count": valid,
+        "invalid_sql_count": len(items) - valid,
+        "success_rate": round(valid / len(items), 4),
+        "repair_stats": {
+            "attempted": attempted,
+            "successful": successful,
+            "failed": attempted - successful,
+        },
+        "average_execution_time": round(sum(i.seconds for i in items) / len(items), 4),
+        "total_retries": 0,
+    }
