@@ -38,9 +38,12 @@ async def test_create_get_progress_finish(store):
     assert run["has_report"] is False and run["summary"] is None
     await store.progress(run_id, 1, 2)
     assert (await store.get(run_id))["progress"]["percent"] == 50.0
-    await store.finish(run_id, "completed", report=REPORT)
+    assert await store.finish(run_id, "completed", report=REPORT) is True
+    # The first ending stands: a late shutdown cannot turn a completed run into another state.
+    assert await store.finish(run_id, "interrupted", error="late") is False
     run = await store.get(run_id)
     assert run["status"] == "completed" and run["finished_at"] is not None
+    assert run["error_message"] is None
     assert run["summary"] == {"accuracy": 0.5, "total": 2}
     assert run["progress"]["done"] == 2 and run["has_report"] is True
     assert await store.report(run_id) == REPORT

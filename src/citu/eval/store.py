@@ -199,20 +199,22 @@ class EvalStore:
         *,
         report: dict[str, Any] | None = None,
         error: str | None = None,
-    ) -> None:
-        """Record the end of a run: its report, summary and per-question results at once."""
+    ) -> bool:
+        """Record the end of a running run: its report, summary and per-question results at
+        once. False when the run had already ended (its first ending stands)."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"not a final status: {status}")
         entries = question_results(report) if report is not None else []
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
+            ended = await conn.fetchval(
                 """
                 UPDATE eval_runs
-                SET status = $2::varchar, error_message = $3, report = COALESCE($4::jsonb, report),
-                    summary = COALESCE($5::jsonb, summary), finished_at = LOCALTIMESTAMP,
+                SET status = $2::varchar, error_message = $3, report = $4::jsonb,
+                    summary = $5::jsonb, finished_at = LOCALTIMESTAMP,
                     updated_at = LOCALTIMESTAMP,
                     done = CASE WHEN $2::varchar = 'completed' THEN total ELSE done END
-                WHERE run_id = $1
+                WHERE run_id = $1 AND status = 'running'
+                RETURNING run_id
                 """,
                 run_id,
                 status,
@@ -220,8 +222,9 @@ class EvalStore:
                 _dumps(report),
                 _dumps(report.get("summary") if report is not None else None),
             )
+            if ended is None:
+                return False
             if entries:
-                await conn.execute("DELETE FROM eval_results WHERE run_id = $1", run_id)
                 await conn.executemany(
                     """
                     INSERT INTO eval_results
@@ -230,6 +233,7 @@ class EvalStore:
                     """,
                     [_result_row(run_id, i, entry) for i, entry in enumerate(entries)],
                 )
+        return True
 
     # ---- cancel --------------------------------------------------------------------------
 
