@@ -26,7 +26,9 @@ class ScriptedEval:
         self.gate = gate
         self.seen: list[list[str]] = []
 
-    async def __call__(self, questions, *, target, client, concurrency, on_progress, cancel):
+    async def __call__(
+        self, questions, *, target, client, concurrency, on_progress, cancel, set_name
+    ):
         self.seen.append([q.id for q in questions])
         on_progress(1, len(questions))
         if self.gate is not None:

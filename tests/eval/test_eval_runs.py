@@ -41,8 +41,12 @@ class ScriptedEval:
         self.calls: list[dict] = []
         self.started = asyncio.Event()
 
-    async def __call__(self, questions, *, target, client, concurrency, on_progress, cancel):
-        self.calls.append({"target": target, "client": client, "concurrency": concurrency})
+    async def __call__(
+        self, questions, *, target, client, concurrency, on_progress, cancel, set_name
+    ):
+        self.calls.append(
+            {"target": target, "client": client, "concurrency": concurrency, "set": set_name}
+        )
         results = []
         for n, question in enumerate(questions, 1):
             results.append({"id": question, "correct": n % 2 == 1, "status": "ok"})
@@ -87,6 +91,7 @@ async def test_a_run_completes_in_the_background(store):
     assert run["summary"] == {"answered": 3} and run["created_by"] == "admin"
     assert [r["id"] for r in await store.results(run_id)] == QUESTIONS
     assert fake.calls[0]["concurrency"] == 7 and fake.calls[0]["target"] == "sql"
+    assert fake.calls[0]["set"] == "demo" and fake.calls[0]["client"] is clients[0]
     assert clients[0].target == "sql" and clients[0].closed
     assert runs.running() == []
 
@@ -215,3 +220,38 @@ async def test_too_many_runs_at_once(store):
         await runs.launch(request("b"))
     gate.set()
     await runs.wait(first)
+
+
+class ContextClient:
+    """A client used as ``async with``: entered for the run, exited after it."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def __aenter__(self):
+        self.events.append("enter")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.events.append("exit")
+
+
+async def test_a_context_manager_client_is_entered_for_the_run(store):
+    client = ContextClient()
+    fake = ScriptedEval()
+    runs = EvalRuns(store, lambda target: client, run_eval=fake, poll_seconds=0.02)
+    await runs.wait(await runs.launch(request()))
+    assert client.events == ["enter", "exit"] and fake.calls[0]["client"] is client
+
+
+async def test_a_client_that_cannot_be_built_fails_the_launch(store):
+    def factory(target: str):
+        raise RuntimeError("no app")
+
+    runs = EvalRuns(store, factory, run_eval=ScriptedEval(), poll_seconds=0.02)
+    with pytest.raises(RuntimeError):
+        await runs.launch(request())
+    _, [run] = await store.list()
+    assert run["status"] == "failed" and runs.running() == []
+    working = make_runs(store, ScriptedEval())
+    await working.wait(await working.launch(request()))  # the set is free

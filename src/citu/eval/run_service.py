@@ -22,7 +22,7 @@ HtmlRenderer = Callable[[dict[str, Any]], str]
 
 def default_render_html(report: dict[str, Any]) -> str:
     # Imported on first use: the report module is only needed when a page is asked for.
-    from citu.eval.report import render_html
+    from citu.eval.html_report import render_html
 
     return render_html(report)
 
@@ -104,14 +104,18 @@ class EvalService:
         await self.runs.aclose()
 
 
-def in_process_clients(services: Services) -> ClientFactory:
-    """Clients that ask this process's own agents (the running configuration)."""
+def in_process_clients() -> ClientFactory:
+    """Clients that ask this app's own routes in-process (the running configuration).
+
+    Called when a run is launched, inside the request that starts it, where the app is known.
+    """
 
     def build(target: str) -> Any:
-        # The eval harness's in-process client; imported when a run starts.
-        from citu.eval.client import InProcessClient
+        from quart import current_app
 
-        return InProcessClient(services, target=target)
+        from citu.eval.clients import InProcessClient
+
+        return InProcessClient(current_app._get_current_object())  # type: ignore[attr-defined]
 
     return build
 
@@ -120,6 +124,6 @@ async def build_eval(services: Services) -> EvalService:
     """The ``eval`` component: its store on citu's pool, runs that recover crashed ones first."""
     assert services.db is not None
     store = EvalStore(services.db)
-    runs = EvalRuns(store, in_process_clients(services))
+    runs = EvalRuns(store, in_process_clients())
     await runs.start()
     return EvalService(store, runs, set_sources.sets_dir(services.settings.data_dir))

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,8 @@ CANCELLED_TEXT = "评测已被用户取消"
 
 # run_eval(questions, *, target, client, concurrency, on_progress, cancel) -> report
 RunEval = Callable[..., Awaitable[dict[str, Any]]]
-# target -> the client the runner asks (its ``aclose``, if any, is awaited after the run)
+# target -> the client the runner asks; entered for the run when it is an async context
+# manager, else its ``aclose`` (if any) is awaited after the run
 ClientFactory = Callable[[str], Any]
 
 
@@ -112,9 +113,18 @@ class EvalRuns:
         except BaseException:
             await self.store.unlock(conn, run.run_id)
             raise
+        try:
+            # Built here, in the caller's context: an in-process client needs the running app.
+            client = self.client_factory(request.target)
+        except BaseException:
+            await self.store.finish(run.run_id, "failed", error="评测客户端创建失败")
+            await self.store.unlock(conn, run.run_id)
+            raise
         run.progress = run.written = (0, len(request.questions))
         self._runs[run.run_id] = run
-        run.task = asyncio.create_task(self._run(run, request, conn), name=f"eval:{run.run_id}")
+        run.task = asyncio.create_task(
+            self._run(run, request, conn, client), name=f"eval:{run.run_id}"
+        )
         return run.run_id
 
     async def wait(self, run_id: str) -> None:
@@ -123,10 +133,10 @@ class EvalRuns:
         if run is not None and run.task is not None:
             await asyncio.shield(run.task)
 
-    async def _run(self, run: _Run, request: RunRequest, conn: Any) -> None:
+    async def _run(self, run: _Run, request: RunRequest, conn: Any, client: Any) -> None:
         watcher = asyncio.create_task(self._watch(run), name=f"eval-watch:{run.run_id}")
         try:
-            report = await self._execute(run, request)
+            report = await self._execute(run, request, client)
             status = "cancelled" if run.cancel.is_set() else "completed"
             await self._write_progress(run)
             await self.store.finish(run.run_id, status, report=report, error=_cancel_text(status))
@@ -146,28 +156,22 @@ class EvalRuns:
             await asyncio.shield(self.store.unlock(conn, run.run_id))
             self._runs.pop(run.run_id, None)
 
-    async def _execute(self, run: _Run, request: RunRequest) -> dict[str, Any]:
+    async def _execute(self, run: _Run, request: RunRequest, client: Any) -> dict[str, Any]:
         run_eval = self._run_eval or default_run_eval()
-        client = self.client_factory(request.target)
 
         def on_progress(done: int, total: int) -> None:
             run.progress = (done, total)
 
-        try:
+        async with _opened(client) as ready:
             return await run_eval(
                 list(request.questions),
                 target=request.target,
-                client=client,
+                client=ready,
                 concurrency=request.concurrency,
                 on_progress=on_progress,
                 cancel=run.cancel,
+                set_name=request.set_name,
             )
-        finally:
-            closer = getattr(client, "aclose", None)
-            if closer is not None:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
 
     async def _finish_quietly(self, run: _Run, status: str, text: str) -> None:
         try:
@@ -215,6 +219,22 @@ class EvalRuns:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def _opened(client: Any) -> AsyncIterator[Any]:
+    if hasattr(client, "__aenter__"):
+        async with client as entered:
+            yield entered if entered is not None else client
+        return
+    try:
+        yield client
+    finally:
+        closer = getattr(client, "aclose", None)
+        if closer is not None:
+            result = closer()
+            if inspect.isawaitable(result):
+                await result
 
 
 def _cancel_text(status: str) -> str | None:
