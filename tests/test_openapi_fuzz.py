@@ -43,6 +43,7 @@ NO_BODY = {
     "/api/v0/embedding_cache_cleanup",
     "/api/v0/qa_cache_cleanup",
     "/api/v0/data_pipeline/tasks/{task_id}/cancel",
+    "/api/v0/eval/runs/{run_id}/cancel",
 }
 QUART_SCHEMA_PAGES = {"openapi", "docs.swagger_ui", "docs.asset"}
 

@@ -10,6 +10,7 @@ from citu.settings import Settings
 
 KEY = "admin-k3y-for-tests"
 TASK = "task_20250101_000000"
+RUN = "eval_20250101_000000_abcdef"
 
 # Administrative routes: deletes, cleanups, training writes, the maintenance switch.
 ADMIN_ROUTES = [
@@ -48,9 +49,11 @@ ADMIN_ROUTES = [
     ("POST", "/api/v0/data_pipeline/vector/backup", {}),
     ("POST", "/api/v0/data_pipeline/vector/restore", {"backup_path": "x", "timestamp": "y"}),
     ("POST", "/api/v0/checkpoint/direct/cleanup", {"dry_run": True}),
+    ("POST", "/api/v0/eval/runs", {"set_name": "missing.jsonl"}),
+    ("POST", f"/api/v0/eval/runs/{RUN}/cancel", None),
 ]
 # Sample values for the path parameters in /openapi.json.
-PATH_SAMPLES = {"{task_id}": TASK, "{feedback_id}": "1"}
+PATH_SAMPLES = {"{task_id}": TASK, "{feedback_id}": "1", "{run_id}": RUN}
 
 
 @pytest.fixture

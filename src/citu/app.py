@@ -112,6 +112,7 @@ def _register_blueprints(app: Quart) -> None:
         agents,
         conversation,
         docs,
+        eval,
         feedback,
         ops,
         pipeline,
@@ -130,6 +131,7 @@ def _register_blueprints(app: Quart) -> None:
         agents.bp,
         react.bp,
         docs.bp,
+        eval.bp,
     ):
         app.register_blueprint(blueprint)
 

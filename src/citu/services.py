@@ -145,6 +145,7 @@ class Services:
 
     async def _start_components(self) -> None:
         """Stores and agents of the feature areas, built once from the clients above."""
+        from citu.eval.run_service import build_eval
         from citu.pipeline.service import build_pipeline
         from citu.stores.conversations import ConversationStore
 
@@ -155,6 +156,7 @@ class Services:
         await self._start_training()
         self.components["feedback"] = FeedbackStore(self.db)
         self.components["pipeline"] = await build_pipeline(self)
+        self.components["eval"] = await build_eval(self)
         self._start_ask_agent()
         await self._start_react_agent()
 

@@ -25,6 +25,7 @@ PATH_PARAMETERS = {
     "feedback_id": "the feedback record's id",
     "task_id": "a pipeline task id, ``task_YYYYMMDD_HHMMSS`` (or ``manual_…``)",
     "file_name": "a file name inside the task's directory",
+    "run_id": "an evaluation run id, ``eval_YYYYMMDD_HHMMSS_<hex>``",
 }
 
 

@@ -26,3 +26,6 @@ class AdvisoryLock(enum.IntEnum):
 # Pipeline runs lock (PIPELINE_RUN_CLASS, hashtext(task_id)): the two-key form is a separate
 # key space from the single keys above.
 PIPELINE_RUN_CLASS = 7301
+# Evaluation runs lock (EVAL_RUN_CLASS, hashtext(run_id)), held for the whole run like the
+# pipeline's: a crashed worker's run is told from a live one by its free lock.
+EVAL_RUN_CLASS = 7302
