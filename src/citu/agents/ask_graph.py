@@ -5,7 +5,8 @@ classify_question ─DATABASE→ agent_sql_generation ─ok→ agent_sql_executi
 (a failed SQL generation goes straight to format_response).
 
 Nodes return partial state updates; ``execution_path`` accumulates. ``final_response`` keeps
-the old agent's result shape (agents spec §5.1), which the routes turn into envelopes.
+the old agent's result shape (``success``, ``type``, ``response``, ``sql``, ``query_result``,
+``summary``, ``execution_path``, ``classification_info``), which the web layer turns into envelopes.
 """
 
 from __future__ import annotations
@@ -304,7 +305,7 @@ def classification_info(state: AskState | dict[str, Any]) -> dict[str, Any]:
 
 
 def final_response(state: AskState, path: list[str]) -> dict[str, Any]:
-    """The old agent's result shapes, case by case (agents spec §5.1, format_response)."""
+    """The old agent's result shapes, case by case (its format_response step)."""
     info = classification_info(state)
     question_type = state.get("question_type")
     if state.get("error"):

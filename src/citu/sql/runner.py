@@ -112,7 +112,7 @@ def _format_timedelta(value: dt.timedelta) -> str:
 
 
 def normalize_value(value: Any) -> Any:
-    """Make a value JSON-safe the way the original API rendered it (agents spec §3.1)."""
+    """Make a value JSON-safe the way the old service rendered it in ``query_result`` rows."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
