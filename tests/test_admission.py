@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
-from citu.admission import AdmissionGate, leave_admission
+from citu.admission import AdmissionGate, AdmissionReleasingTransport, leave_admission
 
 
 async def test_turns_are_admitted_in_arrival_order():
@@ -134,3 +135,46 @@ async def test_limit_zero_admits_everyone():
 
     await asyncio.gather(*(turn() for _ in range(50)))
     assert inside == 50
+
+
+async def test_a_request_leaving_through_the_shared_transport_frees_the_slot():
+    gate = AdmissionGate(1)
+    second_in = asyncio.Event()
+
+    async def slow_model(request: httpx.Request) -> httpx.Response:
+        await asyncio.wait_for(second_in.wait(), 1)  # the next turn got in meanwhile
+        return httpx.Response(200, json={"ok": True})
+
+    transport = AdmissionReleasingTransport(httpx.MockTransport(slow_model))
+    async with httpx.AsyncClient(transport=transport) as client:
+
+        async def first() -> int:
+            async with gate.admitted():
+                return (await client.post("http://model/v1/chat/completions")).status_code
+
+        async def second() -> None:
+            async with gate.admitted():
+                second_in.set()
+
+        one = asyncio.create_task(first())
+        await asyncio.sleep(0)
+        assert await asyncio.gather(one, second()) == [200, None]
+
+
+async def test_a_turn_without_a_request_keeps_its_slot():
+    gate = AdmissionGate(1)
+    transport = AdmissionReleasingTransport(httpx.MockTransport(lambda r: httpx.Response(200)))
+    second_in = asyncio.Event()
+
+    async def second() -> None:
+        async with gate.admitted():
+            second_in.set()
+
+    async with httpx.AsyncClient(transport=transport) as client:
+        async with gate.admitted():
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(0.05)
+            assert not second_in.is_set()  # no model call yet: the slot is still held
+            await client.get("http://model/v1/models")
+            await asyncio.wait_for(second_in.wait(), 1)
+        await waiting

@@ -70,3 +70,19 @@ def test_the_rule_sees_every_import_form(tmp_path: Path) -> None:
         "citu.agents.ask_graph",
         "citu.agents.react.agent",
     }
+
+
+SHARED_BASE = ("citu.errors", "citu.failures", "citu.settings", "citu.admission")
+
+
+@pytest.mark.parametrize("layer", ["llm", "sql"])
+def test_llm_and_sql_stand_on_the_base_modules_only(layer: str) -> None:
+    allowed = (*SHARED_BASE, "citu.llm", "citu.sql")
+    outside = {
+        f"{path.relative_to(SRC)}: {module}"
+        for path in sorted((SRC / layer).rglob("*.py"))
+        for module in imported_modules(path)
+        if module.startswith("citu.")  # "from citu import x" also yields "citu.x"
+        and not any(module == a or module.startswith(a + ".") for a in allowed)
+    }
+    assert not outside

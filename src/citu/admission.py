@@ -8,9 +8,9 @@ other question's CPU. Letting only a few questions run their start at a time, fi
 served, sends the first model call after a few milliseconds, the next soon after, and so on: the
 waits for the model overlap and the tail latency is about halved (docs/performance.md).
 
-A turn enters with :meth:`AdmissionGate.admitted`; its slot is freed as soon as it starts its
-first slow external call (:func:`leave_admission`, called by the model and embedding calls) or
-when the turn ends, whichever is first.
+A turn enters with :meth:`AdmissionGate.admitted`; its slot is freed as soon as its first
+request to the model or embedding service leaves the process (:class:`AdmissionReleasingTransport`,
+under the one HTTP client every model client shares) or when the turn ends, whichever is first.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
+
+import httpx
 
 # The release function of the current turn's slot; child tasks (graph nodes) inherit it.
 _release: ContextVar[Callable[[], None] | None] = ContextVar("citu_admission", default=None)
@@ -58,3 +60,18 @@ class AdmissionGate:
             release()
             # set, not reset: a streamed turn may end in another context than it began in.
             _release.set(None)
+
+
+class AdmissionReleasingTransport(httpx.AsyncBaseTransport):
+    """Frees the current turn's slot as a request leaves: the model's seconds of waiting need
+    none. Outside a turn (the health probe, the pipeline) it only passes the request on."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        leave_admission()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -27,7 +27,7 @@ from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.role_check import RoleReport
 from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
 from citu.errors import ServiceUnavailable
-from citu.llm.clients import ShardedTransport, build_chat_model, build_embeddings, build_text_model
+from citu.llm.clients import build_chat_model, build_embeddings, build_text_model, model_transport
 from citu.llm.text_model import TextChatModel
 from citu.local_servers import redis_url_for
 from citu.ops import Ops
@@ -123,7 +123,7 @@ class Services:
         # Several small connection pools: one big httpx pool costs seconds of CPU under load.
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
-            transport=self.ops.http_transport(ShardedTransport(settings.llm_max_connections)),
+            transport=self.ops.http_transport(model_transport(settings.llm_max_connections)),
         )
         self.llm = build_chat_model(settings, self.http)
         self.text_llm = build_text_model(settings, self.http)

@@ -48,9 +48,11 @@ class ConversationStoreLike(Protocol):
     ) -> Any: ...
 
     async def get_cached_answer(self, question: str, context: str = "") -> dict[str, Any] | None:
-        """The cached agent result for ``question``, or None (cache disabled or a miss)."""
+        """The cached agent result for ``question`` in ``context``, or None (a miss, the cache
+        disabled, or Redis down)."""
         ...
 
-    async def cache_answer(self, question: str, answer: dict[str, Any], context: str = "") -> Any:
-        """Store a successful agent result (no-op when disabled or the context is non-empty)."""
+    async def cache_answer(self, question: str, result: dict[str, Any], context: str = "") -> Any:
+        """Store a successful agent result under (question, context): a follow-up question
+        never gets a first turn's answer. A no-op when the cache is disabled."""
         ...

@@ -10,7 +10,6 @@ import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from citu.admission import leave_admission
 from citu.llm.policy import (
     GARBLED_REPLY_ERRORS,
     LLM_GARBLED_TEXT,
@@ -43,7 +42,6 @@ async def complete(llm: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
 
     The client's failures become typed errors: a timeout → 504, anything else → 503.
     """
-    leave_admission()  # the model's seconds of waiting need no admission slot
     try:
         reply = await llm.ainvoke(list(messages))
     except _CALL_ERRORS as exc:

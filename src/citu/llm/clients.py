@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
+from citu.admission import AdmissionReleasingTransport
 from citu.errors import ServiceUnavailable
 from citu.llm.text_model import TextChatModel
 from citu.settings import Settings
@@ -37,6 +38,12 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for transport in self._transports:
             await transport.aclose()
+
+
+def model_transport(max_connections: int) -> httpx.AsyncBaseTransport:
+    """The transport of the HTTP client every model client shares: sharded pools, and a
+    request leaving frees the asking turn's admission slot (the one place that does)."""
+    return AdmissionReleasingTransport(ShardedTransport(max_connections))
 
 
 def _chat_options(settings: Settings) -> dict[str, Any]:

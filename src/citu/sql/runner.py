@@ -112,7 +112,7 @@ def _format_timedelta(value: dt.timedelta) -> str:
 
 
 def normalize_value(value: Any) -> Any:
-    """Make a value JSON-safe the way the original API rendered it (agents spec §3.1)."""
+    """Make a value JSON-safe the way the old service rendered it in ``query_result`` rows."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -248,6 +248,13 @@ async def _execute(
     except TimeoutError as exc:
         raise SqlTimeoutError(f"查询超时（客户端等待超过 {client_timeout:g} 秒）") from exc
 
+    return _query_result(columns, records, total, byte_cap)
+
+
+def _query_result(
+    columns: list[str], records: list[asyncpg.Record], total: int, byte_cap: int
+) -> QueryResult:
+    """The rows that fit the byte cap, JSON-safe, with the counts."""
     width = len(columns)
     kept = records
     if width:

@@ -15,7 +15,6 @@ import openai
 from langchain_openai import OpenAIEmbeddings
 
 from citu import failures
-from citu.admission import leave_admission
 from citu.errors import ServiceUnavailable
 from citu.llm.clients import require_embeddings
 from citu.settings import Settings
@@ -56,7 +55,6 @@ class Embedder:
             if cached is not None:
                 return np.asarray(cached, dtype=np.float32)
         client = require_embeddings(self.embeddings)
-        leave_admission()  # a remote call: the question's admission slot is not needed
         try:
             raw = await client.aembed_query(text)
         except (openai.APIError, httpx.HTTPError) as error:

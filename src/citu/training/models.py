@@ -1,6 +1,6 @@
 """Training items: the four kinds, their row format in the vector store, and their validation.
 
-Row formats (ids, documents, metadata) are those of the old service (training.md §5.2), so rows
+Row formats (ids, documents, metadata) are those of the old service, so rows
 written by either service are read by both. Ids are derived from the normalised content instead
 of a random uuid4: the same content always maps to the same id, which makes training idempotent.
 """
