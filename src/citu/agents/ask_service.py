@@ -20,6 +20,7 @@ from citu.admission import AdmissionGate
 from citu.agents.ask_graph import AskAgent
 from citu.agents.classifier import ROUTING_MODES
 from citu.agents.protocols import ConversationStoreLike
+from citu.charts import add_chart
 from citu.errors import ApiError, BadRequest
 from citu.llm import require_llm
 from citu.ops.endpoints import EndpointProbe
@@ -99,7 +100,9 @@ def sse_progress(node: str, progress: dict[str, Any], conversation_id: str) -> s
     return sse({"code": 200, "success": True, "message": message, "data": data})
 
 
-def sse_completed(result: dict[str, Any], conversation_id: str, response: str) -> str:
+def sse_completed(
+    result: dict[str, Any], conversation_id: str, response: str, settings: Settings | None = None
+) -> str:
     data = {
         "type": "completed",
         "response": response,
@@ -112,6 +115,7 @@ def sse_completed(result: dict[str, Any], conversation_id: str, response: str) -
         "classification_info": result.get("classification_info") or {},
         "timestamp": r.now_iso(),
     }
+    add_chart(data, settings)
     return sse({"code": 200, "success": True, "message": "处理完成", "data": data})
 
 
@@ -199,7 +203,9 @@ class AskService:
     async def ask(self, request: AskRequest) -> dict[str, Any]:
         """The envelope of one turn; typed errors (400/503/504) are raised."""
         async with self.admission.admitted():
-            return await self._ask(request)
+            body = await self._ask(request)
+        add_chart(body["data"], self.settings)
+        return body
 
     async def _ask(self, request: AskRequest) -> dict[str, Any]:
         turn = await self.begin(request)
@@ -284,7 +290,8 @@ class AskService:
             yield sse_failure(exc, "参数解析失败: ")
             return
         if cached is not None:
-            yield sse_completed(cached, turn.conversation_id, assistant_text(cached, streamed=True))
+            text = assistant_text(cached, streamed=True)
+            yield sse_completed(cached, turn.conversation_id, text, self.settings)
             return
 
         queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -313,7 +320,7 @@ class AskService:
                     text = result.get("response") or ""
                 else:
                     text = result.get("error") or result.get("response") or AGENT_FAILED_TEXT
-                queue.put_nowait(sse_completed(result, turn.conversation_id, text))
+                queue.put_nowait(sse_completed(result, turn.conversation_id, text, self.settings))
         except ApiError as exc:
             queue.put_nowait(sse_failure(exc))
         except Exception as exc:  # noqa: BLE001 - the client gets an error frame, not a hang

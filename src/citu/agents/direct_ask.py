@@ -29,6 +29,7 @@ from citu.agents.sql_runner import (
     UnsafeSqlError,
     run_read_only,
 )
+from citu.charts import add_chart
 from citu.errors import GatewayTimeout
 from citu.llm import require_llm
 from citu.ops.maintenance import ReadOnlyMode
@@ -173,14 +174,14 @@ class DirectAsk:
             guard=self.guard,
         )
 
-    @staticmethod
-    def _success(answer: _Answer, conversation_id: str, **extra: Any) -> dict[str, Any]:
+    def _success(self, answer: _Answer, conversation_id: str, **extra: Any) -> dict[str, Any]:
         data = {
             "sql": answer.sql,
             "query_result": answer.query_result,
             "conversation_id": conversation_id,
             **extra,
         }
+        add_chart(data, self.settings)
         if answer.summary is not None:
             data["summary"] = answer.summary
             return r.success_response(answer.summary, data)
@@ -224,4 +225,5 @@ class DirectAsk:
             text += f"，{result.limit_note}"
         elif result.is_limited:
             text += f"，已限制显示前 {self.settings.api_max_return_rows} 条"
-        return r.success_response(text, {"sql": sql, "query_result": result.to_records()})
+        data = add_chart({"sql": sql, "query_result": result.to_records()}, self.settings)
+        return r.success_response(text, data)

@@ -43,6 +43,7 @@ from citu.agents.react.memory import ReactMemory
 from citu.agents.react.tools import ReactSqlTools
 from citu.agents.sql_generation import SqlGenerator
 from citu.agents.sql_guard import SqlGuard
+from citu.charts import add_chart
 from citu.settings import Settings
 
 log = logging.getLogger("citu.agents.react.agent")
@@ -295,6 +296,7 @@ class ReactAgent:
                         queue.put_nowait(progress_event(node, value))
                 state = (await self.graph.aget_state(config)).values
             data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
+            add_chart(data, self.settings)
             final = {"type": "completed", "api_data": data}
             elapsed = time.monotonic() - started
             log.info("ReAct turn on %s completed in %.2f s", thread_id, elapsed)
