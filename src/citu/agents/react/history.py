@@ -14,14 +14,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from citu import failures
 from citu.agents.react.context import is_answer, text_of
 from citu.agents.react.memory import ReactMemory, ThreadSummary, user_of
+from citu.agents.react.registry import TOOLS
 
 CHINA = timezone(timedelta(hours=8))
 
-_STATUS_LABELS = {
-    "generate_sql": ("生成SQL中", "🔍"),
-    "valid_sql": ("验证SQL中", "✅"),
-    "run_sql": ("执行查询中", "⚡"),
-}
+_STATUS_LABELS = {tool.name: (tool.status, tool.icon) for tool in TOOLS}
 
 log = logging.getLogger("citu.agents.react.history")
 
