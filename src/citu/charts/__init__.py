@@ -13,6 +13,7 @@ from citu.charts.profile import profile_result
 from citu.charts.rules import choose
 from citu.charts.spec import build_spec
 from citu.charts.validate import spec_problems
+from citu.settings import Settings
 
 __all__ = ["DEFAULT_MAX_POINTS", "add_chart", "chart_for", "spec_problems"]
 
@@ -47,10 +48,10 @@ def chart_for(
     return spec
 
 
-def add_chart(data: dict[str, Any], settings: Any) -> dict[str, Any]:
+def add_chart(data: dict[str, Any], settings: Settings | None) -> dict[str, Any]:
     """``data`` with a ``chart`` key when charts are on and its rows (``records`` or
     ``query_result``) make one; unchanged otherwise. A chart never fails an answer."""
-    if settings is None or not getattr(settings, "enable_charts", False):
+    if settings is None or not settings.enable_charts:
         return data
     records = data.get("records") or data.get("query_result")
     if not isinstance(records, dict) or not records.get("rows"):
