@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     ask_cache_ttl: int = 3600  # /api/v0/ask_cached answers, per user and question
     ask_cache_max_entries: int = 1000
     ask_cache_max_bytes: int = 32 * 1024 * 1024  # answers kept by one worker, approximately
+    # Answers with rows carry a declarative chart (citu.charts); false: no ``chart`` key at all.
+    enable_charts: bool = True
+    chart_max_points: int = 200  # data points one chart carries inline
 
     # live-schema fallback of the SQL prompt (citu.training.live_schema)
     schema_prompt_max_chars: int = 12_000  # catalog DDL in the prompt when retrieval has none
@@ -209,7 +212,7 @@ class Settings(BaseSettings):
             raise ValueError("CITU_EMBEDDED_REDIS must be one of auto, always, never")
         return value
 
-    @field_validator("business_query_concurrency", "api_max_result_bytes")
+    @field_validator("business_query_concurrency", "api_max_result_bytes", "chart_max_points")
     @classmethod
     def _at_least_one(cls, value: int, info) -> int:
         if value < 1:

@@ -312,8 +312,9 @@ async def test_stream_database_frames_in_order(client, fake_llm, installed, redi
     assert done["query_result"]["row_count"] == 3 and done["summary"] == done["response"]
     assert set(done) == {
         "type", "response", "response_type", "sql", "query_result", "summary",
-        "conversation_id", "execution_path", "classification_info", "timestamp",
+        "conversation_id", "execution_path", "classification_info", "timestamp", "chart",
     }  # fmt: skip
+    assert done["chart"]["usermeta"]["citu"]["kind"] == "bar"  # three areas and their revenue
     messages = await saved(redis, cid)
     assert messages[-1]["metadata"]["classification_info"] == done["classification_info"]
 

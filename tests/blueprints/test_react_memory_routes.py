@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import time
+from datetime import datetime
 
 import pytest
 
@@ -126,6 +130,36 @@ async def test_user_conversations(threads):
     assert status == 200 and body["data"]["conversations"] == []
 
 
+@pytest.fixture
+def utc_host():
+    """The process's local time zone is UTC, as on most servers."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC0"
+    time.tzset()
+    yield
+    if saved is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+async def test_created_at_and_updated_at_read_the_same_clock(client, fake_llm, utc_host):
+    fake_llm.reply("你好！")
+    response = await client.post(
+        "/api/v0/ask_react_agent", json={"question": "你好", "user_id": "zhao"}
+    )
+    assert response.status_code == 200
+    for path in (
+        "/api/v0/react/users/zhao/conversations",
+        "/api/v0/react/direct/users/zhao/conversations",
+    ):
+        (item,) = (await get(client, path))[1]["data"]["conversations"]
+        created = datetime.fromisoformat(item["created_at"])
+        updated = datetime.fromisoformat(item["updated_at"])
+        assert abs((updated - created).total_seconds()) < 60, (path, item)
+
+
 async def test_direct_user_conversations(threads):
     status, body = await get(threads, "/api/v0/react/direct/users/wang1/conversations", limit="99")
     assert status == 200 and body["data"]["limit"] == 50 and body["data"]["total_count"] == 2
@@ -218,6 +252,25 @@ async def test_direct_conversation_detail(threads):
     assert status == 400 and body["data"]["response"] == f"Thread ID {A} does not belong to user li"
     status, body = await get(threads, "/api/v0/react/direct/conversations/wang1:1")
     assert status == 404 and body["data"]["error_type"] == "resource_not_found"
+
+
+async def test_ai_messages_that_called_tools_show_them_in_additional_kwargs(threads):
+    status, body = await get(
+        threads, f"/api/v0/react/direct/conversations/{A}", include_tools="true"
+    )
+    calling = [m for m in body["data"]["messages"] if m.get("has_tool_calls")]
+    assert [m["additional_kwargs"]["tool_calls"][0]["function"]["name"] for m in calling] == [
+        "generate_sql",
+        "run_sql",
+    ]
+    for message in calling:
+        (raw,) = message["additional_kwargs"]["tool_calls"]
+        (call,) = message["tool_calls"]
+        assert raw["id"] == call["id"] and raw["type"] == "function"
+        assert json.loads(raw["function"]["arguments"]) == call["args"]
+    status, body = await get(threads, f"/api/v0/react/direct/conversations/{A}/compare")
+    sample = body["data"]["full_mode"]["sample_messages"][1]
+    assert sample["additional_kwargs"]["tool_calls"][0]["function"]["name"] == "generate_sql"
 
 
 async def test_compare_and_summary(threads):

@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field
 from citu.apidoc.base import RouteData
 from citu.apidoc.system import EndpointReport
 
+CHART = (
+    "a chart of the rows: a Vega-Lite v5 subset with its data inline (docs/charts.md); "
+    "absent when no chart fits the rows or CITU_ENABLE_CHARTS is false"
+)
+
 
 class QueryResult(BaseModel):
     """Rows of a read-only query, capped at CITU_API_MAX_RETURN_ROWS."""
@@ -35,6 +40,7 @@ class AskAgentData(RouteData):
     sql: str | None = Field(None, description="the SQL that was run (database answers)")
     records: QueryResult | None = Field(None, description="its rows (database answers)")
     summary: str | None = Field(None, description="the model's summary of the rows")
+    chart: dict[str, Any] | None = Field(None, description=CHART)
     from_cache: bool = Field(description="answered from the question/answer cache")
     routing_mode_used: str | None = None
     routing_mode_source: str | None = Field(None, description="request | config")
@@ -70,6 +76,7 @@ class AskData(RouteData):
     query_result: QueryResult
     conversation_id: str
     summary: str | None = Field(None, description="present when summaries are on")
+    chart: dict[str, Any] | None = Field(None, description=CHART)
 
 
 class AskCachedData(AskData):
@@ -79,3 +86,4 @@ class AskCachedData(AskData):
 class RunSqlData(RouteData):
     sql: str
     query_result: QueryResult
+    chart: dict[str, Any] | None = Field(None, description=CHART)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, RootModel
 
+from citu.apidoc.agents import CHART
 from citu.apidoc.base import RouteData, error_envelope
 
 
@@ -30,6 +31,7 @@ class ReactMeta(BaseModel):
 class ReactAnswerData(RouteData):
     sql: str | None = Field(None, description="the last SQL run, if any")
     records: ReactRecords | None = Field(None, description="its rows")
+    chart: dict[str, Any] | None = Field(None, description=CHART)
     react_agent_meta: ReactMeta
     conversation_id: str = Field(description="the thread id; send it back to continue")
     user_id: str

@@ -91,7 +91,7 @@ def _require_question(question: str | None) -> str:
 async def ask_agent(data: AskAgentIn):
     """Answer a question with the LangGraph agent (database query or chat), in a conversation."""
     outcome = await _ask_service().ask(AskRequest(**data.model_dump()))
-    return r.reply(ask_agent_envelope(outcome))
+    return r.reply(ask_agent_envelope(outcome, services().settings))
 
 
 @bp.get("/api/v0/ask_agent_stream")
@@ -110,7 +110,7 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
         continue_conversation=(query_args.continue_conversation or "").lower() == "true",
         routing_mode=query_args.routing_mode,
     )
-    return sse_response(ask_stream_frames(_ask_service().stream(request)))
+    return sse_response(ask_stream_frames(_ask_service().stream(request), services().settings))
 
 
 @bp.get("/api/v0/agent_health")
@@ -130,7 +130,11 @@ async def ask(data: AskIn):
     """Generate SQL for a question, run it read-only and summarise the result (no conversation)."""
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
-    return r.reply(direct_envelope(await _direct().ask(question, user_id, data.conversation_id)))
+    return r.reply(
+        direct_envelope(
+            await _direct().ask(question, user_id, data.conversation_id), services().settings
+        )
+    )
 
 
 @bp.post("/api/v0/ask_cached")
@@ -140,7 +144,9 @@ async def ask_cached(data: AskIn):
     """Like /ask, answering a repeated question of the same user from a short-lived cache."""
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
-    return r.reply(direct_envelope(await _direct().ask_cached(question, user_id)))
+    return r.reply(
+        direct_envelope(await _direct().ask_cached(question, user_id), services().settings)
+    )
 
 
 def _refuse_oversized_sql(
@@ -170,4 +176,4 @@ async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""
     if not data.sql:
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
-    return r.reply(direct_envelope(await _direct().run_sql(data.sql)))
+    return r.reply(direct_envelope(await _direct().run_sql(data.sql), services().settings))

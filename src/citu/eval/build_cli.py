@@ -93,8 +93,8 @@ async def _build_from_citu_database(args: argparse.Namespace, settings: Settings
 @contextlib.asynccontextmanager
 async def _explain_validator(dsn: str | None, settings: Settings) -> AsyncIterator[SqlValidator]:
     """EXPLAIN through the guard on the task's business database, connected on first use."""
-    from citu.agents.sql_guard import SqlGuard
-    from citu.agents.sql_runner import explain_sql
+    from citu.sql.guard import SqlGuard
+    from citu.sql.runner import explain_sql
 
     guard = SqlGuard.from_settings(settings)
     connection: list[asyncpg.Connection] = []

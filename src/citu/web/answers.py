@@ -27,14 +27,24 @@ from citu.agents.direct_ask import (
     SqlRows,
     SqlTimedOut,
 )
+from citu.charts import add_chart
 from citu.errors import GatewayTimeout
+from citu.settings import Settings
 from citu.web.sse import sse_error, sse_frame
 
 # ---- ask_agent ---------------------------------------------------------------------------
 
 
-def ask_agent_envelope(outcome: AskOutcome) -> dict[str, Any]:
-    """The envelope of one ``ask_agent`` turn: the answer, the cached answer, or the refusal."""
+def ask_agent_envelope(outcome: AskOutcome, settings: Settings | None = None) -> dict[str, Any]:
+    """The envelope of one ``ask_agent`` turn: the answer, the cached answer, or the refusal;
+    with ``settings``, an answer with rows gets its chart."""
+    body = _ask_agent_body(outcome)
+    if body["success"]:
+        add_chart(body["data"], settings)
+    return body
+
+
+def _ask_agent_body(outcome: AskOutcome) -> dict[str, Any]:
     turn, result = outcome.turn, outcome.result
     common = {
         "user_id": turn.user_id,
@@ -93,7 +103,7 @@ def progress_frame(event: StepProgress) -> str:
     return sse_frame({"code": 200, "success": True, "message": message, "data": data})
 
 
-def completed_frame(event: TurnCompleted) -> str:
+def completed_frame(event: TurnCompleted, settings: Settings | None = None) -> str:
     result = event.result
     data = {
         "type": "completed",
@@ -107,26 +117,29 @@ def completed_frame(event: TurnCompleted) -> str:
         "classification_info": result.get("classification_info") or {},
         "timestamp": r.now_iso(),
     }
+    add_chart(data, settings)
     return sse_frame({"code": 200, "success": True, "message": "处理完成", "data": data})
 
 
-def ask_stream_frame(event: StreamEvent) -> str:
+def ask_stream_frame(event: StreamEvent, settings: Settings | None = None) -> str:
     if isinstance(event, StepProgress):
         return progress_frame(event)
     if isinstance(event, TurnCompleted):
-        return completed_frame(event)
+        return completed_frame(event, settings)
     return sse_error(event.text, event.error_type)
 
 
-async def ask_stream_frames(events: AsyncIterator[StreamEvent]) -> AsyncIterator[str]:
+async def ask_stream_frames(
+    events: AsyncIterator[StreamEvent], settings: Settings | None = None
+) -> AsyncIterator[str]:
     async for event in events:
-        yield ask_stream_frame(event)
+        yield ask_stream_frame(event, settings)
 
 
 # ---- /ask, /ask_cached, /citu_run_sql ------------------------------------------------------
 
 
-def _answered(outcome: Answered) -> dict[str, Any]:
+def _answered(outcome: Answered, settings: Settings | None) -> dict[str, Any]:
     answer = outcome.answer
     data: dict[str, Any] = {
         "sql": answer.sql,
@@ -135,18 +148,19 @@ def _answered(outcome: Answered) -> dict[str, Any]:
     }
     if outcome.cached is not None:
         data["cached"] = outcome.cached
+    add_chart(data, settings)
     if answer.summary is not None:
         data["summary"] = answer.summary
         return r.success_response(answer.summary, data)
     return r.success_response("查询执行完成", data)
 
 
-def direct_envelope(outcome: DirectOutcome) -> dict[str, Any]:
-    """The envelope of a direct route's result."""
+def direct_envelope(outcome: DirectOutcome, settings: Settings | None = None) -> dict[str, Any]:
+    """The envelope of a direct route's result (with ``settings``, rows get their chart)."""
     if isinstance(outcome, Answered):
-        return _answered(outcome)
+        return _answered(outcome, settings)
     if isinstance(outcome, SqlRows):
-        data = {"sql": outcome.sql, "query_result": outcome.query_result}
+        data = add_chart({"sql": outcome.sql, "query_result": outcome.query_result}, settings)
         return r.success_response(outcome.text, data)
     if isinstance(outcome, NotAnswerable):
         body = r.validation_failed_response(outcome.text)

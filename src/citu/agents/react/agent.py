@@ -38,8 +38,10 @@ from citu.agents.react.context import (
 )
 from citu.agents.react.history import ConversationViews
 from citu.agents.react.memory import ReactMemory
+from citu.agents.react.registry import GENERATE_SQL, RUN_SQL, TOOLS_BY_NAME, VALID_SQL
 from citu.agents.react.tools import ReactSqlTools
 from citu.agents.sql_generation import SqlGenerator
+from citu.charts import add_chart
 from citu.conversation_ids import new_conversation_id
 from citu.llm.text import looks_like_sql, strip_thinking
 from citu.settings import Settings
@@ -172,7 +174,7 @@ class ReactAgent:
             head.append(SystemMessage(prompts.scope_prompt()))
         tail: list[BaseMessage] = []
         suggestion = prompts.suggestion_prompt(
-            state.get("suggested_next_step"), _last_tool_output(messages, "valid_sql")
+            state.get("suggested_next_step"), _last_tool_output(messages, VALID_SQL)
         )
         if suggestion:
             tail.append(SystemMessage(suggestion))
@@ -201,16 +203,16 @@ class ReactAgent:
         return {"messages": [AIMessage(_network_apology(state["messages"]))]}
 
     async def _prepare_tool_input(self, state: ReactState) -> dict[str, Any]:
-        """Give ``generate_sql`` the verbatim question and the earlier turns as context."""
+        """Give SQL generation the verbatim question and the earlier turns as context."""
         messages = state["messages"]
         last = messages[-1]
-        if not any(call["name"] == "generate_sql" for call in last.tool_calls):
+        if not any(call["name"] == GENERATE_SQL for call in last.tool_calls):
             return {}
         question = text_of(messages[last_human_index(messages)])
         history = history_for_sql(messages, self.settings.react_history_max_chars)
         calls = [
             {**call, "args": {**call["args"], "question": question, "history_messages": history}}
-            if call["name"] == "generate_sql"
+            if call["name"] == GENERATE_SQL
             else call
             for call in last.tool_calls
         ]
@@ -221,17 +223,8 @@ class ReactAgent:
         last = state["messages"][-1]
         if not isinstance(last, ToolMessage):
             return {"suggested_next_step": None}
-        output = text_of(last)
-        if last.name == "generate_sql":
-            failed = any(w in output.lower() for w in ("failed", "无法生成", "失败"))
-            step = "answer_with_common_sense" if failed else "valid_sql"
-        elif last.name == "valid_sql":
-            step = "analyze_validation_error" if "失败" in output else "run_sql"
-        elif last.name == "run_sql":
-            step = "summarize_final_answer"
-        else:
-            step = None
-        return {"suggested_next_step": step}
+        tool = TOOLS_BY_NAME.get(last.name or "")
+        return {"suggested_next_step": tool.next_step(text_of(last)) if tool else None}
 
     async def _format_final_response(self, state: ReactState) -> dict[str, Any]:
         last = state["messages"][-1]
@@ -294,6 +287,7 @@ class ReactAgent:
                         queue.put_nowait(progress_event(node, value))
                 state = (await self.graph.aget_state(config)).values
             data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
+            add_chart(data, self.settings)
             final = {"type": "completed", "api_data": data}
             elapsed = time.monotonic() - started
             log.info("ReAct turn on %s completed in %.2f s", thread_id, elapsed)
@@ -356,7 +350,7 @@ def _wants_tools(state: ReactState) -> str:
 
 
 def _network_apology(messages: list[BaseMessage]) -> str:
-    result = _last_tool_output(messages[last_human_index(messages) :], "run_sql")
+    result = _last_tool_output(messages[last_human_index(messages) :], RUN_SQL)
     if result is not None:
         return f"抱歉，由于网络连接问题，无法生成完整的文字总结。不过查询已成功执行，结果如下：\n\n{result}"
     return "抱歉，由于网络连接问题，无法完成此次请求。请稍后重试或检查网络连接。"
@@ -408,7 +402,7 @@ def api_data(
     """The answer of the turn that just ended (spec §5.5 ``api_data``)."""
     turn = messages[last_human_index(messages) :]
     response = text_of(messages[-1]) if messages else ""
-    sql_failure = _last_tool_output(turn, "generate_sql")
+    sql_failure = _last_tool_output(turn, GENERATE_SQL)
     if (
         suggested_next_step == "answer_with_common_sense"
         and sql_failure
@@ -430,7 +424,7 @@ def _turn_sql_and_records(turn: list[BaseMessage]) -> tuple[str | None, dict[str
     """The SQL that actually ran (last successful ``run_sql``) and its rows; falling back to
     the last query ``generate_sql`` produced when nothing ran."""
     for message in reversed(turn):
-        if isinstance(message, ToolMessage) and message.name == "run_sql" and message.artifact:
+        if isinstance(message, ToolMessage) and message.name == RUN_SQL and message.artifact:
             artifact = message.artifact
             records = None
             if artifact.get("rows"):
@@ -442,7 +436,7 @@ def _turn_sql_and_records(turn: list[BaseMessage]) -> tuple[str | None, dict[str
                 }
             return artifact["sql"], records
     for message in reversed(turn):
-        if isinstance(message, ToolMessage) and message.name == "generate_sql":
+        if isinstance(message, ToolMessage) and message.name == GENERATE_SQL:
             output = text_of(message).strip()
             if looks_like_sql(output):
                 return output, None
@@ -458,7 +452,7 @@ def agent_meta(messages: list[BaseMessage], thread_id: str) -> dict[str, Any]:
         if isinstance(message, AIMessage):
             for call in message.tool_calls:
                 names.append(call["name"])
-                if call["name"] == "generate_sql" and call["args"].get("history_messages"):
+                if call["name"] == GENERATE_SQL and call["args"].get("history_messages"):
                     context_injected = True
         elif isinstance(message, ToolMessage) and message.name:
             names.append(message.name)
@@ -471,7 +465,7 @@ def agent_meta(messages: list[BaseMessage], thread_id: str) -> dict[str, Any]:
         "execution_path": path + ["format_final_response"],
         "total_messages": len(messages),
         "sql_execution_count": sum(
-            isinstance(m, ToolMessage) and m.name == "run_sql" for m in messages
+            isinstance(m, ToolMessage) and m.name == RUN_SQL for m in messages
         ),
         "context_injected": context_injected,
         "agent_version": AGENT_VERSION,

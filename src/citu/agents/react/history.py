@@ -5,8 +5,9 @@ The wire shapes are the old Redis readers'; the data comes from the PostgreSQL c
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -14,26 +15,25 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from citu import failures
 from citu.agents.react.context import is_answer, text_of
 from citu.agents.react.memory import ReactMemory, ThreadSummary, user_of
+from citu.agents.react.registry import TOOLS
 
-CHINA = timezone(timedelta(hours=8))
-
-_STATUS_LABELS = {
-    "generate_sql": ("生成SQL中", "🔍"),
-    "valid_sql": ("验证SQL中", "✅"),
-    "run_sql": ("执行查询中", "⚡"),
-}
+_STATUS_LABELS = {tool.name: (tool.status, tool.icon) for tool in TOOLS}
 
 log = logging.getLogger("citu.agents.react.history")
 
 
 def local_time(ts: str | None) -> str | None:
-    """A checkpoint's UTC ISO time as ``YYYY-MM-DD HH:MM:SS.mmm`` in UTC+8."""
+    """A checkpoint's UTC ISO time as ``YYYY-MM-DD HH:MM:SS.mmm`` in the machine's time zone.
+
+    Thread ids (hence ``created_at``) carry the machine's local time, so ``updated_at`` and
+    message times must read the same clock; the old hosts ran in UTC+8, where both agree with
+    what their clients saw."""
     if not ts:
         return None
     moment = datetime.fromisoformat(ts)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def thread_created_at(thread_id: str) -> str | None:
@@ -103,8 +103,9 @@ def message_detail(message: BaseMessage, timestamp: str) -> dict[str, Any]:
     if isinstance(message, AIMessage):
         item["tool_calls"] = [dict(call) for call in message.tool_calls]
         item["has_tool_calls"] = bool(message.tool_calls)
-        if message.additional_kwargs:
-            item["additional_kwargs"] = message.additional_kwargs
+        extra = _with_raw_tool_calls(message)
+        if extra:
+            item["additional_kwargs"] = extra
         if message.response_metadata:
             item["response_metadata"] = message.response_metadata
     elif isinstance(message, ToolMessage):
@@ -112,6 +113,25 @@ def message_detail(message: BaseMessage, timestamp: str) -> dict[str, Any]:
         item["tool_call_id"] = message.tool_call_id
         item["status"] = message.status or "unknown"
     return item
+
+
+def _with_raw_tool_calls(message: AIMessage) -> dict[str, Any]:
+    """``additional_kwargs`` with the calls in the OpenAI wire form, as the old service's
+    messages carried them; the client library keeps them only in ``tool_calls`` now."""
+    extra = dict(message.additional_kwargs)
+    if message.tool_calls and not extra.get("tool_calls"):
+        extra["tool_calls"] = [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {
+                    "name": call["name"],
+                    "arguments": json.dumps(call["args"], ensure_ascii=False),
+                },
+            }
+            for call in message.tool_calls
+        ]
+    return extra
 
 
 def message_stats(items: list[dict[str, Any]], include_tools: bool) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Prompt texts of the ReAct agent and of its ``generate_sql`` tool (agents spec §5.5, §5.6, §5.9).
+"""Prompt texts of the ReAct agent and of its SQL generation tool; tool names from the registry.
 
 The transient system messages are built per LLM call and never stored in the checkpoint.
 """
@@ -8,7 +8,9 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-TOOL_LABELS = {"generate_sql": "生成SQL语句", "valid_sql": "验证SQL语法", "run_sql": "执行SQL查询"}
+from citu.agents.react.registry import RUN_SQL, TOOL_NAMES, TOOLS, VALID_SQL
+
+TOOL_LABELS = {tool.name: tool.label for tool in TOOLS}
 
 FALLBACK_ANSWER = "抱歉，我现在无法正确处理您的问题。请稍后重试或重新表述您的问题。"
 
@@ -23,13 +25,13 @@ def business_scope() -> str:
 def scope_prompt() -> str:
     return (
         "You are an intelligent data assistant. You answer questions about the business "
-        "database below with the tools generate_sql, valid_sql and run_sql, and answer "
-        "general questions from your own knowledge.\n\n"
+        f"database below with the tools {', '.join(TOOL_NAMES[:-1])} and {TOOL_NAMES[-1]}, "
+        "and answer general questions from your own knowledge.\n\n"
         "=== DATABASE BUSINESS SCOPE ===\n"
         f"{business_scope()}\n\n"
         "=== DECISION RULES ===\n"
-        "1. If the question asks for data inside this scope, call generate_sql first, then "
-        "valid_sql, then run_sql, and answer from the result.\n"
+        f"1. If the question asks for data inside this scope, call {TOOL_NAMES[0]} first, "
+        f"then {', then '.join(TOOL_NAMES[1:])}, and answer from the result.\n"
         "2. If the question is general knowledge, answer it directly without tools.\n"
         "3. Answer in the user's language, without prefixes such as 'Answer:'.\n\n"
         "=== FALLBACK STRATEGY ===\n"
@@ -43,12 +45,12 @@ def scope_prompt() -> str:
 
 def suggestion_prompt(step: str | None, last_validation: str | None) -> str | None:
     """Guidance for the next step chosen after the last tool result, or None."""
-    if step in ("valid_sql", "run_sql"):
+    if step in (VALID_SQL, RUN_SQL):
         return f"Suggestion: the previous step succeeded, please use the '{step}' tool to continue."
     if step == "analyze_validation_error":
         error = last_validation or ""
         if "语法错误" in error or "syntax" in error.lower():
-            advice = "The SQL has a syntax error: fix it and call valid_sql again."
+            advice = f"The SQL has a syntax error: fix it and call {VALID_SQL} again."
         elif any(w in error for w in ("不存在", "no such table", "does not exist")):
             advice = (
                 "The table or column does not exist: tell the user the data is not available, "

@@ -1,10 +1,11 @@
-"""The ReAct agent's tools: ``generate_sql``, ``valid_sql``, ``run_sql`` (agents spec §5.6).
+"""The ReAct agent's tools, built from the registry: SQL generation, validation and execution.
 
-``generate_sql`` wraps the ask agent's ``SqlGenerator``, so both agents build the same prompt.
+SQL generation wraps the ask agent's ``SqlGenerator``, so both agents build the same prompt.
 
 Their text outputs are what the LLM reads next and what ``update_state_after_tool`` inspects,
 so the success/failure wording follows the old tools. ``run_sql`` also returns the rows as an
 artifact (kept on the ToolMessage in the checkpoint) so the API answer does not re-parse text.
+Each registry entry is served by the method of the same name.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 
 import asyncpg
 from langchain_core.tools import BaseTool, StructuredTool
-from pydantic import BaseModel, Field
 
 from citu import failures
 from citu.agents.react import prompts
+from citu.agents.react.registry import TOOLS
 from citu.agents.sql_generation import SqlGenerator
 from citu.errors import ServiceUnavailable
 from citu.settings import Settings
@@ -29,17 +30,6 @@ from citu.sql.runner import SqlError, explain_sql, run_read_only
 log = logging.getLogger("citu.agents.react.tools")
 
 VALID_SQL_OK = "SQL验证通过：语法正确且字段存在"
-
-
-class GenerateSqlInput(BaseModel):
-    question: str = Field(description="The user's question, copied verbatim")
-    history_messages: list[dict[str, str]] = Field(
-        default_factory=list, description="Filled in by the system; leave empty"
-    )
-
-
-class SqlInput(BaseModel):
-    sql: str = Field(description="The SQL query")
 
 
 class ReactSqlTools:
@@ -60,24 +50,13 @@ class ReactSqlTools:
     def tools(self) -> list[BaseTool]:
         return [
             StructuredTool.from_function(
-                coroutine=self.generate_sql,
-                name="generate_sql",
-                description="Generate a PostgreSQL query that answers a business data question.",
-                args_schema=GenerateSqlInput,
-            ),
-            StructuredTool.from_function(
-                coroutine=self.valid_sql,
-                name="valid_sql",
-                description="Check that a SQL query is safe, syntactically valid and uses existing tables and columns.",
-                args_schema=SqlInput,
-            ),
-            StructuredTool.from_function(
-                coroutine=self.run_sql,
-                name="run_sql",
-                description="Run a validated SQL query and return its rows as JSON.",
-                args_schema=SqlInput,
-                response_format="content_and_artifact",
-            ),
+                coroutine=getattr(self, spec.name),
+                name=spec.name,
+                description=spec.description,
+                args_schema=spec.args,
+                response_format="content_and_artifact" if spec.returns_rows else "content",
+            )
+            for spec in TOOLS
         ]
 
     async def generate_sql(self, question: str, history_messages: list[dict[str, str]]) -> str:
@@ -89,7 +68,7 @@ class ReactSqlTools:
                 prompts.sql_question_with_history(question, history_messages)
             )
         except Exception as error:  # noqa: BLE001 - the LLM reads the failure and moves on
-            log.warning("generate_sql failed: %s", error)
+            log.warning("SQL generation failed: %s", error)
             # The model (and the stored thread) get citu's text: a provider's may quote the key.
             return f"SQL generation failed: {failures.public_text(error)}"
         if result.ok:
