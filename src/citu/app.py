@@ -110,7 +110,9 @@ def _freeze_startup_objects() -> None:
 def _register_blueprints(app: Quart) -> None:
     from citu.blueprints import (
         agents,
+        cache,
         conversation,
+        database,
         docs,
         feedback,
         ops,
@@ -124,9 +126,11 @@ def _register_blueprints(app: Quart) -> None:
         system.bp,
         ops.bp,
         conversation.bp,
+        cache.bp,
         training.bp,
         feedback.bp,
         pipeline.bp,
+        database.bp,
         agents.bp,
         react.bp,
         docs.bp,

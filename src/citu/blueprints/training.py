@@ -10,44 +10,29 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import Any, Literal
 
-import asyncpg
 from pydantic import ConfigDict, Field
 from quart import Blueprint, Response, request
 from quart_schema import DataSource, document_request, validate_request
 from quart_schema.pydantic import File
-from werkzeug.exceptions import HTTPException
 
-from citu import failures
 from citu import responses as r
 from citu.apidoc import ErrorData, RequestModel, envelope, responds
 from citu.apidoc import training as docs
-from citu.errors import ApiError, BadRequest
+from citu.errors import BadRequest
 from citu.security import require_admin
 from citu.services import services
 from citu.training.models import KINDS, TrainingItem, parse_item
 from citu.training.questions import MSG_NO_LLM
 from citu.training.service import KEEP_STRATEGIES, ItemResult, TrainingService
 from citu.training.uploads import UploadRejected, parse_upload
+from citu.web.failures import fails_with
 
 log = logging.getLogger("citu.training")
 bp = Blueprint("training", __name__)
 
 _COLLECTIONS = ("sql", "ddl", "documentation", "error_sql")
-# Failures the central handlers answer better (503) than a route's generic 500.
-_PASS_THROUGH = (
-    ApiError,
-    HTTPException,  # 413 and other protocol refusals keep their own status
-    ConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
-
-
 _PARTIAL = "Some items failed: body code 500, success false, with each item's result."
 _ALWAYS_200 = (
     "HTTP 200 whatever the outcome (the old contract): success false, code 400 or 500 and the"
@@ -57,31 +42,6 @@ _ALWAYS_200 = (
 
 def _training() -> TrainingService:
     return services().components["training"]
-
-
-def _fails_with(text: str, *, http_status: int | None = None) -> Callable:
-    """Answer an unexpected error with the route's own 500 text (``{error}`` is replaced by the
-    error). With ``http_status`` every answer, errors included, uses that HTTP status."""
-
-    def decorate(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
-        @wraps(handler)
-        async def wrapper(*args: Any, **kwargs: Any) -> Response:
-            try:
-                return await handler(*args, **kwargs)
-            except _PASS_THROUGH as error:
-                if http_status is None or not isinstance(error, ApiError):
-                    raise
-                return r.reply(error.body(), http_status)
-            except Exception as error:
-                log.exception("%s failed", handler.__name__)
-                failure = failures.describe(error)
-                body = r.internal_error_response(text.format(error=failure.text))
-                body["data"]["error_type"] = failure.error_type
-                return r.reply(body, http_status)
-
-        return wrapper
-
-    return decorate
 
 
 def _batch_reply(data: dict[str, Any], ok: int, failed: int, what: str) -> Response:
@@ -125,7 +85,7 @@ def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dic
 
 @bp.get("/api/v0/training_data/stats")
 @responds(docs.TrainingStatsData)
-@_fails_with("获取统计信息失败，请稍后重试")
+@fails_with("获取统计信息失败，请稍后重试", reason=True)
 async def training_stats() -> Response:
     """Counts of stored training data per type, with percentages."""
     counts = await _training().counts()
@@ -162,7 +122,7 @@ class QueryIn(RequestModel):
 @bp.post("/api/v0/training_data/query")
 @responds(docs.TrainingQueryData)
 @validate_request(QueryIn)
-@_fails_with("查询训练数据失败，请稍后重试")
+@fails_with("查询训练数据失败，请稍后重试", reason=True)
 async def query_training_data(data: QueryIn) -> Response:
     """One page of training data, filtered by type and keyword, sorted by id or type."""
     if data.page < 1:
@@ -247,7 +207,7 @@ class CreateIn(RequestModel):
 )
 @require_admin
 @validate_request(CreateIn)
-@_fails_with("创建训练数据失败，请稍后重试")
+@fails_with("创建训练数据失败，请稍后重试", reason=True)
 async def create_training_data(data: CreateIn) -> Response:
     """Train one item or a batch (sql, error_sql, documentation, ddl); per-item results."""
     limit = services().settings.training_batch_limit
@@ -296,7 +256,7 @@ class DeleteIn(RequestModel):
 )
 @require_admin
 @validate_request(DeleteIn)
-@_fails_with("删除训练数据失败，请稍后重试")
+@fails_with("删除训练数据失败，请稍后重试", reason=True)
 async def delete_training_data(data: DeleteIn) -> Response:
     """Delete training data by id (confirm required)."""
     limit = services().settings.training_batch_limit
@@ -344,7 +304,7 @@ class UpdateIn(RequestModel):
 @responds(docs.TrainingUpdateData, errors=(503,))
 @require_admin
 @validate_request(UpdateIn)
-@_fails_with("更新训练数据失败，请稍后重试")
+@fails_with("更新训练数据失败，请稍后重试", reason=True)
 async def update_training_data(data: UpdateIn) -> Response:
     """Replace a training item by new content (new id); the old one stays if anything fails."""
     if not data.id:
@@ -384,7 +344,7 @@ class UploadForm(RequestModel):
 )
 @require_admin
 @document_request(UploadForm, source=DataSource.FORM_MULTIPART)
-@_fails_with("训练失败: {error}", http_status=200)
+@fails_with("训练失败: {error}", http_status=200, reason=True)
 async def upload_training_file() -> Response:
     """Train from a file (multipart ``file`` + ``file_type``: ddl, markdown, sql_pair_json,
     sql_pair, sql); reports what each item became."""
@@ -463,7 +423,7 @@ class CombineIn(RequestModel):
 )
 @require_admin
 @validate_request(CombineIn)
-@_fails_with("合并操作失败: {error}", http_status=200)
+@fails_with("合并操作失败: {error}", http_status=200, reason=True)
 async def combine_training_data(data: CombineIn) -> Response:
     """Find (dry_run, the default) or remove duplicate documents inside collections."""
     if not data.model_fields_set:
@@ -509,7 +469,7 @@ class QuestionSqlIn(RequestModel):
 @responds(docs.QuestionSqlTrainedData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
-@_fails_with("训练失败，请稍后重试")
+@fails_with("训练失败，请稍后重试", reason=True)
 async def train_question_sql(data: QuestionSqlIn) -> Response:
     """Store a question/SQL example; without question the LLM writes one."""
     if not isinstance(data.sql, str) or not data.sql.strip():
@@ -531,7 +491,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
 @responds(docs.ErrorSqlStoredData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
-@_fails_with("存储错误SQL失败，请稍后重试")
+@fails_with("存储错误SQL失败，请稍后重试", reason=True)
 async def train_error_question_sql(data: QuestionSqlIn) -> Response:
     """Store a wrong question/SQL pair in the error_sql collection."""
     missing = [

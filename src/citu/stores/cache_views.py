@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from citu import responses as r
-from citu.errors import ApiError, BadRequest
+from citu.errors import BadRequest, ValidationFailed
 from citu.stores.caches import QAEntry, QuestionAnswerCache
 
 CACHE_TYPE = "RedisQuestionAnswerCache"
@@ -19,15 +18,6 @@ RECENT_LIMIT = 10
 PREVIEW_LENGTH = 80
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIME_FIELDS = ["older_than_hours", "older_than_days", "before_timestamp"]
-
-
-class ValidationFailed(ApiError):
-    """422 ``validation_failed_response`` (a well-formed but unusable value)."""
-
-    status = 422
-
-    def body(self) -> dict[str, Any]:
-        return r.validation_failed_response(str(self))
 
 
 def started_at(entry: QAEntry, ttl_total: int) -> datetime | None:
