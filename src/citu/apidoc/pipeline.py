@@ -174,7 +174,8 @@ class LogFileInfo(BaseModel):
     file_size: int | None = None
     file_size_formatted: str | None = None
     last_modified: str | None = None
-    total_lines: int | None = None
+    total_lines: int | None = Field(None, description="parsed entries, not lines; 0 without a file")
+    error: str | None = Field(None, description="why there is nothing to read")
 
 
 class TaskLogQueryData(RouteData):

@@ -1,6 +1,6 @@
 """QA feedback routes (``/api/v0/qa_feedback/...``): record, review and promote answers.
 
-Wire contract: spec training.md §2. Timestamps in records are naive local time written as
+Timestamps in records are naive local time written as
 ``YYYY-MM-DDTHH:MM:SS.ffffff`` (always with microseconds; see docs/compatibility.md).
 """
 

@@ -22,7 +22,7 @@ from citu.apidoc import document_stream, responds
 from citu.apidoc import pipeline as docs
 from citu.errors import BadRequest
 from citu.pipeline import schemas
-from citu.pipeline.files import TASK_CONFIG_FILE, validate_task_id
+from citu.pipeline.files import TASK_CONFIG_FILE, format_size, validate_task_id
 from citu.pipeline.requests import (
     MAX_OFFSET,
     delete_params,
@@ -118,11 +118,7 @@ async def get_task(task_id: str):
 async def list_tasks():
     """Newest tasks first, with an aggregate step status."""
     args = request.args
-    try:
-        limit = int(args.get("limit", 50))
-        offset = int(args.get("offset", 0))
-    except ValueError:
-        raise BadRequest("limit和offset必须是整数", invalid_params=["limit", "offset"]) from None
+    limit, offset = _int_arg("limit", 50), _int_arg("offset", 0)
     if limit < 1 or offset < 0:
         raise BadRequest("limit必须大于0，offset不能为负数", invalid_params=["limit", "offset"])
     if offset > MAX_OFFSET:  # must fit PostgreSQL's bigint
@@ -133,13 +129,22 @@ async def list_tasks():
     return r.reply(r.success_response("获取任务列表成功", data))
 
 
+def _int_arg(name: str, default: int) -> int:
+    """A query-string integer read as the old ``args.get(name, default, type=int)`` did: text
+    that is not an integer means the default."""
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
 @bp.post("/api/v0/data_pipeline/tasks/query")
 @responds(docs.TaskQueryData)
 @document_request(schemas.TaskQueryIn)
 @fails_with("查询任务列表失败，请稍后重试")
 async def query_tasks():
     """Search tasks by status, name, creator, database and time ranges, paginated."""
-    data = await pipeline().query_tasks(parse_task_query(await json_body()))
+    data = await pipeline().query_tasks(parse_task_query(await json_body(other_types="empty")))
     return r.reply(r.success_response("查询任务列表成功", data))
 
 
@@ -194,6 +199,11 @@ async def query_task_logs(task_id: str):
     """Filter, sort and page the task's log entries (reads the file, changes nothing)."""
     await pipeline().require_task(task_id)
     data = await pipeline().query_logs(task_id, parse_log_query(await json_body()))
+    if not data["log_file_info"].get("exists"):
+        # The old route's own logging always created the file, so clients read these four.
+        data["log_file_info"].update(
+            file_size=0, file_size_formatted=format_size(0), last_modified=None, total_lines=0
+        )
     return r.reply(r.success_response("查询任务日志成功", data))
 
 
@@ -316,7 +326,7 @@ async def upload_task_file(task_id: str):
 @fails_with("Vector表备份失败，请稍后重试")
 async def backup_vectors():
     """Back up the vector tables to CSV (globally or into a task's vector_bak/)."""
-    body = await json_body()
+    body = await json_body(other_types="empty")
     task_id = body.get("task_id")
     if task_id is not None:
         validate_task_id(task_id)

@@ -1,4 +1,4 @@
-"""Training data routes (training.md §3, §4.4, §4.5): stats, query, create, delete, update,
+"""Training data routes (``/api/v0/training_data/…``): stats, query, create, delete, update,
 upload, combine, and the direct ``citu_train_question_sql`` / ``training_error_question_sql``.
 
 Status codes follow the old service where the frontend may rely on them: create/delete answer a

@@ -1,4 +1,5 @@
-"""The old in-process cache routes (spec: conversation.md §5.1-5.6) over citu's real cache.
+"""The old in-process cache routes (``cache_overview``, ``cache_stats``, ``cache_export``,
+``cache_preview_cleanup``, ``cache_cleanup``) over citu's real cache.
 
 The old service's ``ConversationAwareMemoryCache`` no longer exists; its routes now describe
 the Redis question-answer cache, one cached answer per "conversation" (id = its cache key,

@@ -1,4 +1,4 @@
-"""Conversations in Redis DB 1 (spec: conversation.md §2, §7), on ``redis.asyncio``.
+"""Conversations in Redis DB 1, on ``redis.asyncio``.
 
 Key layout kept from the old service, so an existing deployment's data stays readable:
 
@@ -7,7 +7,7 @@ Key layout kept from the old service, so an existing deployment's data stays rea
   message_count`` (all strings);
 * ``conversation:{id}:messages`` - LIST of JSON messages, newest first.
 
-Fixed defects (spec §6): every write refreshes the TTLs of all three keys; trimming a user to
+Fixed defects of the old manager: every write refreshes the TTLs of all three keys; trimming a user to
 the limit deletes the dropped conversations' keys; every multi-key change runs as one Lua
 script, so a concurrent write is never lost; key walks use SCAN.
 
@@ -47,7 +47,7 @@ log = logging.getLogger("citu.stores.conversations")
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 USER_LIST_PATTERN = "user:*:conversations"
 # Glob characters are escaped wherever a user id goes into a SCAN pattern; ``:`` is refused
-# because ids are split on the first colon (spec §6 defect 10).
+# because ids are split on the first colon (``user:timestamp``).
 _INVALID_USER_ID = re.compile(r"[:\s*?\[\]\\]")
 USER_ID_MAX_LENGTH = 50
 
@@ -77,12 +77,13 @@ def extract_user_id(conversation_id: str) -> str:
 
 
 def is_valid_user_id(user_id: str) -> bool:
-    """1..50 characters, no ``:``, whitespace or glob characters (spec §6 defect 10)."""
+    """1..50 characters, no ``:``, whitespace or glob characters."""
     return 0 < len(user_id) <= USER_ID_MAX_LENGTH and not _INVALID_USER_ID.search(user_id)
 
 
 def check_user_consistency(conversation_id: str | None, user_id: str | None) -> None:
-    """Raise the intended 400 when ``conversation_id`` belongs to another user (spec §7.3 b)."""
+    """Raise the 400 the old service meant to give (it answered 500) when ``conversation_id``
+    belongs to another user."""
     if not conversation_id or not user_id:
         return
     owner = extract_user_id(conversation_id)
@@ -122,7 +123,7 @@ def parse_messages(raw: list[str]) -> list[dict[str, Any]]:
 
 
 def conversation_title(messages: list[dict[str, Any]]) -> str:
-    """The first retained user message, cut to 50 characters (spec §2.1)."""
+    """The conversation list's title: the first retained user message, cut to 50 characters."""
     if not messages:
         return "空对话"
     for message in messages:
@@ -157,7 +158,7 @@ class ConversationStore:
         conversation_id: str | None = None,
         login_user_id: str | None = None,
     ) -> str:
-        """The effective user of an ask request (spec §7.3).
+        """The effective user of an ask request.
 
         Order: login user > request ``user_id`` > the user part of ``conversation_id`` >
         ``DEFAULT_ANONYMOUS_USER`` (``guest``). Raises ``BadRequest`` (400, ``invalid_params``)
@@ -182,7 +183,7 @@ class ConversationStore:
         conversation_id: str | None = None,
         continue_conversation: bool = False,
     ) -> tuple[str, dict[str, str]]:
-        """``(conversation_id, status_info)`` for an ask request (spec §7.3).
+        """``(conversation_id, status_info)`` for an ask request.
 
         * a given id whose meta exists and belongs to ``user_id`` →
           ``{"status": "continue", "message": "继续已有对话"}``;
@@ -442,7 +443,7 @@ class ConversationStore:
     # --- cleanup and limits ------------------------------------------------------------------
 
     async def delete_user_conversations(self, user_id: str) -> dict[str, Any]:
-        """Delete a user's list and every conversation of theirs, listed or not (spec §7.8.2)."""
+        """Delete a user's list and every conversation of theirs, listed or not."""
         started = time.perf_counter()
         ids = set(await self.redis.lrange(user_key(user_id), 0, -1))
         # Conversations trimmed from the list by the old service still belong to the user.
@@ -467,7 +468,7 @@ class ConversationStore:
         }
 
     async def delete_conversation(self, conversation_id: str) -> dict[str, Any]:
-        """Delete one conversation's keys and its entry in the owner's list (spec §7.8.3)."""
+        """Delete one conversation's keys and its entry in the owner's list."""
         started = time.perf_counter()
         existed, owner, messages = await self._delete_conversation(
             keys=[meta_key(conversation_id), messages_key(conversation_id)],
@@ -482,7 +483,7 @@ class ConversationStore:
         }
 
     async def clear_all_agent_data(self) -> dict[str, Any]:
-        """Delete every conversation meta, message list and user list (spec §7.8.4)."""
+        """Delete every conversation meta, message list and user list."""
         started = time.perf_counter()
         metas = await delete_keys(self.redis, await scan_keys(self.redis, "conversation:*:meta"))
         messages = await delete_keys(
@@ -498,7 +499,7 @@ class ConversationStore:
         }
 
     async def cleanup_invalid_refs(self) -> dict[str, int]:
-        """Remove list entries whose conversation meta is gone (spec §7.8.1)."""
+        """Remove list entries whose conversation meta is gone."""
         lists = await scan_keys(self.redis, USER_LIST_PATTERN)
         cleaned = 0
         for key in lists:
@@ -514,7 +515,7 @@ class ConversationStore:
         max_length: int | None = None,
         dry_run: bool = True,
     ) -> dict[str, Any]:
-        """Apply the per-user and per-conversation limits now (spec §7.7.2, endpoint 2.7).
+        """Apply the per-user and per-conversation limits now (``conversation_limit_enforcement``).
 
         Each user's list is judged and rebuilt in one atomic script; a dry run only counts.
         """
