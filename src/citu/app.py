@@ -120,6 +120,7 @@ def _register_blueprints(app: Quart) -> None:
         react,
         system,
         training,
+        training_bulk,
     )
 
     for blueprint in (
@@ -128,6 +129,7 @@ def _register_blueprints(app: Quart) -> None:
         conversation.bp,
         cache.bp,
         training.bp,
+        training_bulk.bp,
         feedback.bp,
         pipeline.bp,
         database.bp,

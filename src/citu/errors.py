@@ -188,23 +188,7 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
         code = error.code or 500
-        if code == 404:
-            body = r.not_found_response(f"接口不存在: {request.method} {request.path}")
-        elif code == 405:
-            body = r.error_response(
-                "请求方法不被允许", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 405
-            )
-        elif code == 413:
-            body = r.error_response(
-                "请求体过大", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 413
-            )
-        elif code < 500:
-            body = r.bad_request_response(error.description or "请求无效")
-            body["code"] = code
-        else:
-            body = r.internal_error_response("服务器内部错误，请稍后重试")
-            body["code"] = code
-        return r.reply(body, code)
+        return r.reply(_http_error_body(error, code), code)
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:
@@ -217,3 +201,21 @@ def register_error_handlers(app: Quart) -> None:
         if failure.status in (503, 504):
             body["message"] = r.Msg.SERVICE_UNAVAILABLE
         return r.reply(body, failure.status)
+
+
+def _http_error_body(error: HTTPException, code: int) -> dict[str, Any]:
+    """The envelope for a protocol-level refusal (unknown path, wrong method, body too large…)."""
+    if code == 404:
+        return r.not_found_response(f"接口不存在: {request.method} {request.path}")
+    if code == 405:
+        return r.error_response(
+            "请求方法不被允许", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 405
+        )
+    if code == 413:
+        return r.error_response("请求体过大", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 413)
+    if code < 500:
+        body = r.bad_request_response(error.description or "请求无效")
+    else:
+        body = r.internal_error_response("服务器内部错误，请稍后重试")
+    body["code"] = code
+    return body
