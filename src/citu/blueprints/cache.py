@@ -13,8 +13,7 @@ from quart_schema import document_request, validate_querystring
 from citu import responses as r
 from citu.apidoc import RequestModel, responds
 from citu.apidoc import cache as docs
-from citu.blueprints.conversation import LimitQuery, json_body, redis_unavailable, store
-from citu.errors import REDIS_DOWN
+from citu.blueprints.conversation import LimitQuery, answer_redis_outages, json_body, store
 from citu.security import require_admin
 from citu.services import services
 from citu.stores import cache_views
@@ -23,8 +22,7 @@ from citu.web.failures import fails_with
 
 bp = Blueprint("cache", __name__)
 
-for _kind in REDIS_DOWN:
-    bp.register_error_handler(_kind, redis_unavailable)
+answer_redis_outages(bp)
 
 
 class TimeConditionBody(RequestModel):

@@ -100,8 +100,13 @@ async def redis_unavailable(error: Exception) -> Response:
     return r.reply(r.service_unavailable_response(REDIS_DOWN_TEXT), 503)
 
 
-for _kind in REDIS_DOWN:
-    bp.register_error_handler(_kind, redis_unavailable)
+def answer_redis_outages(blueprint: Blueprint) -> None:
+    """Redis down on ``blueprint``'s routes: ``redis_unavailable``, not the app's generic 503."""
+    for kind in REDIS_DOWN:
+        blueprint.register_error_handler(kind, redis_unavailable)
+
+
+answer_redis_outages(bp)
 
 
 def store() -> ConversationStore:

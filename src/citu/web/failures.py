@@ -19,8 +19,6 @@ from citu import failures
 from citu import responses as r
 from citu.errors import PASS_THROUGH, ApiError
 
-log = logging.getLogger("citu.web")
-
 Handler = Callable[..., Awaitable[Any]]
 
 
@@ -49,7 +47,8 @@ def fails_with(
                     if http_status is None or not isinstance(error, ApiError):
                         raise
                     return r.reply(error.body(), http_status)
-                log.exception("%s failed", handler.__name__)
+                # Logged under the route's module, so the line names its blueprint.
+                logging.getLogger(handler.__module__).exception("%s failed", handler.__name__)
                 return _failure_reply(text, error, http_status, reason)
 
         return wrapper
