@@ -110,7 +110,9 @@ def _freeze_startup_objects() -> None:
 def _register_blueprints(app: Quart) -> None:
     from citu.blueprints import (
         agents,
+        cache,
         conversation,
+        database,
         docs,
         eval,
         feedback,
@@ -119,15 +121,19 @@ def _register_blueprints(app: Quart) -> None:
         react,
         system,
         training,
+        training_bulk,
     )
 
     for blueprint in (
         system.bp,
         ops.bp,
         conversation.bp,
+        cache.bp,
         training.bp,
+        training_bulk.bp,
         feedback.bp,
         pipeline.bp,
+        database.bp,
         agents.bp,
         react.bp,
         docs.bp,

@@ -5,6 +5,7 @@ Handlers raise instead of formatting, so every failure of a kind looks the same 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -88,6 +89,28 @@ class ServiceUnavailable(ApiError):
         return body
 
 
+class ValidationFailed(ApiError):
+    """422 ``validation_failed_response``: a well-formed but unusable value."""
+
+    status = 422
+
+    def body(self) -> dict[str, Any]:
+        return r.validation_failed_response(str(self))
+
+
+class BodyNotJson(BadRequest):
+    """The request body is not JSON (or not readable as UTF-8); ``detail`` is the parser's
+    account, for routes whose contract echoes it."""
+
+    def __init__(self, text: str, *, detail: str = "") -> None:
+        super().__init__(text)
+        self.detail = detail
+
+
+class BodyNotObject(BadRequest):
+    """The request body is JSON but not the object the route needs."""
+
+
 class GatewayTimeout(ApiError):
     status = 504
 
@@ -96,6 +119,26 @@ class GatewayTimeout(ApiError):
         return r.error_response(
             str(self), error_type, r.Msg.SERVICE_UNAVAILABLE, 504, can_retry=True
         )
+
+
+# citu's own database is down: the app answers these with the 503 envelope below.
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionRefusedError,
+)
+REDIS_DOWN: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError)
+
+# Everything the handlers registered below answer better than a route's generic 500 text: a
+# route-level catch-all must let these through (``citu.web.failures.fails_with`` does).
+PASS_THROUGH: tuple[type[BaseException], ...] = (
+    ApiError,
+    HTTPException,
+    asyncio.CancelledError,
+    *REDIS_DOWN,
+    *DATABASE_DOWN,
+)
 
 
 def validation_details(error: Exception) -> tuple[str, list[str]]:
@@ -125,7 +168,7 @@ def register_error_handlers(app: Quart) -> None:
         # Quart decodes a JSON body as UTF-8 and lets the error escape as a 500.
         return r.reply(r.bad_request_response("请求体不是有效的UTF-8编码JSON"), 400)
 
-    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisConnectionError)  # the members of REDIS_DOWN
     @app.errorhandler(RedisTimeoutError)
     async def _redis_down(error: Exception) -> Response:
         log.warning("Redis unavailable: %s", error)
@@ -133,36 +176,19 @@ def register_error_handlers(app: Quart) -> None:
         body["data"]["error_type"] = failures.REDIS_UNAVAILABLE
         return r.reply(body, 503)
 
-    @app.errorhandler(asyncpg.exceptions.CannotConnectNowError)
-    @app.errorhandler(asyncpg.exceptions.ConnectionDoesNotExistError)
-    @app.errorhandler(asyncpg.exceptions.TooManyConnectionsError)
-    @app.errorhandler(ConnectionRefusedError)
     async def _database_down(error: Exception) -> Response:
         log.warning("database unavailable: %s", error)
         body = r.service_unavailable_response(failures.DATABASE_UNAVAILABLE_TEXT)
         body["data"]["error_type"] = failures.DATABASE_UNAVAILABLE
         return r.reply(body, 503)
 
+    for kind in DATABASE_DOWN:
+        app.register_error_handler(kind, _database_down)
+
     @app.errorhandler(HTTPException)
     async def _http_error(error: HTTPException) -> Response:
         code = error.code or 500
-        if code == 404:
-            body = r.not_found_response(f"接口不存在: {request.method} {request.path}")
-        elif code == 405:
-            body = r.error_response(
-                "请求方法不被允许", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 405
-            )
-        elif code == 413:
-            body = r.error_response(
-                "请求体过大", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 413
-            )
-        elif code < 500:
-            body = r.bad_request_response(error.description or "请求无效")
-            body["code"] = code
-        else:
-            body = r.internal_error_response("服务器内部错误，请稍后重试")
-            body["code"] = code
-        return r.reply(body, code)
+        return r.reply(_http_error_body(error, code), code)
 
     @app.errorhandler(Exception)
     async def _unexpected(error: Exception) -> Response:
@@ -175,3 +201,21 @@ def register_error_handlers(app: Quart) -> None:
         if failure.status in (503, 504):
             body["message"] = r.Msg.SERVICE_UNAVAILABLE
         return r.reply(body, failure.status)
+
+
+def _http_error_body(error: HTTPException, code: int) -> dict[str, Any]:
+    """The envelope for a protocol-level refusal (unknown path, wrong method, body too large…)."""
+    if code == 404:
+        return r.not_found_response(f"接口不存在: {request.method} {request.path}")
+    if code == 405:
+        return r.error_response(
+            "请求方法不被允许", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 405
+        )
+    if code == 413:
+        return r.error_response("请求体过大", r.ErrorType.INVALID_PARAMS, r.Msg.BAD_REQUEST, 413)
+    if code < 500:
+        body = r.bad_request_response(error.description or "请求无效")
+    else:
+        body = r.internal_error_response("服务器内部错误，请稍后重试")
+    body["code"] = code
+    return body

@@ -1,4 +1,4 @@
-"""The response envelope shared by every route (spec: agents.md §1).
+"""The response envelope shared by every route: ``{code, success, message, data}``.
 
 Helpers return plain dicts; the HTTP status is chosen by the caller (``reply`` pairs them).
 Keys, codes and message texts are part of the frontend contract: do not rename them.

@@ -174,7 +174,8 @@ class LogFileInfo(BaseModel):
     file_size: int | None = None
     file_size_formatted: str | None = None
     last_modified: str | None = None
-    total_lines: int | None = None
+    total_lines: int | None = Field(None, description="parsed entries, not lines; 0 without a file")
+    error: str | None = Field(None, description="why there is nothing to read")
 
 
 class TaskLogQueryData(RouteData):
@@ -267,55 +268,6 @@ class TableListCreatedData(RouteData):
     file_size_formatted: str
     created_time: str
     original_count: int
-
-
-class DatabaseInfo(BaseModel):
-    database: str
-
-
-class DatabaseTablesData(RouteData):
-    tables: list[str] = Field(description="``schema.table`` names")
-    total: int
-    schemas: list[str]
-    db_connection_info: DatabaseInfo
-    table_name_pattern: str | None = None
-
-
-class TableInfo(BaseModel):
-    table_name: str
-    schema_name: str
-    full_name: str
-    comment: str | None
-    field_count: int
-    row_count: int
-    table_size: str
-
-
-class TableField(BaseModel):
-    name: str
-    type: str
-    nullable: bool
-    comment: str | None
-    is_primary_key: bool
-    is_foreign_key: bool
-    default_value: str | None
-    is_enum: bool
-    enum_values: list[str] | None
-
-
-class GenerationInfo(BaseModel):
-    business_context: str
-    output_type: str
-    has_llm_comments: bool
-    database: str
-
-
-class TableDdlData(RouteData):
-    ddl: str | None = Field(None, description="type ddl or both: an executable CREATE TABLE")
-    md: str | None = Field(None, description="type md or both: Markdown documentation")
-    table_info: TableInfo
-    fields: list[TableField]
-    generation_info: GenerationInfo
 
 
 class VectorBackupData(RouteData):

@@ -1,16 +1,14 @@
 """QA feedback routes (``/api/v0/qa_feedback/...``): record, review and promote answers.
 
-Wire contract: spec training.md §2. Timestamps in records are naive local time written as
+Timestamps in records are naive local time written as
 ``YYYY-MM-DDTHH:MM:SS.ffffff`` (always with microseconds; see docs/compatibility.md).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +16,11 @@ import asyncpg
 from pydantic import Field
 from quart import Blueprint
 from quart_schema import validate_request
-from werkzeug.exceptions import HTTPException
 
 from citu.apidoc import RequestModel, responds
 from citu.apidoc import feedback as docs
-from citu.errors import ApiError, BadRequest, NotFound
-from citu.responses import internal_error_response, reply, success_response
+from citu.errors import BadRequest, NotFound
+from citu.responses import reply, success_response
 from citu.security import require_admin
 from citu.services import services
 from citu.stores.feedback import (
@@ -34,6 +31,7 @@ from citu.stores.feedback import (
     FeedbackStore,
     InvalidTimestamp,
 )
+from citu.web.failures import fails_with
 
 log = logging.getLogger("citu.feedback")
 
@@ -100,25 +98,6 @@ class FeedbackUpdateIn(RequestModel):
     """New owner."""
     is_in_training_data: bool | None = None
     """Mark as promoted to training data, or not."""
-
-
-def fails_with(text: str) -> Callable:
-    """Answer unexpected failures with this route's 500 text (typed API errors pass through)."""
-
-    def decorator(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(handler)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await handler(*args, **kwargs)
-            except (ApiError, HTTPException):
-                raise
-            except Exception:
-                log.exception("%s failed", handler.__name__)
-                return reply(internal_error_response(text))
-
-        return wrapper
-
-    return decorator
 
 
 def _store() -> FeedbackStore:

@@ -1,31 +1,28 @@
-"""Data pipeline routes: tasks, execution, files, logs, database inspection, vector backup/restore.
+"""Data pipeline routes (``/api/v0/data_pipeline/…``): tasks, execution, files, logs, vector
+backup/restore.
 
-Request bodies are checked by hand because the contract fixes each error's Chinese text and
-order (spec pipeline.md §2); every check the old service failed to make answers 400 here.
+Request bodies are checked by hand because the contract fixes each error's Chinese text and the
+order in which the fields are checked; every check the old service failed to make (it answered
+500 for them) answers 400 here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 from quart import Blueprint, request, send_file
 from quart_schema import DataSource, document_querystring, document_request
-from werkzeug.exceptions import HTTPException
 
-from citu import inputs
 from citu import responses as r
 from citu.apidoc import document_stream, responds
 from citu.apidoc import pipeline as docs
-from citu.errors import ApiError, BadRequest, NotFound
+from citu.errors import BadRequest
 from citu.pipeline import schemas
-from citu.pipeline.files import TASK_CONFIG_FILE, validate_task_id
+from citu.pipeline.files import TASK_CONFIG_FILE, format_size, validate_task_id
 from citu.pipeline.requests import (
     MAX_OFFSET,
     delete_params,
@@ -37,77 +34,35 @@ from citu.pipeline.requests import (
     parse_restore,
     parse_task_query,
 )
-from citu.pipeline.service import PipelineService, database_name
+from citu.pipeline.service import PipelineService
 from citu.pipeline.vectors import RestoreFailed
 from citu.redaction import mask_task_config
 from citu.security import require_admin
 from citu.services import services
+from citu.web.bodies import OtherTypes, json_object
+from citu.web.failures import fails_with
 
 log = logging.getLogger("citu.pipeline.api")
 
 bp = Blueprint("pipeline", __name__)
 
-PREFIX = "/api/v0/data_pipeline"
 OVERWRITE_MODES = ("backup", "replace", "skip")
-DDL_TYPES = ("ddl", "md", "both")
 
 
 def pipeline() -> PipelineService:
     return services().components["pipeline"]
 
 
-# Errors the app-wide handlers already answer properly (typed errors, 413, citu's database
-# down). A refused connection is not among them: here it is usually a client-chosen business
-# database, which the route's own 500 text describes.
-_PASS_THROUGH = (
-    ApiError,
-    HTTPException,
-    asyncio.CancelledError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
-
-
-def fails_with(text: str) -> Callable:
-    """Unexpected errors answer the route's own 500 text, as the old handlers did."""
-
-    def decorate(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(handler)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await handler(*args, **kwargs)
-            except _PASS_THROUGH:
-                raise
-            except Exception:
-                log.exception("%s failed", handler.__name__)
-                return r.reply(r.internal_error_response(text), 500)
-
-        return wrapper
-
-    return decorate
-
-
-async def json_body() -> dict[str, Any]:
-    """The body as a JSON object whatever the Content-Type; empty → {}; anything else → 400."""
-    raw = await request.get_data()
-    if not raw or not raw.strip():
-        return {}
-    try:
-        data = await inputs.aloads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("请求体必须是有效的JSON") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadRequest("请求体必须是JSON对象")
-    return data
+async def json_body(*, other_types: OtherTypes = "parse") -> dict[str, Any]:
+    """The body as a JSON object whatever the Content-Type (``other_types="empty"``: a body that
+    does not say it is JSON reads as ``{}``); empty or ``null`` → ``{}``; anything else → 400."""
+    return await json_object(other_types=other_types)
 
 
 # ---- tasks ---------------------------------------------------------------------------------
 
 
-@bp.post(f"{PREFIX}/tasks")
+@bp.post("/api/v0/data_pipeline/tasks")
 @responds(docs.TaskCreatedData, status=201)
 @require_admin
 @document_request(schemas.CreateTaskIn)
@@ -118,7 +73,7 @@ async def create_task():
     return r.reply(r.success_response("任务创建成功，请上传表清单文件后再执行任务", data), 201)
 
 
-@bp.post(f"{PREFIX}/tasks/<task_id>/execute")
+@bp.post("/api/v0/data_pipeline/tasks/<task_id>/execute")
 @responds(docs.TaskExecutionData, status=202, errors=(409,))
 @require_admin
 @document_request(schemas.ExecuteTaskIn)
@@ -136,7 +91,7 @@ async def execute_task(task_id: str):
     return r.reply(r.success_response("任务执行已启动", data), 202)
 
 
-@bp.post(f"{PREFIX}/tasks/<task_id>/cancel")
+@bp.post("/api/v0/data_pipeline/tasks/<task_id>/cancel")
 @responds(docs.TaskCancelData)
 @require_admin
 @fails_with("取消任务失败，请稍后重试")
@@ -147,7 +102,7 @@ async def cancel_task(task_id: str):
     return r.reply(r.success_response("已请求取消任务", {"task_id": task_id}))
 
 
-@bp.get(f"{PREFIX}/tasks/<task_id>")
+@bp.get("/api/v0/data_pipeline/tasks/<task_id>")
 @responds(docs.TaskStatusData)
 @fails_with("获取任务状态失败，请稍后重试")
 async def get_task(task_id: str):
@@ -156,18 +111,14 @@ async def get_task(task_id: str):
     return r.reply(r.success_response("获取任务状态成功", data))
 
 
-@bp.get(f"{PREFIX}/tasks")
+@bp.get("/api/v0/data_pipeline/tasks")
 @responds(docs.TaskListData)
 @document_querystring(schemas.TaskListQuery)
 @fails_with("获取任务列表失败，请稍后重试")
 async def list_tasks():
     """Newest tasks first, with an aggregate step status."""
     args = request.args
-    try:
-        limit = int(args.get("limit", 50))
-        offset = int(args.get("offset", 0))
-    except ValueError:
-        raise BadRequest("limit和offset必须是整数", invalid_params=["limit", "offset"]) from None
+    limit, offset = _int_arg("limit", 50), _int_arg("offset", 0)
     if limit < 1 or offset < 0:
         raise BadRequest("limit必须大于0，offset不能为负数", invalid_params=["limit", "offset"])
     if offset > MAX_OFFSET:  # must fit PostgreSQL's bigint
@@ -178,17 +129,26 @@ async def list_tasks():
     return r.reply(r.success_response("获取任务列表成功", data))
 
 
-@bp.post(f"{PREFIX}/tasks/query")
+def _int_arg(name: str, default: int) -> int:
+    """A query-string integer read as the old ``args.get(name, default, type=int)`` did: text
+    that is not an integer means the default."""
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+@bp.post("/api/v0/data_pipeline/tasks/query")
 @responds(docs.TaskQueryData)
 @document_request(schemas.TaskQueryIn)
 @fails_with("查询任务列表失败，请稍后重试")
 async def query_tasks():
     """Search tasks by status, name, creator, database and time ranges, paginated."""
-    data = await pipeline().query_tasks(parse_task_query(await json_body()))
+    data = await pipeline().query_tasks(parse_task_query(await json_body(other_types="empty")))
     return r.reply(r.success_response("查询任务列表成功", data))
 
 
-@bp.delete(f"{PREFIX}/tasks")
+@bp.delete("/api/v0/data_pipeline/tasks")
 @responds(docs.TasksDeletedData)
 @require_admin
 @document_request(schemas.DeleteTasksIn)
@@ -215,7 +175,7 @@ async def delete_tasks():
 # ---- logs ----------------------------------------------------------------------------------
 
 
-@bp.get(f"{PREFIX}/tasks/<task_id>/logs")
+@bp.get("/api/v0/data_pipeline/tasks/<task_id>/logs")
 @responds(docs.TaskLogsData)
 @document_querystring(schemas.LogTailQuery)
 @fails_with("获取任务日志失败，请稍后重试")
@@ -231,7 +191,7 @@ async def task_logs(task_id: str):
     return r.reply(r.success_response("获取任务日志成功", data))
 
 
-@bp.post(f"{PREFIX}/tasks/<task_id>/logs/query")
+@bp.post("/api/v0/data_pipeline/tasks/<task_id>/logs/query")
 @responds(docs.TaskLogQueryData)
 @document_request(schemas.LogQueryIn)
 @fails_with("查询任务日志失败，请稍后重试")
@@ -239,13 +199,18 @@ async def query_task_logs(task_id: str):
     """Filter, sort and page the task's log entries (reads the file, changes nothing)."""
     await pipeline().require_task(task_id)
     data = await pipeline().query_logs(task_id, parse_log_query(await json_body()))
+    if not data["log_file_info"].get("exists"):
+        # The old route's own logging always created the file, so clients read these four.
+        data["log_file_info"].update(
+            file_size=0, file_size_formatted=format_size(0), last_modified=None, total_lines=0
+        )
     return r.reply(r.success_response("查询任务日志成功", data))
 
 
 # ---- files ---------------------------------------------------------------------------------
 
 
-@bp.get(f"{PREFIX}/tasks/<task_id>/files")
+@bp.get("/api/v0/data_pipeline/tasks/<task_id>/files")
 @responds(docs.TaskFilesData)
 @fails_with("获取任务文件列表失败，请稍后重试")
 async def list_task_files(task_id: str):
@@ -254,7 +219,7 @@ async def list_task_files(task_id: str):
     return r.reply(r.success_response("获取任务文件列表成功", data))
 
 
-@bp.get(f"{PREFIX}/tasks/<task_id>/files/<file_name>")
+@bp.get("/api/v0/data_pipeline/tasks/<task_id>/files/<file_name>")
 @document_stream("application/octet-stream", "The file, as an attachment.")
 @fails_with("下载文件失败，请稍后重试")
 async def download_task_file(task_id: str, file_name: str):
@@ -288,7 +253,7 @@ async def _uploaded_file(missing_text: str) -> tuple[str, bytes]:
     return upload.filename, raw
 
 
-@bp.post(f"{PREFIX}/tasks/<task_id>/upload-table-list")
+@bp.post("/api/v0/data_pipeline/tasks/<task_id>/upload-table-list")
 @responds(docs.TableListUploadedData)
 @require_admin
 @document_request(schemas.TableListUpload, source=DataSource.FORM_MULTIPART)
@@ -303,7 +268,7 @@ async def upload_table_list(task_id: str):
     return r.reply(r.success_response("表清单文件上传成功", data))
 
 
-@bp.get(f"{PREFIX}/tasks/<task_id>/table-list-info")
+@bp.get("/api/v0/data_pipeline/tasks/<task_id>/table-list-info")
 @responds(docs.TableListInfoData)
 @fails_with("获取表清单文件信息失败，请稍后重试")
 async def table_list_info(task_id: str):
@@ -314,7 +279,7 @@ async def table_list_info(task_id: str):
     return r.reply(r.success_response("获取表清单文件信息成功", data))
 
 
-@bp.post(f"{PREFIX}/tasks/<task_id>/table-list")
+@bp.post("/api/v0/data_pipeline/tasks/<task_id>/table-list")
 @responds(docs.TableListCreatedData)
 @require_admin
 @document_request(schemas.TableListIn)
@@ -330,7 +295,7 @@ async def create_table_list(task_id: str):
     return r.reply(r.success_response(f"表清单已成功创建，包含 {data['table_count']} 个表", data))
 
 
-@bp.post(f"{PREFIX}/tasks/<task_id>/files")
+@bp.post("/api/v0/data_pipeline/tasks/<task_id>/files")
 @responds(docs.TaskFileUploadedData)
 @require_admin
 @document_request(schemas.TaskFileUpload, source=DataSource.FORM_MULTIPART)
@@ -351,97 +316,17 @@ async def upload_task_file(task_id: str):
     return r.reply(r.success_response(text, data))
 
 
-# ---- business database ---------------------------------------------------------------------
-
-PG_NAME_MAX_BYTES = 63  # PostgreSQL's identifier limit: a longer name is an error there
-
-
-def _check_name_lengths(field: str, names: list[str]) -> None:
-    if any(len(name.encode()) > PG_NAME_MAX_BYTES for name in names):
-        raise BadRequest(
-            f"{field}中的名称过长（最多{PG_NAME_MAX_BYTES}字节）", invalid_params=[field]
-        )
-
-
-@bp.post("/api/v0/database/tables")
-@responds(docs.DatabaseTablesData)
-@require_admin
-@document_request(schemas.DatabaseTablesIn)
-@fails_with("获取表列表失败: 数据库连接或查询失败")
-async def database_tables():
-    """Tables of the business database (or of ``db_connection``), optionally filtered."""
-    body = await json_body()
-    svc = pipeline()
-    dsn = svc.check_dsn(body.get("db_connection"))
-    schema = body.get("schema")
-    if schema is not None and not isinstance(schema, str):
-        raise BadRequest("schema必须是逗号分隔的字符串", invalid_params=["schema"])
-    schemas = [s.strip() for s in (schema or "").split(",") if s.strip()] or ["public"]
-    _check_name_lengths("schema", schemas)
-    pattern = body.get("table_name_pattern")
-    if pattern is not None and not isinstance(pattern, str):
-        raise BadRequest("table_name_pattern必须是字符串", invalid_params=["table_name_pattern"])
-    like = (pattern if "%" in pattern else pattern.replace("*", "%")) if pattern else None
-    tables = await svc.database_tables(dsn, schemas, like)
-
-    data: dict[str, Any] = {
-        "tables": tables,
-        "total": len(tables),
-        "schemas": schemas,
-        "db_connection_info": {"database": database_name(dsn or svc.default_business_url)},
-    }
-    if pattern:
-        data["table_name_pattern"] = pattern
-    return r.reply(r.success_response("获取表列表成功", data))
-
-
-@bp.post("/api/v0/database/table/ddl")
-@responds(docs.TableDdlData, errors=(404,))
-@require_admin
-@document_request(schemas.TableDdlIn)
-async def table_ddl():
-    """DDL and/or Markdown documentation of one business table (nothing is written)."""
-    body = await json_body()
-    output = body.get("type", "ddl")
-    label = str(output).upper()
-    try:
-        table = body.get("table")
-        if not table:
-            raise BadRequest("缺少必需参数：table", missing_params=["table"])
-        if not isinstance(table, str):
-            raise BadRequest("table必须是字符串", invalid_params=["table"])
-        _check_name_lengths("table", table.split("."))
-        if output not in DDL_TYPES:
-            raise BadRequest(
-                f"无效的type参数: {output}，支持的值: {list(DDL_TYPES)}", invalid_params=["type"]
-            )
-        context = body.get("business_context") or ""
-        if not isinstance(context, str):
-            raise BadRequest("business_context必须是字符串", invalid_params=["business_context"])
-        svc = pipeline()
-        dsn = svc.check_dsn(body.get("db_connection"))
-        data = await svc.table_ddl(dsn, table, context, output)
-    except NotFound as error:
-        raise NotFound(f"获取表{label}失败: {error}") from error
-    except (ApiError, HTTPException, asyncio.CancelledError):
-        raise
-    except Exception:
-        log.exception("table ddl failed")
-        return r.reply(r.internal_error_response(f"获取表{label}失败: 数据库连接或查询失败"), 500)
-    return r.reply(r.success_response(f"获取表{label}成功", data))
-
-
 # ---- vector tables -------------------------------------------------------------------------
 
 
-@bp.post(f"{PREFIX}/vector/backup")
+@bp.post("/api/v0/data_pipeline/vector/backup")
 @responds(docs.VectorBackupData)
 @require_admin
 @document_request(schemas.VectorBackupIn)
 @fails_with("Vector表备份失败，请稍后重试")
 async def backup_vectors():
     """Back up the vector tables to CSV (globally or into a task's vector_bak/)."""
-    body = await json_body()
+    body = await json_body(other_types="empty")
     task_id = body.get("task_id")
     if task_id is not None:
         validate_task_id(task_id)
@@ -457,7 +342,7 @@ async def backup_vectors():
     return r.reply(r.success_response("Vector表备份完成", data))
 
 
-@bp.get(f"{PREFIX}/vector/restore/list")
+@bp.get("/api/v0/data_pipeline/vector/restore/list")
 @responds(docs.VectorBackupListData)
 @document_querystring(schemas.BackupListQuery)
 @fails_with("扫描备份文件失败，请稍后重试")
@@ -487,7 +372,7 @@ async def list_vector_backups():
     return r.reply(r.success_response(text, data))
 
 
-@bp.post(f"{PREFIX}/vector/restore")
+@bp.post("/api/v0/data_pipeline/vector/restore")
 @responds(docs.VectorRestoreData)
 @require_admin
 @document_request(schemas.VectorRestoreIn)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -19,10 +18,11 @@ from citu.agents.react import schemas
 from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
 from citu.apidoc import document_stream, responds
 from citu.apidoc import react as docs
-from citu.errors import BadRequest
+from citu.errors import BadRequest, BodyNotJson, BodyNotObject
 from citu.security import require_admin
 from citu.services import services
 from citu.web.answers import react_turn_frames
+from citu.web.bodies import json_object
 from citu.web.sse import sse_refusal, sse_response
 
 bp = Blueprint("react", __name__)
@@ -125,17 +125,18 @@ def _plain_error(code: int, message: str, error: str, **extra: Any) -> Response:
 @document_request(schemas.ReactChatIn)
 async def ask_react_agent():
     """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
-    raw = await request.get_data(as_text=True)
     try:
-        body = await inputs.aloads(raw)
-    except ValueError as error:
+        body = await json_object(empty_body=False, as_empty="nothing")
+    except BodyNotJson as error:
         return _plain_error(
             400,
             "请求格式错误",
             "无效的JSON格式，请检查请求体中是否存在语法错误（如多余的逗号、引号不匹配等）",
-            details=str(error),
+            details=error.detail,
         )
-    if not body or not isinstance(body, dict):
+    except BodyNotObject:
+        body = {}
+    if not body:
         return _plain_error(400, "请求参数错误", "请求体不能为空")
     question, user_id, thread_id, errors = validate_chat(body)
     if errors:
@@ -457,15 +458,11 @@ def _cleanup_args(body: dict[str, Any]) -> tuple[int, str | None, str | None, bo
 async def checkpoint_cleanup():
     """Keep the newest ``keep_count`` checkpoints per thread (all, one user's or one thread);
     their blobs and writes go with them. ``dry_run: true`` only counts."""
-    raw = await request.get_data(as_text=True)
     try:
-        body = await inputs.aloads(raw) if raw.strip() else {}
-        if not isinstance(body, dict):
-            raise ValueError("请求体必须是JSON对象")
+        body = await json_object(as_empty="nothing", not_json="请求体不是有效的JSON")
         keep, thread_id, user_id, dry_run = _cleanup_args(body)
-    except ValueError as error:
-        text = str(error) if not isinstance(error, json.JSONDecodeError) else "请求体不是有效的JSON"
-        return r.reply(r.bad_request_response(text))
+    except (BodyNotJson, BodyNotObject, ValueError) as error:
+        return r.reply(r.bad_request_response(str(error)))
     try:
         result = await _require_agent().views.cleanup(
             keep, thread_id=thread_id, user_id=user_id, dry_run=dry_run

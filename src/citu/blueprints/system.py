@@ -85,7 +85,8 @@ async def _pool_ok(pool) -> bool:
 @bp.get("/api/test/redis")
 @responds(docs.RedisProbeOut, raw=True, other={500: docs.RedisProbeFailure})
 async def test_redis():
-    """Debug probe of Redis: connectivity and checkpoint-like keys (at most 500 scanned)."""
+    """Debug probe of Redis: connectivity, and each user's ReAct checkpoints (the keys found in
+    Redis, at most 500 scanned, plus those of the PostgreSQL checkpointer)."""
     try:
         redis = services().require_redis()
         keys: list[str] = []
@@ -98,16 +99,33 @@ async def test_redis():
             parts = key.split(":")
             if len(parts) > 1:
                 counts[parts[1]] = counts.get(parts[1], 0) + 1
-        data = {
-            "redis_connected": bool(await redis.ping()),
-            "total_checkpoint_keys": len(keys),
-            "users_found": sorted(counts),
-            "user_key_counts": counts,
-            "sample_keys": keys[:5],
-        }
-        return {"success": True, "data": data, "timestamp": r.now_iso()}
+        connected = bool(await redis.ping())
     except Exception as error:  # noqa: BLE001 - the old route answered every failure this way
         log.warning("Redis test failed: %s", error)
         failure = failures.describe(error)
         body = {"success": False, "error": failure.text, "timestamp": r.now_iso()}
         return {**body, "error_type": failure.error_type}, 500
+    for user, count in (await _postgres_checkpoint_counts()).items():
+        counts[user] = counts.get(user, 0) + count
+    data = {
+        "redis_connected": connected,
+        "total_checkpoint_keys": sum(counts.values()),
+        "users_found": sorted(counts),
+        "user_key_counts": counts,
+        "sample_keys": keys[:5],
+    }
+    return {"success": True, "data": data, "timestamp": r.now_iso()}
+
+
+async def _postgres_checkpoint_counts() -> dict[str, int]:
+    """Checkpoints per user in the ReAct agent's PostgreSQL memory (where the old service's
+    Redis keys went); empty when the agent is not running or its database is away."""
+    agent = services().components.get("react_agent")
+    if agent is None:
+        return {}
+    try:
+        stats = await agent.views.stats(None)
+    except Exception as error:  # noqa: BLE001 - a Redis probe must not fail on PostgreSQL
+        log.warning("checkpoint counts unavailable: %s", error)
+        return {}
+    return {user["user_id"]: user["total_checkpoints"] for user in stats["users"]}

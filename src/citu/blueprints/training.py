@@ -1,5 +1,6 @@
-"""Training data routes (training.md §3, §4.4, §4.5): stats, query, create, delete, update,
-upload, combine, and the direct ``citu_train_question_sql`` / ``training_error_question_sql``.
+"""Training data routes (``/api/v0/training_data/…``): stats, query, create, delete, update,
+and the direct ``citu_train_question_sql`` / ``training_error_question_sql``; upload and combine
+are in ``training_bulk``.
 
 Status codes follow the old service where the frontend may rely on them: create/delete answer a
 total failure with HTTP 400 and a partial one with HTTP 207 (body ``code`` 500 both times), and
@@ -10,78 +11,30 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from typing import Any, Literal
 
-import asyncpg
 from pydantic import ConfigDict, Field
-from quart import Blueprint, Response, request
-from quart_schema import DataSource, document_request, validate_request
-from quart_schema.pydantic import File
-from werkzeug.exceptions import HTTPException
+from quart import Blueprint, Response
+from quart_schema import validate_request
 
-from citu import failures
 from citu import responses as r
-from citu.apidoc import ErrorData, RequestModel, envelope, responds
+from citu.apidoc import RequestModel, envelope, responds
 from citu.apidoc import training as docs
-from citu.errors import ApiError, BadRequest
+from citu.errors import BadRequest
 from citu.security import require_admin
 from citu.services import services
 from citu.training.models import KINDS, TrainingItem, parse_item
-from citu.training.questions import MSG_NO_LLM
-from citu.training.service import KEEP_STRATEGIES, ItemResult, TrainingService
-from citu.training.uploads import UploadRejected, parse_upload
+from citu.training.service import ItemResult, TrainingService
+from citu.web.failures import fails_with
 
 log = logging.getLogger("citu.training")
 bp = Blueprint("training", __name__)
 
-_COLLECTIONS = ("sql", "ddl", "documentation", "error_sql")
-# Failures the central handlers answer better (503) than a route's generic 500.
-_PASS_THROUGH = (
-    ApiError,
-    HTTPException,  # 413 and other protocol refusals keep their own status
-    ConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
-
-
 _PARTIAL = "Some items failed: body code 500, success false, with each item's result."
-_ALWAYS_200 = (
-    "HTTP 200 whatever the outcome (the old contract): success false, code 400 or 500 and the"
-    " error data when it failed."
-)
 
 
 def _training() -> TrainingService:
     return services().components["training"]
-
-
-def _fails_with(text: str, *, http_status: int | None = None) -> Callable:
-    """Answer an unexpected error with the route's own 500 text (``{error}`` is replaced by the
-    error). With ``http_status`` every answer, errors included, uses that HTTP status."""
-
-    def decorate(handler: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
-        @wraps(handler)
-        async def wrapper(*args: Any, **kwargs: Any) -> Response:
-            try:
-                return await handler(*args, **kwargs)
-            except _PASS_THROUGH as error:
-                if http_status is None or not isinstance(error, ApiError):
-                    raise
-                return r.reply(error.body(), http_status)
-            except Exception as error:
-                log.exception("%s failed", handler.__name__)
-                failure = failures.describe(error)
-                body = r.internal_error_response(text.format(error=failure.text))
-                body["data"]["error_type"] = failure.error_type
-                return r.reply(body, http_status)
-
-        return wrapper
-
-    return decorate
 
 
 def _batch_reply(data: dict[str, Any], ok: int, failed: int, what: str) -> Response:
@@ -94,7 +47,7 @@ def _batch_reply(data: dict[str, Any], ok: int, failed: int, what: str) -> Respo
     return r.reply(r.error_response(text, data=data), 207)
 
 
-def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dict[str, Any]:
+def item_result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dict[str, Any]:
     if result.stored is None:
         kind = result.kind or (raw.get("training_data_type") if isinstance(raw, dict) else None)
         return {
@@ -125,7 +78,7 @@ def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dic
 
 @bp.get("/api/v0/training_data/stats")
 @responds(docs.TrainingStatsData)
-@_fails_with("获取统计信息失败，请稍后重试")
+@fails_with("获取统计信息失败，请稍后重试", reason=True)
 async def training_stats() -> Response:
     """Counts of stored training data per type, with percentages."""
     counts = await _training().counts()
@@ -162,7 +115,7 @@ class QueryIn(RequestModel):
 @bp.post("/api/v0/training_data/query")
 @responds(docs.TrainingQueryData)
 @validate_request(QueryIn)
-@_fails_with("查询训练数据失败，请稍后重试")
+@fails_with("查询训练数据失败，请稍后重试", reason=True)
 async def query_training_data(data: QueryIn) -> Response:
     """One page of training data, filtered by type and keyword, sorted by id or type."""
     if data.page < 1:
@@ -247,7 +200,7 @@ class CreateIn(RequestModel):
 )
 @require_admin
 @validate_request(CreateIn)
-@_fails_with("创建训练数据失败，请稍后重试")
+@fails_with("创建训练数据失败，请稍后重试", reason=True)
 async def create_training_data(data: CreateIn) -> Response:
     """Train one item or a batch (sql, error_sql, documentation, ddl); per-item results."""
     limit = services().settings.training_batch_limit
@@ -261,7 +214,9 @@ async def create_training_data(data: CreateIn) -> Response:
     training = _training()
     entries = await training.parse_many(raws)
     results = await training.train_batch(entries)
-    items = [_result_json(res, e, raw) for res, e, raw in zip(results, entries, raws, strict=True)]
+    items = [
+        item_result_json(res, e, raw) for res, e, raw in zip(results, entries, raws, strict=True)
+    ]
     ok = [res.stored for res in results if res.stored is not None]
     body = {
         "total_requested": len(raws),
@@ -296,7 +251,7 @@ class DeleteIn(RequestModel):
 )
 @require_admin
 @validate_request(DeleteIn)
-@_fails_with("删除训练数据失败，请稍后重试")
+@fails_with("删除训练数据失败，请稍后重试", reason=True)
 async def delete_training_data(data: DeleteIn) -> Response:
     """Delete training data by id (confirm required)."""
     limit = services().settings.training_batch_limit
@@ -344,7 +299,7 @@ class UpdateIn(RequestModel):
 @responds(docs.TrainingUpdateData, errors=(503,))
 @require_admin
 @validate_request(UpdateIn)
-@_fails_with("更新训练数据失败，请稍后重试")
+@fails_with("更新训练数据失败，请稍后重试", reason=True)
 async def update_training_data(data: UpdateIn) -> Response:
     """Replace a training item by new content (new id); the old one stays if anything fails."""
     if not data.id:
@@ -365,132 +320,6 @@ async def update_training_data(data: UpdateIn) -> Response:
     return r.reply(r.success_response("训练数据更新成功", body))
 
 
-# ---- upload and combine (always HTTP 200) -----------------------------------------------------
-
-
-class UploadForm(RequestModel):
-    """Documents the multipart form; the handler reads it itself to keep the old 200 answers."""
-
-    file: File
-    """The file, at most CITU_TRAINING_UPLOAD_MAX_BYTES (500 KB), UTF-8."""
-    file_type: str
-    """ddl | markdown | sql_pair_json | sql_pair | sql (sql needs the LLM for questions)."""
-
-
-@bp.post("/api/v0/training_data/upload")
-@responds(
-    docs.TrainingUploadData,
-    other={200: envelope(docs.TrainingUploadData | ErrorData, "TrainingUploadAnswer", _ALWAYS_200)},
-)
-@require_admin
-@document_request(UploadForm, source=DataSource.FORM_MULTIPART)
-@_fails_with("训练失败: {error}", http_status=200)
-async def upload_training_file() -> Response:
-    """Train from a file (multipart ``file`` + ``file_type``: ddl, markdown, sql_pair_json,
-    sql_pair, sql); reports what each item became."""
-    files, form = await request.files, await request.form
-    upload = files.get("file")
-    if upload is None:
-        return r.reply(r.bad_request_response("未提供文件"), 200)
-    if not upload.filename:
-        return r.reply(r.bad_request_response("未选择文件"), 200)
-    file_type = form.get("file_type")
-    if not file_type:
-        return r.reply(r.bad_request_response("缺少必需参数：file_type"), 200)
-    training = _training()
-    max_bytes = services().settings.training_upload_max_bytes
-    content = upload.read(max_bytes + 1)  # a spooled in-memory buffer of at most 500 KB
-    try:
-        parsed = parse_upload(file_type, upload.filename, content, max_bytes)
-        if file_type == "sql" and training.llm is None:
-            raise UploadRejected(MSG_NO_LLM)
-    except UploadRejected as rejected:
-        return r.reply(r.bad_request_response(rejected.text), 200)
-    results = await training.train_batch(parsed.entries)
-    stored = [res.stored for res in results if res.stored is not None]
-    failures = [res for res in results if res.stored is None]
-    data = {
-        "filename": parsed.filename,
-        "file_type": file_type,
-        "file_size": len(content),
-        "status": "completed" if not failures else "partially_completed",
-        "total_items": len(results),
-        "stored_count": sum(1 for s in stored if s.created),
-        "duplicate_count": sum(1 for s in stored if not s.created),
-        "failed_count": len(failures),
-        "results": [
-            _result_json(res, entry, None)
-            for res, entry in zip(results, parsed.entries, strict=True)
-        ],
-    }
-    if not stored:
-        data["status"] = "failed"
-        return r.reply(r.error_response(f"训练失败: {failures[0].error}", data=data), 200)
-    text = f"文件上传并训练成功：{parsed.filename}"
-    if failures:
-        text = (
-            f"文件上传并训练部分成功：{parsed.filename}，成功{len(stored)}条，失败{len(failures)}条"
-        )
-    return r.reply(r.success_response(text, data), 200)
-
-
-class CombineIn(RequestModel):
-    documented_required = ("collection_names",)
-
-    collection_names: Any = Field(
-        None,
-        description="collections to deduplicate: sql, ddl, documentation, error_sql",
-        json_schema_extra={"type": "array", "items": {"enum": list(_COLLECTIONS)}, "minItems": 1},
-    )
-    dry_run: Any = Field(
-        True,
-        description="only report duplicates; anything but false previews",
-        json_schema_extra={"type": "boolean"},
-    )
-    keep_strategy: Any = Field(
-        "first",
-        description="which copy survives: first | last | by_metadata_time",
-        json_schema_extra={"enum": ["first", "last", "by_metadata_time"]},
-    )
-
-
-@bp.post("/api/v0/training_data/combine")
-@responds(
-    docs.TrainingCombineData,
-    other={
-        200: envelope(docs.TrainingCombineData | ErrorData, "TrainingCombineAnswer", _ALWAYS_200)
-    },
-)
-@require_admin
-@validate_request(CombineIn)
-@_fails_with("合并操作失败: {error}", http_status=200)
-async def combine_training_data(data: CombineIn) -> Response:
-    """Find (dry_run, the default) or remove duplicate documents inside collections."""
-    if not data.model_fields_set:
-        raise BadRequest("请求体不能为空")
-    names = data.collection_names
-    if not isinstance(names, list) or not names:
-        raise BadRequest("collection_names 参数必须是非空数组", invalid_params=["collection_names"])
-    unknown = [n for n in names if n not in _COLLECTIONS]
-    if unknown:
-        raise BadRequest(f"不支持的集合名称: {unknown}", invalid_params=["collection_names"])
-    if data.keep_strategy not in KEEP_STRATEGIES:
-        raise BadRequest(
-            "keep_strategy 必须是 'first', 'last' 或 'by_metadata_time'",
-            invalid_params=["keep_strategy"],
-        )
-    dry_run = bool(data.dry_run)  # anything truthy, even "false", only previews (the safe side)
-    report = await _training().combine(names, dry_run=dry_run, keep_strategy=data.keep_strategy)
-    summary = report["summary"]
-    before, after = summary["total_records_before"], summary["total_records_after"]
-    removed = before - after
-    if dry_run:
-        text = f"发现 {removed} 条重复记录，预计删除后将从 {before} 条减少到 {after} 条记录"
-    else:
-        text = f"成功合并重复记录，删除了 {removed} 条重复记录，从 {before} 条减少到 {after} 条记录"
-    return r.reply(r.success_response(text, report), 200)
-
-
 # ---- direct training routes (citu_app) --------------------------------------------------------
 
 
@@ -509,7 +338,7 @@ class QuestionSqlIn(RequestModel):
 @responds(docs.QuestionSqlTrainedData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
-@_fails_with("训练失败，请稍后重试")
+@fails_with("训练失败，请稍后重试", reason=True)
 async def train_question_sql(data: QuestionSqlIn) -> Response:
     """Store a question/SQL example; without question the LLM writes one."""
     if not isinstance(data.sql, str) or not data.sql.strip():
@@ -531,7 +360,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
 @responds(docs.ErrorSqlStoredData, errors=(503,))
 @require_admin
 @validate_request(QuestionSqlIn)
-@_fails_with("存储错误SQL失败，请稍后重试")
+@fails_with("存储错误SQL失败，请稍后重试", reason=True)
 async def train_error_question_sql(data: QuestionSqlIn) -> Response:
     """Store a wrong question/SQL pair in the error_sql collection."""
     missing = [

@@ -1,4 +1,5 @@
-"""The old in-process cache routes (spec: conversation.md §5.1-5.6) over citu's real cache.
+"""The old in-process cache routes (``cache_overview``, ``cache_stats``, ``cache_export``,
+``cache_preview_cleanup``, ``cache_cleanup``) over citu's real cache.
 
 The old service's ``ConversationAwareMemoryCache`` no longer exists; its routes now describe
 the Redis question-answer cache, one cached answer per "conversation" (id = its cache key,
@@ -10,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from citu import responses as r
-from citu.errors import ApiError, BadRequest
+from citu.errors import BadRequest, ValidationFailed
 from citu.stores.caches import QAEntry, QuestionAnswerCache
 
 CACHE_TYPE = "RedisQuestionAnswerCache"
@@ -19,15 +19,6 @@ RECENT_LIMIT = 10
 PREVIEW_LENGTH = 80
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 TIME_FIELDS = ["older_than_hours", "older_than_days", "before_timestamp"]
-
-
-class ValidationFailed(ApiError):
-    """422 ``validation_failed_response`` (a well-formed but unusable value)."""
-
-    status = 422
-
-    def body(self) -> dict[str, Any]:
-        return r.validation_failed_response(str(self))
 
 
 def started_at(entry: QAEntry, ttl_total: int) -> datetime | None:

@@ -1,5 +1,4 @@
-"""The question-answer cache and the administration of the Redis caches (spec: conversation.md
-§3, §4, §5, §7.6, §7.10).
+"""The question-answer cache and the administration of the Redis caches.
 
 Keys stay those of the old service's Redis DB 1, so an existing deployment's entries remain
 readable: ``qa_cache:<16 hex>`` and ``embedding_cache:<16 hex>:<model>:<dimension>``. The

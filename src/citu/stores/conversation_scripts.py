@@ -71,7 +71,7 @@ return removed
 """
 
 # KEYS: user list. ARGV: max conversations, max messages, dry run '1'/'0', user-list TTL.
-# Returns {original, kept, deleted, messages trimmed} (spec §7.7.2). Over the limit, the newest
+# Returns {original, kept, deleted, messages trimmed}. Over the limit, the newest
 # ``max`` by created_at are kept; ids without meta are dropped (not counted) and their stray
 # messages deleted. Trimmed conversations get their meta message_count corrected.
 ENFORCE_LIMITS = """
