@@ -149,7 +149,7 @@ async def _init_db(with_demo: bool) -> None:
     import asyncpg
 
     from citu.db.schema import apply_schema, ensure_demo_database
-    from citu.services import resolve_database_urls
+    from citu.db.urls import resolve_database_urls
 
     settings = Settings()
     database_url, business_url = await resolve_database_urls(settings)
@@ -208,7 +208,7 @@ async def _pipeline_run(args: argparse.Namespace) -> int:
     services = Services(settings)
     await services.start()
     try:
-        pipeline = services.components["pipeline"]
+        pipeline = services.pipeline
         task_id = args.task_id
         if task_id:
             await pipeline.require_task(task_id)

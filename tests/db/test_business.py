@@ -43,7 +43,7 @@ async def call(client, method: str, path: str, body=None):
 
 
 async def install_training(app) -> None:
-    training = app.extensions["citu"].components["training"]
+    training = app.extensions["citu"].training
     for ddl in DEMO_DDL:
         await training.add_ddl(ddl)
     await training.add_documentation(DEMO_DOCUMENTATION)

@@ -10,8 +10,7 @@ from quart import Blueprint, Response, request
 from quart_schema import validate_querystring, validate_request
 
 from citu import responses as r
-from citu.agents.ask_service import AskRequest, AskService
-from citu.agents.direct_ask import DirectAsk
+from citu.agents.ask_service import AskRequest
 from citu.apidoc import RequestModel, document_stream, envelope, responds
 from citu.apidoc import agents as docs
 from citu.errors import BadRequest
@@ -69,14 +68,6 @@ class RunSqlIn(RequestModel):
     """One read-only SELECT; checked, run with a timeout, rows capped."""
 
 
-def _ask_service() -> AskService:
-    return services().components["ask_service"]
-
-
-def _direct() -> DirectAsk:
-    return services().components["direct_ask"]
-
-
 def _require_question(question: str | None) -> str:
     if not question:
         raise BadRequest("缺少必需参数：question", missing_params=["question"])
@@ -88,7 +79,7 @@ def _require_question(question: str | None) -> str:
 @validate_request(AskAgentIn)
 async def ask_agent(data: AskAgentIn):
     """Answer a question with the LangGraph agent (database query or chat), in a conversation."""
-    body = await _ask_service().ask(AskRequest(**data.model_dump()))
+    body = await services().ask.ask(AskRequest(**data.model_dump()))
     return r.reply(body)
 
 
@@ -109,7 +100,7 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
         routing_mode=query_args.routing_mode,
     )
     response = Response(
-        _ask_service().stream(request), content_type="text/event-stream; charset=utf-8"
+        services().ask.stream(request), content_type="text/event-stream; charset=utf-8"
     )
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
@@ -124,7 +115,7 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
 )
 async def agent_health():
     """Agent health with a full test question; the result is cached for a few seconds."""
-    return r.reply(await _ask_service().health())
+    return r.reply(await services().ask.health())
 
 
 @bp.post("/api/v0/ask")
@@ -134,7 +125,7 @@ async def ask(data: AskIn):
     """Generate SQL for a question, run it read-only and summarise the result (no conversation)."""
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
-    return r.reply(await _direct().ask(question, user_id, data.conversation_id))
+    return r.reply(await services().direct_ask.ask(question, user_id, data.conversation_id))
 
 
 @bp.post("/api/v0/ask_cached")
@@ -144,7 +135,7 @@ async def ask_cached(data: AskIn):
     """Like /ask, answering a repeated question of the same user from a short-lived cache."""
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
-    return r.reply(await _direct().ask_cached(question, user_id))
+    return r.reply(await services().direct_ask.ask_cached(question, user_id))
 
 
 def _refuse_oversized_sql(
@@ -174,4 +165,4 @@ async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""
     if not data.sql:
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
-    return r.reply(await _direct().run_sql(data.sql))
+    return r.reply(await services().direct_ask.run_sql(data.sql))

@@ -27,7 +27,7 @@ from citu.security import require_admin
 from citu.services import services
 from citu.stores import cache_views
 from citu.stores.caches import EmbeddingCacheAdmin
-from citu.stores.conversations import ConversationStore, conversation_title
+from citu.stores.conversations import conversation_title
 
 log = logging.getLogger("citu.conversation")
 bp = Blueprint("conversation", __name__)
@@ -135,12 +135,6 @@ def on_failure(text: str) -> Callable:
     return decorate
 
 
-def store() -> ConversationStore:
-    svc = services()
-    svc.require_redis()
-    return svc.components["conversations"]
-
-
 async def json_object(force: bool = False) -> dict[str, Any]:
     """The JSON object body; ``null``/``[]``/empty count as ``{}``, anything else is a 400."""
     if not (force or request.is_json):
@@ -174,7 +168,9 @@ async def json_object(force: bool = False) -> dict[str, Any]:
 async def list_user_conversations(user_id: str, query_args: LimitQuery):
     """A user's conversations, newest first, each titled by its first retained question."""
     conversations = []
-    for item in await store().get_conversations(user_id, query_args.limit):
+    for item in (
+        await services().require_conversations().get_conversations(user_id, query_args.limit)
+    ):
         meta = item["meta"]
         conversations.append({**meta, "conversation_title": conversation_title(item["messages"])})
     data = {"user_id": user_id, "conversations": conversations, "total_count": len(conversations)}
@@ -187,8 +183,10 @@ async def list_user_conversations(user_id: str, query_args: LimitQuery):
 @on_failure("获取用户对话数据失败，请稍后重试")
 async def list_user_conversations_full(user_id: str, query_args: FullConversationsQuery):
     """A user's conversations with their messages (newest ``message_limit`` of each)."""
-    items = await store().get_conversations(
-        user_id, query_args.conversation_limit, query_args.message_limit
+    items = (
+        await services()
+        .require_conversations()
+        .get_conversations(user_id, query_args.conversation_limit, query_args.message_limit)
     )
     conversations = [
         {
@@ -217,7 +215,11 @@ async def list_user_conversations_full(user_id: str, query_args: FullConversatio
 @on_failure("获取对话消息失败")
 async def get_conversation_messages(conversation_id: str, query_args: LimitQuery):
     """A conversation's meta and messages (chronological; ``limit`` keeps the newest)."""
-    meta, messages = await store().read_conversation(conversation_id, query_args.limit)
+    meta, messages = (
+        await services()
+        .require_conversations()
+        .read_conversation(conversation_id, query_args.limit)
+    )
     data = {
         "conversation_id": conversation_id,
         "conversation_meta": meta,
@@ -233,7 +235,7 @@ async def get_conversation_messages(conversation_id: str, query_args: LimitQuery
 @on_failure("获取对话上下文失败")
 async def get_conversation_context(conversation_id: str, query_args: ContextQuery):
     """The context the agent would see: the last ``count`` exchanges as ``User:``/``Assistant:``."""
-    conversations = store()
+    conversations = services().require_conversations()
     count = query_args.count
     if count is None:
         count = conversations.settings.conversation_context_count
@@ -247,7 +249,9 @@ async def get_conversation_context(conversation_id: str, query_args: ContextQuer
 @on_failure("获取统计信息失败，请稍后重试")
 async def conversation_stats():
     """Counts of users, conversations and cached answers, and Redis memory and clients."""
-    return r.reply(r.success_response("获取统计信息成功", await store().stats()))
+    return r.reply(
+        r.success_response("获取统计信息成功", await services().require_conversations().stats())
+    )
 
 
 @bp.post("/api/v0/conversation_cleanup")
@@ -268,7 +272,7 @@ async def cleanup_conversations():
     if not provided:
         hint = "请提供以下参数组合之一: user_id | conversation_id/thread_id | clear_all_agent_data | cleanup_invalid_refs"
         return _bad_request_with("参数错误：必须指定操作模式", {"error": hint})
-    conversations = store()
+    conversations = services().require_conversations()
     mode = provided[0]
     if mode == "user_id":
         result = await conversations.delete_user_conversations(body["user_id"])
@@ -332,11 +336,15 @@ async def enforce_conversation_limits():
         dry_run = True  # only an explicit false deletes (spec §6 defect 8)
     elif not isinstance(dry_run, bool):
         raise BadRequest("dry_run 必须是布尔值", invalid_params=["dry_run"])
-    result = await store().enforce_limits(
-        user_id=user_id or None,
-        max_conversations=limits["user_max_conversations"],
-        max_length=limits["conversation_max_length"],
-        dry_run=dry_run,
+    result = (
+        await services()
+        .require_conversations()
+        .enforce_limits(
+            user_id=user_id or None,
+            max_conversations=limits["user_max_conversations"],
+            max_length=limits["conversation_max_length"],
+            dry_run=dry_run,
+        )
     )
     return r.reply(r.success_response("限额执行完成", result))
 
@@ -379,7 +387,11 @@ async def embedding_cache_cleanup():
 @on_failure("获取问答缓存统计失败，请稍后重试")
 async def qa_cache_stats():
     """Whether the answer cache is on, its size and TTL."""
-    return r.reply(r.success_response("获取问答缓存统计成功", await store().qa_cache.stats()))
+    return r.reply(
+        r.success_response(
+            "获取问答缓存统计成功", await services().require_conversations().qa_cache.stats()
+        )
+    )
 
 
 @bp.get("/api/v0/qa_cache_list")
@@ -390,7 +402,7 @@ async def qa_cache_list(query_args: LimitQuery):
     """The newest cached answers (``limit`` 1..500, default 50); empty while the cache is off."""
     limit = query_args.limit
     limit = 50 if limit is None or limit <= 0 else min(limit, 500)
-    items = await store().qa_cache.listing(limit)
+    items = await services().require_conversations().qa_cache.listing(limit)
     data = {
         "cache_list": items,
         "total_returned": len(items),
@@ -406,7 +418,7 @@ async def qa_cache_list(query_args: LimitQuery):
 @on_failure("清空问答缓存失败，请稍后重试")
 async def qa_cache_cleanup():
     """Delete every cached answer (also while the cache is off)."""
-    deleted = await store().qa_cache.clear()
+    deleted = await services().require_conversations().qa_cache.clear()
     data = {"deleted_count": deleted, "cleared": deleted > 0, "cleanup_time": r.now_iso()}
     return r.reply(r.success_response("问答缓存清理完成", data))
 
@@ -415,7 +427,7 @@ async def qa_cache_cleanup():
 
 
 async def qa_entries() -> tuple[list, int]:
-    conversations = store()
+    conversations = services().require_conversations()
     return await conversations.qa_cache.entries(), conversations.settings.question_answer_ttl
 
 
@@ -433,7 +445,7 @@ async def cache_overview():
 @on_failure("获取缓存概览失败，请稍后重试")
 async def cache_overview_full():
     """Answer cache, embedding cache and conversation statistics in one answer."""
-    conversations = store()
+    conversations = services().require_conversations()
     keys = await conversations.qa_cache.keys()
     data = {
         "conversation_aware_cache": {
@@ -489,7 +501,7 @@ async def cache_preview_cleanup():
 async def cache_cleanup():
     """Delete the cached answers older than the time condition."""
     condition, cutoff = cache_views.parse_time_condition(await json_object(force=True))
-    conversations = store()
+    conversations = services().require_conversations()
     ttl = conversations.settings.question_answer_ttl
     data = await cache_views.cleanup(conversations.qa_cache, condition, cutoff, ttl)
     text = f"缓存清理完成，删除了 0 个会话和 {data['conversations_removed']} 个对话"

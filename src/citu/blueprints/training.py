@@ -30,7 +30,7 @@ from citu.security import require_admin
 from citu.services import services
 from citu.training.models import KINDS, TrainingItem, parse_item
 from citu.training.questions import MSG_NO_LLM
-from citu.training.service import KEEP_STRATEGIES, ItemResult, TrainingService
+from citu.training.service import KEEP_STRATEGIES, ItemResult
 from citu.training.uploads import UploadRejected, parse_upload
 
 log = logging.getLogger("citu.training")
@@ -53,10 +53,6 @@ _ALWAYS_200 = (
     "HTTP 200 whatever the outcome (the old contract): success false, code 400 or 500 and the"
     " error data when it failed."
 )
-
-
-def _training() -> TrainingService:
-    return services().components["training"]
 
 
 def _fails_with(text: str, *, http_status: int | None = None) -> Callable:
@@ -128,7 +124,7 @@ def _result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) -> dic
 @_fails_with("获取统计信息失败，请稍后重试")
 async def training_stats() -> Response:
     """Counts of stored training data per type, with percentages."""
-    counts = await _training().counts()
+    counts = await services().training.counts()
     total = sum(counts.values())
     data = {
         "total_count": total,
@@ -173,7 +169,7 @@ async def query_training_data(data: QueryIn) -> Response:
         raise BadRequest("每页大小必须在1-100之间", missing_params=["page_size"])
     if data.search_keyword and len(data.search_keyword) > 100:
         raise BadRequest("搜索关键词最大长度为100字符", missing_params=["search_keyword"])
-    training = _training()
+    training = services().training
     records, total = await training.store.query(
         kind=data.training_data_type or None,
         keyword=data.search_keyword or None,
@@ -258,7 +254,7 @@ async def create_training_data(data: CreateIn) -> Response:
     raws = data.data if isinstance(data.data, list) else [data.data]
     if len(raws) > limit:
         raise BadRequest(f"批量操作最大支持{limit}条记录", invalid_params=["data"])
-    training = _training()
+    training = services().training
     entries = await training.parse_many(raws)
     results = await training.train_batch(entries)
     items = [_result_json(res, e, raw) for res, e, raw in zip(results, entries, raws, strict=True)]
@@ -306,7 +302,7 @@ async def delete_training_data(data: DeleteIn) -> Response:
         raise BadRequest("删除操作需要确认，请设置confirm为true", invalid_params=["confirm"])
     if len(data.ids) > limit:
         raise BadRequest(f"批量删除最大支持{limit}条记录", invalid_params=["ids"])
-    training = _training()
+    training = services().training
     outcome = await training.delete_many(data.ids)
     deleted = [i for i, ok in zip(data.ids, outcome, strict=True) if ok]
     failed = [i for i, ok in zip(data.ids, outcome, strict=True) if not ok]
@@ -351,7 +347,7 @@ async def update_training_data(data: UpdateIn) -> Response:
         raise BadRequest("缺少必需参数：id", missing_params=["id"])
     if not data.training_data_type:
         raise BadRequest("缺少必需参数：training_data_type", missing_params=["training_data_type"])
-    training = _training()
+    training = services().training
     stored = await training.replace(str(data.id), data.model_dump())
     body = {
         "original_id": str(data.id),
@@ -397,7 +393,7 @@ async def upload_training_file() -> Response:
     file_type = form.get("file_type")
     if not file_type:
         return r.reply(r.bad_request_response("缺少必需参数：file_type"), 200)
-    training = _training()
+    training = services().training
     max_bytes = services().settings.training_upload_max_bytes
     content = upload.read(max_bytes + 1)  # a spooled in-memory buffer of at most 500 KB
     try:
@@ -480,7 +476,9 @@ async def combine_training_data(data: CombineIn) -> Response:
             invalid_params=["keep_strategy"],
         )
     dry_run = bool(data.dry_run)  # anything truthy, even "false", only previews (the safe side)
-    report = await _training().combine(names, dry_run=dry_run, keep_strategy=data.keep_strategy)
+    report = await services().training.combine(
+        names, dry_run=dry_run, keep_strategy=data.keep_strategy
+    )
     summary = report["summary"]
     before, after = summary["total_records_before"], summary["total_records_after"]
     removed = before - after
@@ -514,7 +512,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
     """Store a question/SQL example; without question the LLM writes one."""
     if not isinstance(data.sql, str) or not data.sql.strip():
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
-    training = _training()
+    training = services().training
     payload = {"training_data_type": "sql", "question": data.question, "sql": data.sql}
     item = await training.with_question(await training.parse(payload))
     [stored] = await training.add_items([item])
@@ -541,7 +539,7 @@ async def train_error_question_sql(data: QuestionSqlIn) -> Response:
     ]
     if missing:
         raise BadRequest("question和sql参数都是必需的", missing_params=missing)
-    training = _training()
+    training = services().training
     [stored] = await training.add_items(
         [parse_item({"training_data_type": "error_sql", **data.model_dump()})]
     )
