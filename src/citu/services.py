@@ -68,7 +68,6 @@ async def _close_pool(pool: asyncpg.Pool) -> None:
 class Services:
     # The components, built by ``citu.wiring.wire_components`` in ``start()``.
     endpoint_probe: EndpointProbe
-    conversations: ConversationStore  # needs Redis: handlers use require_conversations()
     embedder: Embedder
     training: TrainingService
     retriever: Retriever
@@ -243,10 +242,15 @@ class Services:
             raise ServiceUnavailable("Redis服务不可用，请稍后重试")
         return self.redis
 
-    def require_conversations(self) -> ConversationStore:
-        """The conversation store, or 503 when Redis was never opened."""
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversation store; 503 (``require_redis``) when Redis was never opened."""
         self.require_redis()
-        return self.conversations
+        return self._conversations
+
+    @conversations.setter
+    def conversations(self, store: ConversationStore) -> None:
+        self._conversations = store
 
 
 async def _ping(redis: Redis) -> bool:

@@ -168,9 +168,7 @@ async def json_object(force: bool = False) -> dict[str, Any]:
 async def list_user_conversations(user_id: str, query_args: LimitQuery):
     """A user's conversations, newest first, each titled by its first retained question."""
     conversations = []
-    for item in (
-        await services().require_conversations().get_conversations(user_id, query_args.limit)
-    ):
+    for item in await services().conversations.get_conversations(user_id, query_args.limit):
         meta = item["meta"]
         conversations.append({**meta, "conversation_title": conversation_title(item["messages"])})
     data = {"user_id": user_id, "conversations": conversations, "total_count": len(conversations)}
@@ -183,10 +181,8 @@ async def list_user_conversations(user_id: str, query_args: LimitQuery):
 @on_failure("获取用户对话数据失败，请稍后重试")
 async def list_user_conversations_full(user_id: str, query_args: FullConversationsQuery):
     """A user's conversations with their messages (newest ``message_limit`` of each)."""
-    items = (
-        await services()
-        .require_conversations()
-        .get_conversations(user_id, query_args.conversation_limit, query_args.message_limit)
+    items = await services().conversations.get_conversations(
+        user_id, query_args.conversation_limit, query_args.message_limit
     )
     conversations = [
         {
@@ -215,10 +211,8 @@ async def list_user_conversations_full(user_id: str, query_args: FullConversatio
 @on_failure("获取对话消息失败")
 async def get_conversation_messages(conversation_id: str, query_args: LimitQuery):
     """A conversation's meta and messages (chronological; ``limit`` keeps the newest)."""
-    meta, messages = (
-        await services()
-        .require_conversations()
-        .read_conversation(conversation_id, query_args.limit)
+    meta, messages = await services().conversations.read_conversation(
+        conversation_id, query_args.limit
     )
     data = {
         "conversation_id": conversation_id,
@@ -235,7 +229,7 @@ async def get_conversation_messages(conversation_id: str, query_args: LimitQuery
 @on_failure("获取对话上下文失败")
 async def get_conversation_context(conversation_id: str, query_args: ContextQuery):
     """The context the agent would see: the last ``count`` exchanges as ``User:``/``Assistant:``."""
-    conversations = services().require_conversations()
+    conversations = services().conversations
     count = query_args.count
     if count is None:
         count = conversations.settings.conversation_context_count
@@ -249,9 +243,7 @@ async def get_conversation_context(conversation_id: str, query_args: ContextQuer
 @on_failure("获取统计信息失败，请稍后重试")
 async def conversation_stats():
     """Counts of users, conversations and cached answers, and Redis memory and clients."""
-    return r.reply(
-        r.success_response("获取统计信息成功", await services().require_conversations().stats())
-    )
+    return r.reply(r.success_response("获取统计信息成功", await services().conversations.stats()))
 
 
 @bp.post("/api/v0/conversation_cleanup")
@@ -272,7 +264,7 @@ async def cleanup_conversations():
     if not provided:
         hint = "请提供以下参数组合之一: user_id | conversation_id/thread_id | clear_all_agent_data | cleanup_invalid_refs"
         return _bad_request_with("参数错误：必须指定操作模式", {"error": hint})
-    conversations = services().require_conversations()
+    conversations = services().conversations
     mode = provided[0]
     if mode == "user_id":
         result = await conversations.delete_user_conversations(body["user_id"])
@@ -336,15 +328,11 @@ async def enforce_conversation_limits():
         dry_run = True  # only an explicit false deletes (spec §6 defect 8)
     elif not isinstance(dry_run, bool):
         raise BadRequest("dry_run 必须是布尔值", invalid_params=["dry_run"])
-    result = (
-        await services()
-        .require_conversations()
-        .enforce_limits(
-            user_id=user_id or None,
-            max_conversations=limits["user_max_conversations"],
-            max_length=limits["conversation_max_length"],
-            dry_run=dry_run,
-        )
+    result = await services().conversations.enforce_limits(
+        user_id=user_id or None,
+        max_conversations=limits["user_max_conversations"],
+        max_length=limits["conversation_max_length"],
+        dry_run=dry_run,
     )
     return r.reply(r.success_response("限额执行完成", result))
 
@@ -388,9 +376,7 @@ async def embedding_cache_cleanup():
 async def qa_cache_stats():
     """Whether the answer cache is on, its size and TTL."""
     return r.reply(
-        r.success_response(
-            "获取问答缓存统计成功", await services().require_conversations().qa_cache.stats()
-        )
+        r.success_response("获取问答缓存统计成功", await services().conversations.qa_cache.stats())
     )
 
 
@@ -402,7 +388,7 @@ async def qa_cache_list(query_args: LimitQuery):
     """The newest cached answers (``limit`` 1..500, default 50); empty while the cache is off."""
     limit = query_args.limit
     limit = 50 if limit is None or limit <= 0 else min(limit, 500)
-    items = await services().require_conversations().qa_cache.listing(limit)
+    items = await services().conversations.qa_cache.listing(limit)
     data = {
         "cache_list": items,
         "total_returned": len(items),
@@ -418,7 +404,7 @@ async def qa_cache_list(query_args: LimitQuery):
 @on_failure("清空问答缓存失败，请稍后重试")
 async def qa_cache_cleanup():
     """Delete every cached answer (also while the cache is off)."""
-    deleted = await services().require_conversations().qa_cache.clear()
+    deleted = await services().conversations.qa_cache.clear()
     data = {"deleted_count": deleted, "cleared": deleted > 0, "cleanup_time": r.now_iso()}
     return r.reply(r.success_response("问答缓存清理完成", data))
 
@@ -427,7 +413,7 @@ async def qa_cache_cleanup():
 
 
 async def qa_entries() -> tuple[list, int]:
-    conversations = services().require_conversations()
+    conversations = services().conversations
     return await conversations.qa_cache.entries(), conversations.settings.question_answer_ttl
 
 
@@ -445,7 +431,7 @@ async def cache_overview():
 @on_failure("获取缓存概览失败，请稍后重试")
 async def cache_overview_full():
     """Answer cache, embedding cache and conversation statistics in one answer."""
-    conversations = services().require_conversations()
+    conversations = services().conversations
     keys = await conversations.qa_cache.keys()
     data = {
         "conversation_aware_cache": {
@@ -501,7 +487,7 @@ async def cache_preview_cleanup():
 async def cache_cleanup():
     """Delete the cached answers older than the time condition."""
     condition, cutoff = cache_views.parse_time_condition(await json_object(force=True))
-    conversations = services().require_conversations()
+    conversations = services().conversations
     ttl = conversations.settings.question_answer_ttl
     data = await cache_views.cleanup(conversations.qa_cache, condition, cutoff, ttl)
     text = f"缓存清理完成，删除了 0 个会话和 {data['conversations_removed']} 个对话"
