@@ -85,11 +85,8 @@ class Ops:
         self.prometheus.close()
 
 
-def install_ops(app: Quart) -> None:
+def install_ops(app: Quart, ops: Ops) -> None:
     """App-wide hooks: time every request, and refuse writes while read-only mode is on."""
-
-    def ops() -> Ops:
-        return app.extensions["citu"].ops
 
     @app.before_request
     async def _start_timer() -> None:
@@ -100,7 +97,7 @@ def install_ops(app: Quart) -> None:
         rule = request.url_rule
         if rule is None or not is_write_request(request.method, rule.rule):
             return None
-        if not (await ops().maintenance.current()).enabled:
+        if not (await ops.maintenance.current()).enabled:
             return None
         return reply(maintenance_response(), 503)
 
@@ -110,5 +107,5 @@ def install_ops(app: Quart) -> None:
         if started is not None:
             route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
             seconds = time.perf_counter() - started
-            ops().observe_request(request.method, route, response.status_code, seconds)
+            ops.observe_request(request.method, route, response.status_code, seconds)
         return response
