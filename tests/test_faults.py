@@ -270,6 +270,9 @@ async def test_database_routes_recover_when_the_business_db_comes_back(settings,
             assert "public.bss_company" in body["data"]["tables"]
             status, body = await call(client, "POST", "/api/v0/database/table/ddl", ddl)
             assert status == 200, body
+            # The pool gauges follow the reopened pool too, not the one seen at start.
+            metrics = (await (await client.get("/metrics")).get_data()).decode()
+            assert 'citu_pool_connections{pool="business_database",state="max"}' in metrics
 
 
 SLOW_SQL = "SELECT count(*) FROM generate_series(1, 200000000)"
