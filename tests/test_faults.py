@@ -91,7 +91,7 @@ async def test_redis_frozen_then_thawed_loses_no_acknowledged_message(settings, 
     settings.redis_timeout = 0.5
     async with running(settings) as app:
         client = app.test_client()
-        store = app.extensions["citu"].components["conversations"]
+        store = app.extensions["citu"].conversations
         acknowledged: dict[str, list[str]] = {}
         for user in ("u1", "u2"):
             cid = await store.create_conversation(user)
@@ -246,6 +246,35 @@ async def test_business_db_lost_after_start_then_back(settings, business_db_url)
             assert await wait_for(business_up)
 
 
+async def test_database_routes_recover_when_the_business_db_comes_back(settings, business_db_url):
+    """The database inspection routes use the same business connection as the agents: down at
+    start answers a retryable 503, and once the database is back they answer 200 again."""
+    target = urlsplit(business_db_url)
+    port = free_port()
+    settings.business_db_url = with_port(settings.business_db_url, port)
+    settings.business_reconnect_seconds = 0.1
+    ddl = {"table": "bss_company", "type": "ddl"}
+    async with running(settings) as app:
+        client = app.test_client()
+        status, body = await call(client, "POST", "/api/v0/database/tables", {})
+        assert_clear_error(status, body, "database/tables")
+        assert status == 503 and body["data"]["can_retry"] is True
+
+        async with DelayProxy(target.hostname, target.port or 5432, listen_port=port):
+
+            async def tables_answered() -> bool:
+                return (await call(client, "POST", "/api/v0/database/tables", {}))[0] == 200
+
+            assert await wait_for(tables_answered)
+            status, body = await call(client, "POST", "/api/v0/database/tables", {})
+            assert "public.bss_company" in body["data"]["tables"]
+            status, body = await call(client, "POST", "/api/v0/database/table/ddl", ddl)
+            assert status == 200, body
+            # The pool gauges follow the reopened pool too, not the one seen at start.
+            metrics = (await (await client.get("/metrics")).get_data()).decode()
+            assert 'citu_pool_connections{pool="business_database",state="max"}' in metrics
+
+
 SLOW_SQL = "SELECT count(*) FROM generate_series(1, 200000000)"
 
 
@@ -297,7 +326,7 @@ async def test_ask_agent_llm_fault_answers_clearly_and_keeps_the_conversation_wh
     settings.llm_timeout = 0.5
     async with running(settings) as app:
         client = app.test_client()
-        store = app.extensions["citu"].components["conversations"]
+        store = app.extensions["citu"].conversations
         ask = {"question": "你好", "user_id": "wang1", "routing_mode": "chat_direct"}
         status, first = await call(client, "POST", "/api/v0/ask_agent", ask)
         assert status == 200

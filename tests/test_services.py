@@ -1,4 +1,4 @@
-"""Services lifecycle: components are the shutdown hooks and still have the pools then."""
+"""Services lifecycle: components close first, in a fixed order, and still have the pools then."""
 
 from __future__ import annotations
 
@@ -28,21 +28,36 @@ async def test_components_close_before_pools_and_redis(settings: Settings):
     app = create_app(settings)
     services = app.extensions["citu"]
     async with app.test_app():
-        hook = services.components["pipeline"] = MarksTasksInterrupted(services)
+        hook = services.pipeline = MarksTasksInterrupted(services)
     assert hook.closed_with == ("interrupted", "interrupted")
     assert services.db._closed
 
 
 async def test_a_failing_component_does_not_stop_shutdown(settings: Settings):
     class Broken:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
         async def aclose(self) -> None:
+            await self.inner.aclose()
             raise RuntimeError("cannot close")
 
     app = create_app(settings)
     services = app.extensions["citu"]
     async with app.test_app():
-        services.components["broken"] = Broken()
+        services.react = Broken(services.react)  # closes before the pipeline and the pools
+        hook = services.pipeline = MarksTasksInterrupted(services)
+    assert hook.closed_with == ("interrupted", "interrupted")
     assert services.db._closed and services.ops._watcher.done()
+
+
+async def test_every_component_that_can_close_is_in_the_shutdown_order(services):
+    closing = [component for _, component in services._shutdown_order()]
+    assert closing[0] is services.ops  # metrics first
+    for name in Services.__annotations__:
+        component = getattr(services, name)
+        if hasattr(component, "aclose"):
+            assert any(component is item for item in closing), name
 
 
 async def test_close_does_not_wait_forever_for_a_connection_still_held(settings, monkeypatch):

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Quart:
 
     _install_request_id(app)
     inputs.install_input_checks(app)
-    install_ops(app)
+    install_ops(app, services.ops)
     register_error_handlers(app)
     _register_blueprints(app)
     return app

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from quart import current_app, request
+from quart import request
 from quart_schema import security_scheme
 from werkzeug.datastructures import Headers
 
 from citu.errors import Unauthorized
+from citu.services import services
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
@@ -48,7 +49,7 @@ def require_admin(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        check_admin_key(current_app.extensions["citu"].settings.admin_api_key, request.headers)
+        check_admin_key(services().settings.admin_api_key, request.headers)
         return await handler(*args, **kwargs)
 
     return security_scheme([{ADMIN_SCHEME: []}])(wrapper)  # type: ignore[return-value]
@@ -61,7 +62,7 @@ def require_admin_when(flag: str) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            settings = current_app.extensions["citu"].settings
+            settings = services().settings
             if getattr(settings, flag):
                 check_admin_key(settings.admin_api_key, request.headers)
             return await handler(*args, **kwargs)

@@ -1,7 +1,9 @@
 """Everything with a connection: built once in ``before_serving``, closed in ``after_serving``.
 
-Stores and agents are plain classes that receive these pools and clients, so tests can build
-them without the web layer; the app keeps one ``Services`` in ``app.extensions["citu"]``.
+``Services`` opens the pools and clients, then ``citu.wiring`` builds the components from them
+as typed attributes. Stores and agents are plain classes that receive what they use, so tests can
+build them without the web layer; the app keeps one ``Services`` in ``app.extensions["citu"]``,
+and handlers reach it with ``services()``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
@@ -17,24 +19,34 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from quart import current_app
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from citu.agents.ask_graph import AskAgent
-from citu.agents.ask_service import AskService
-from citu.agents.direct_ask import DirectAsk
-from citu.agents.react.agent import ReactAgent
 from citu.db.business import BusinessRoleRefused, check_business_role, ensure_demo_reader
-from citu.db.embedded import start_embedded_server, with_database
 from citu.db.pools import open_business_pool, open_citu_pool
 from citu.db.role_check import RoleReport
-from citu.db.schema import apply_schema, ensure_database, ensure_demo_database
+from citu.db.schema import apply_schema, ensure_demo_database
+from citu.db.urls import resolve_database_urls
 from citu.errors import ServiceUnavailable
 from citu.llm.clients import build_chat_model, build_embeddings, build_text_model, model_transport
 from citu.llm.text_model import TextChatModel
 from citu.local_servers import redis_url_for
 from citu.ops import Ops
-from citu.ops.endpoints import EndpointProbe
 from citu.settings import Settings, redact_url
 from citu.sql.guard import SqlGuard
-from citu.stores.feedback import FeedbackStore
+from citu.wiring import wire_components
+
+if TYPE_CHECKING:
+    from citu.agents.ask_graph import AskAgent
+    from citu.agents.ask_service import AskService
+    from citu.agents.direct_ask import DirectAsk
+    from citu.agents.react.agent import ReactAgent
+    from citu.eval.run_service import EvalService
+    from citu.ops.endpoints import EndpointProbe
+    from citu.pipeline.service import PipelineService
+    from citu.stores.conversations import ConversationStore
+    from citu.stores.feedback import FeedbackStore
+    from citu.training.embedder import Embedder
+    from citu.training.live_schema import SchemaFallbackRetriever
+    from citu.training.retrieval import Retriever
+    from citu.training.service import TrainingService
 
 log = logging.getLogger("citu.services")
 
@@ -54,21 +66,21 @@ async def _close_pool(pool: asyncpg.Pool) -> None:
         pool.terminate()
 
 
-async def resolve_database_urls(settings: Settings) -> tuple[str, str | None]:
-    """citu's database URL and, when none is configured, the demo business database URL."""
-    if settings.database_url:
-        database_url = settings.database_url
-    else:
-        admin_url = await asyncio.to_thread(start_embedded_server, settings.data_dir)
-        database_url = with_database(admin_url, "citu")
-    await ensure_database(database_url)
-    if settings.business_db_url:
-        return database_url, settings.business_db_url
-    demo_url = with_database(database_url, settings.demo_database_name)
-    return database_url, demo_url
-
-
 class Services:
+    # The components, built by ``citu.wiring.wire_components`` in ``start()``.
+    endpoint_probe: EndpointProbe
+    embedder: Embedder
+    training: TrainingService
+    retriever: Retriever
+    sql_context: SchemaFallbackRetriever  # the retriever, falling back to the live schema
+    feedback: FeedbackStore
+    pipeline: PipelineService
+    eval: EvalService
+    ask_agent: AskAgent | None  # None without a text LLM
+    ask: AskService
+    direct_ask: DirectAsk
+    react: ReactAgent
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.database_url: str | None = None
@@ -80,15 +92,12 @@ class Services:
         self.llm: ChatOpenAI | None = None  # tool calling: ReAct agent, training, pipeline
         self.text_llm: TextChatModel | None = None  # the answer path: ask agent, direct ask
         self.embeddings: OpenAIEmbeddings | None = None
-        # Components added by the feature areas (stores, agents, pipeline) hang off here.
-        # They are also the shutdown hooks: at shutdown each one's ``aclose()`` is awaited, in
-        # reverse order, while the pools and Redis are still open (see close()).
-        self.components: dict[str, Any] = {}
         self.ops = Ops(settings)  # metrics, alerts, maintenance switch; no connection yet
         # One SQL guard for every path that runs client or LLM SQL on the business database.
         self.sql_guard = SqlGuard.from_settings(settings)
         self._business_retry: asyncio.Task | None = None
         self.business_role: RoleReport | None = None  # what the business role may do
+        self._wired = False  # the components exist (and close at shutdown)
 
     async def start(self) -> None:
         settings = self.settings
@@ -105,6 +114,33 @@ class Services:
             business_url = await ensure_demo_reader(business_url, settings)
         self.business_db_url = business_url
         await self._open_business_pool()
+        self.redis = await self._open_redis()
+        # Several small connection pools: one big httpx pool costs seconds of CPU under load.
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
+            transport=self.ops.http_transport(model_transport(settings.llm_max_connections)),
+        )
+        self.llm = build_chat_model(settings, self.http)
+        self.text_llm = build_text_model(settings, self.http)
+        self.embeddings = build_embeddings(settings, self.http)
+        await wire_components(self)
+        self._wired = True
+        if not settings.business_db_url:
+            from citu.db.demo_training import train_demo_at_start
+
+            await train_demo_at_start(
+                self.training, self.business_db, settings.embedding_configured
+            )
+        log.info(
+            "services started: database=%s business=%s llm=%s embeddings=%s",
+            redact_url(self.database_url),
+            redact_url(self.business_db_url),
+            settings.llm_base_url or "not configured",
+            settings.embedding_base_url or "not configured",
+        )
+
+    async def _open_redis(self) -> Redis:
+        settings = self.settings
         # A blocking pool: past max_connections a command waits for a free connection instead
         # of failing with "Too many connections" (redis-py's default pool raises at 100).
         redis_url = await asyncio.to_thread(redis_url_for, settings)
@@ -117,110 +153,10 @@ class Services:
             socket_connect_timeout=settings.redis_timeout,
             health_check_interval=30,
         )
-        self.redis = Redis.from_pool(pool)
-        if not await self.redis_ok():
+        redis = Redis.from_pool(pool)
+        if not await _ping(redis):
             log.warning("Redis at %s is unreachable; starting degraded", redact_url(redis_url))
-        # Several small connection pools: one big httpx pool costs seconds of CPU under load.
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.llm_timeout, connect=10.0),
-            transport=self.ops.http_transport(model_transport(settings.llm_max_connections)),
-        )
-        self.llm = build_chat_model(settings, self.http)
-        self.text_llm = build_text_model(settings, self.http)
-        self.embeddings = build_embeddings(settings, self.http)
-        await self._start_components()
-        if not settings.business_db_url:
-            from citu.db.demo_training import train_demo_at_start
-
-            await train_demo_at_start(
-                self.components["training"], self.business_db, settings.embedding_configured
-            )
-        log.info(
-            "services started: database=%s business=%s llm=%s embeddings=%s",
-            redact_url(self.database_url),
-            redact_url(self.business_db_url),
-            settings.llm_base_url or "not configured",
-            settings.embedding_base_url or "not configured",
-        )
-
-    async def _start_components(self) -> None:
-        """Stores and agents of the feature areas, built once from the clients above."""
-        from citu.eval.run_service import build_eval
-        from citu.pipeline.service import build_pipeline
-        from citu.stores.conversations import ConversationStore
-
-        self.components["endpoint_probe"] = EndpointProbe(self.settings)
-        self.components["conversations"] = ConversationStore(self.redis, self.settings)
-        await self.ops.start(self)
-        self.components["ops"] = self.ops
-        await self._start_training()
-        self.components["feedback"] = FeedbackStore(self.db)
-        self.components["pipeline"] = await build_pipeline(self)
-        self.components["eval"] = await build_eval(self)
-        self._start_ask_agent()
-        await self._start_react_agent()
-
-    async def _start_training(self) -> None:
-        from citu.training.embedder import Embedder
-        from citu.training.embedding_cache import EmbeddingCache
-        from citu.training.live_schema import LiveSchema, SchemaFallbackRetriever
-        from citu.training.retrieval import Retriever
-        from citu.training.service import TrainingService
-
-        settings = self.settings
-        cache = EmbeddingCache(self.redis, settings) if settings.enable_embedding_cache else None
-        embedder = Embedder(self.embeddings, cache, settings)
-        training = TrainingService(
-            self.db,
-            embedder,
-            settings,
-            llm=self.llm,
-            write_gate=self.ops.maintenance.ensure_writable,
-            guard=self.sql_guard,
-        )
-        await training.setup()  # fails start-up when the stored vectors' dimension differs
-        self.components["embedder"] = embedder
-        self.components["training"] = training
-        retriever = Retriever(self.db, embedder, settings, store=training.store)
-        self.components["retriever"] = retriever
-        # What the SQL prompts use: when no DDL is found, the business schema from the catalog.
-        self.components["sql_context"] = SchemaFallbackRetriever(
-            retriever, LiveSchema(self.require_business_db, settings)
-        )
-
-    def _start_ask_agent(self) -> None:
-        # Uses the retriever, training and conversation components: build it after them.
-        agent = None
-        if self.text_llm is not None:
-            retriever = self.components["sql_context"]
-            agent = AskAgent(
-                self.text_llm, retriever, self.require_business_db, self.settings, self.sql_guard
-            )
-            self.components["ask_agent"] = agent
-        self.components["ask_service"] = AskService(
-            agent,
-            self.components["conversations"],
-            self.settings,
-            endpoint_probe=self.components["endpoint_probe"],
-        )
-        self.components["direct_ask"] = DirectAsk(
-            agent,
-            self.require_business_db,
-            self.components["training"],
-            self.settings,
-            self.sql_guard,
-        )
-
-    async def _start_react_agent(self) -> None:
-        # After the training area: generate_sql builds its prompt from the retriever.
-        self.components["react_agent"] = await ReactAgent.open(
-            self.database_url,
-            self.llm,
-            self.components["sql_context"],
-            self.require_business_db,
-            self.settings,
-            self.sql_guard,
-        )
+        return redis
 
     async def _open_business_pool(self) -> None:
         try:
@@ -247,16 +183,32 @@ class Services:
             self.business_db = pool
             log.info("business database %s reachable again", redact_url(self.business_db_url))
 
+    def _shutdown_order(self) -> list[tuple[str, object]]:
+        """What closes first, in order; the clients and pools close after these.
+
+        Metrics first: a multi-worker hypercorn may SIGTERM a worker still in ``close()``, and
+        its live gauges must already be gone from the shared Prometheus directory by then. Then
+        the components that own tasks or connections, newest first, while citu's pools and
+        Redis are still open (the pipeline marks its running tasks interrupted).
+        """
+        if not self._wired:
+            return [("ops", self.ops)]
+        return [
+            ("ops", self.ops),
+            ("react", self.react),
+            ("ask", self.ask),
+            ("eval", self.eval),
+            ("pipeline", self.pipeline),
+            ("endpoint_probe", self.endpoint_probe),
+        ]
+
     async def close(self) -> None:
-        """Shutdown hooks first (components' ``aclose()``, newest first), then the clients.
+        """The components' ``aclose()`` first (see ``_shutdown_order``), then the clients.
 
         hypercorn runs this after in-flight requests finished (or ``graceful_timeout`` passed),
         so a component can still write its final state, e.g. mark running tasks interrupted.
         """
-        # Metrics first: a multi-worker hypercorn may SIGTERM a worker still in this method, and
-        # its live gauges must already be gone from the shared Prometheus directory by then.
-        ordered = sorted(reversed(list(self.components.items())), key=lambda item: item[0] != "ops")
-        for name, component in ordered:
+        for name, component in self._shutdown_order():
             closer = getattr(component, "aclose", None)
             if closer is not None:
                 try:
@@ -278,12 +230,7 @@ class Services:
         log.info("services closed")
 
     async def redis_ok(self) -> bool:
-        if self.redis is None:
-            return False
-        try:
-            return bool(await self.redis.ping())
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
-            return False
+        return self.redis is not None and await _ping(self.redis)
 
     def require_business_db(self) -> asyncpg.Pool:
         if self.business_db is None:
@@ -297,6 +244,23 @@ class Services:
         if self.redis is None:
             raise ServiceUnavailable("Redis服务不可用，请稍后重试")
         return self.redis
+
+    @property
+    def conversations(self) -> ConversationStore:
+        """The conversation store; 503 (``require_redis``) when Redis was never opened."""
+        self.require_redis()
+        return self._conversations
+
+    @conversations.setter
+    def conversations(self, store: ConversationStore) -> None:
+        self._conversations = store
+
+
+async def _ping(redis: Redis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
 
 
 def services() -> Services:

@@ -18,7 +18,7 @@ async def wait_idle(agent) -> None:
 
 
 async def test_a_turn_completes_after_the_listener_leaves(services, fake_llm):
-    agent = services.components["react_agent"]
+    agent = services.react
     fake_llm.reply_tool_call("generate_sql", {"question": "q"})
     fake_llm.reply("SELECT 1 AS 一")
     fake_llm.hang(0.5, "最后的回答")
@@ -34,7 +34,7 @@ async def test_a_turn_completes_after_the_listener_leaves(services, fake_llm):
 
 
 async def test_busy_thread_is_refused_at_start(services, fake_llm):
-    agent = services.components["react_agent"]
+    agent = services.react
     fake_llm.hang(0.5, "好")
     events = await agent.start_turn("一", "amy", THREAD)
     try:
@@ -98,7 +98,7 @@ async def test_shutdown_cancels_a_running_turn_and_frees_its_thread(settings, fa
     fake_llm.hang(10.0, "太晚了")
     app = create_app(settings)
     async with app.test_app():
-        agent = app.extensions["citu"].components["react_agent"]
+        agent = app.extensions["citu"].react
         events = await agent.start_turn("慢问题", "amy", THREAD)
         async with asyncio.timeout(10):
             while True:  # until the turn waits on the LLM
@@ -116,7 +116,7 @@ async def test_shutdown_cancels_a_running_turn_and_frees_its_thread(settings, fa
 
 
 async def test_a_turn_longer_than_its_lease_is_stopped(services, fake_llm):
-    agent = services.components["react_agent"]
+    agent = services.react
     services.settings.react_turn_lease_seconds = 1
     fake_llm.hang(5.0, "太晚了")
     events = await agent.start_turn("慢问题", "amy", THREAD)

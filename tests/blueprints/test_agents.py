@@ -16,7 +16,7 @@ from fakes.memory_stores import DEMO_DDL, DEMO_DOCUMENTATION, DEMO_EXAMPLE
 @pytest.fixture
 async def installed(services) -> None:
     """Training data for the real retriever: the demo tables, a note and one example."""
-    training = services.components["training"]
+    training = services.training
     for ddl in DEMO_DDL:
         await training.add_ddl(ddl)
     await training.add_documentation(DEMO_DOCUMENTATION)
@@ -459,15 +459,15 @@ async def test_direct_ask(client, fake_llm, services, installed):
     assert data["summary"] == data["response"] == "收入前三的服务区为庐山服务区等。"
     assert data["conversation_id"].startswith("guest:") and len(data["conversation_id"]) == 23
     # Not added to the training data unless CITU_ASK_AUTO_TRAIN is set.
-    assert (await services.components["training"].counts())["sql"] == 1
+    assert (await services.training.counts())["sql"] == 1
 
 
 async def test_direct_ask_auto_train_is_opt_in(client, fake_llm, services, installed):
     services.settings.ask_auto_train = True
     script(fake_llm)
     await client.post("/api/v0/ask", json={"question": "收入前三", "conversation_id": "me:1"})
-    assert (await services.components["training"].counts())["sql"] == 2
-    context = await services.components["retriever"].retrieve("收入前三")
+    assert (await services.training.counts())["sql"] == 2
+    context = await services.retriever.retrieve("收入前三")
     assert {"question": "收入前三", "sql": TOP3_SQL} in [
         {"question": p["question"], "sql": p["sql"]} for p in context.question_sql
     ]
@@ -634,7 +634,7 @@ async def test_direct_ask_does_not_auto_train_in_read_only_mode(
     script(fake_llm)
     response = await client.post("/api/v0/ask", json={"question": "收入前三"})
     assert response.status_code == 200
-    assert (await services.components["training"].counts())["sql"] == 1
+    assert (await services.training.counts())["sql"] == 1
 
 
 async def test_agent_health_never_fails_while_reporting_the_llm_connected(

@@ -21,7 +21,7 @@ COUNT = PAIRS["demo-034"]  # one row, one number: KPI
 
 @pytest.fixture
 async def demo(services, fake_llm):
-    await train_demo(services.components["training"], services.business_db)
+    await train_demo(services.training, services.business_db)
     return install_demo_mode(fake_llm)
 
 
@@ -104,7 +104,7 @@ async def charts_off(settings, fake_llm):
     app = create_app(settings.model_copy(update={"enable_charts": False}))
     async with app.test_app():
         services = app.extensions["citu"]
-        await train_demo(services.components["training"], services.business_db)
+        await train_demo(services.training, services.business_db)
         install_demo_mode(fake_llm)
         yield app.test_client()
 

@@ -12,7 +12,7 @@ from citu.stores.caches import qa_cache_key
 
 
 def conversations(services):
-    return services.components["conversations"]
+    return services.conversations
 
 
 async def get(client, path, **params):

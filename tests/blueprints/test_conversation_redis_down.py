@@ -45,7 +45,7 @@ async def test_routes_answer_503_when_redis_stops(settings, own_redis):
     app = create_app(settings)
     async with app.test_app():
         client = app.test_client()
-        store = app.extensions["citu"].components["conversations"]
+        store = app.extensions["citu"].conversations
         cid = await store.create_conversation("wang1")
         assert await store.save_message(cid, "user", "q")
         response = await client.get("/api/v0/user/wang1/conversations")

@@ -19,7 +19,7 @@ PAIRS = curated_pairs()
 @pytest.fixture
 async def demo(services, fake_llm):
     """The demo's training data loaded, the fake answering as the demo model."""
-    await train_demo(services.components["training"], services.business_db)
+    await train_demo(services.training, services.business_db)
     return install_demo_mode(fake_llm)
 
 
@@ -53,7 +53,7 @@ async def test_unknown_question_gets_an_honest_explanation(client, demo):
 
 
 async def test_override_map_answers_a_question_wrongly_on_purpose(client, fake_llm, services):
-    await train_demo(services.components["training"], services.business_db)
+    await train_demo(services.training, services.business_db)
     pair = PAIRS[0]
     wrong_sql = "SELECT service_area_name AS 服务区名称 FROM bss_service_area LIMIT 1;"
     install_demo_mode(fake_llm, {pair.question: wrong_sql})
@@ -121,10 +121,10 @@ async def test_complete_pipeline_run_over_the_demo_tables(client, services, fake
     assert set(status["step_status"].values()) == {"completed"}
     # The pipeline's pairs (the demo model hands out the curated ones of the first
     # pipeline_theme_count topics) all passed validation and reached the store.
-    records, _ = await services.components["training"].store.query(
+    records, _ = await services.training.store.query(
         kind="sql", keyword=None, sort_by="id", descending=False, limit=1000, offset=0
     )
     curated = {(p.question, p.sql) for p in PAIRS}
     assert len(records) >= 20
     assert all((r["question"], r["content"]) in curated for r in records)
-    assert (await services.components["training"].counts())["ddl"] == len(DEMO_TABLES)
+    assert (await services.training.counts())["ddl"] == len(DEMO_TABLES)

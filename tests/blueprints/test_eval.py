@@ -49,7 +49,7 @@ class ScriptedEval:
 @pytest.fixture
 def scripted(services):
     fake = ScriptedEval()
-    component = services.components["eval"]
+    component = services.eval
     component.runs._run_eval = fake
     component.runs.client_factory = lambda target: object()
     component.runs.poll_seconds = 0.02
@@ -186,7 +186,7 @@ async def test_a_failing_run_shows_no_upstream_text(client, services, scripted):
     async def broken(questions, **_):
         raise RuntimeError("connect to postgres://u:s3cret@db failed")
 
-    services.components["eval"].runs._run_eval = broken
+    services.eval.runs._run_eval = broken
     run = (await (await start(client, questions=QUESTIONS)).get_json())["data"]
     finished = await wait_until_finished(client, run["run_id"])
     assert finished["status"] == "failed"

@@ -434,7 +434,7 @@ async def test_delete_tasks(client, settings, services):
     data = (await body_of(response))["data"]
     assert data["response"] == "批量操作完成：1个目录已删除，1个目录不存在"
     assert data["summary"] == {"total_requested": 2, "successfully_deleted": 2, "failed": 0}
-    assert not await services.components["pipeline"].store.exists(keep)
+    assert not await services.pipeline.store.exists(keep)
 
 
 @pytest.mark.parametrize(

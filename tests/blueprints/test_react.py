@@ -389,7 +389,7 @@ async def test_stream_on_a_busy_thread(client, fake_llm):
 
 
 async def test_generate_sql_uses_the_trained_examples(client, services, fake_llm):
-    training = services.components["training"]
+    training = services.training
     await training.add_question_sql("南城服务区有几个档口？", SQL)
     await training.add_ddl("CREATE TABLE bss_branch (id varchar(32), service_name varchar(255));")
     script_sql_turn(fake_llm)

@@ -25,7 +25,7 @@ async def stream(client, question: str, user: str) -> str:
 
 
 async def test_100_streamed_turns_leak_nothing(client, services, fake_llm, settings):
-    agent = services.components["react_agent"]
+    agent = services.react
     fake_llm.default_reply = "好的"
     # Warm up with the same concurrency, so the pools reach their working size first.
     await asyncio.gather(*(stream(client, "预热", f"warm{i}") for i in range(10)))
@@ -39,7 +39,7 @@ async def test_100_streamed_turns_leak_nothing(client, services, fake_llm, setti
         )
         assert all('"type": "completed"' in body for body in bodies)
 
-    assert agent is services.components["react_agent"]  # never rebuilt
+    assert agent is services.react  # never rebuilt
     assert not agent._turns  # every turn task finished
     pool_stats = agent.memory.pool.get_stats()
     assert pool_stats["pool_size"] <= settings.react_pool_max

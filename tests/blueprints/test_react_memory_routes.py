@@ -59,7 +59,7 @@ async def get(client, path, **query):
 
 
 async def checkpoint_rows(services, thread_id):
-    pool = services.components["react_agent"].memory.pool
+    pool = services.react.memory.pool
     async with pool.connection() as conn:
         counts = {}
         for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):

@@ -18,7 +18,7 @@ READ_FILE = "SELECT U&\"pg\\005fread\\005ffile\"('/etc/hostname')"
 
 @pytest.fixture
 async def installed(services) -> None:
-    training = services.components["training"]
+    training = services.training
     for ddl in DEMO_DDL:
         await training.add_ddl(ddl)
     await training.add_documentation(DEMO_DOCUMENTATION)

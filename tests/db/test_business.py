@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from citu.app import create_app
 from citu.db.business import REFUSED_TEXT
 from citu.db.embedded import with_database
 from citu.db.pools import BUSY_TEXT, BusinessQueryBusy
+from citu.pipeline.engine import StepFailed
 from citu.services import Services
 from citu.settings import Settings
 from citu.sql import runner as sql_runner
@@ -43,7 +45,7 @@ async def call(client, method: str, path: str, body=None):
 
 
 async def install_training(app) -> None:
-    training = app.extensions["citu"].components["training"]
+    training = app.extensions["citu"].training
     for ddl in DEMO_DDL:
         await training.add_ddl(ddl)
     await training.add_documentation(DEMO_DOCUMENTATION)
@@ -76,6 +78,12 @@ async def test_a_superuser_business_role_is_named_in_health_and_refused(
 
         status, body = await call(client, "POST", RUN_SQL, {"sql": "SELECT 1"})
         assert_refused(status, body)
+        # The pipeline's database routes and runs use the same checked connection.
+        status, body = await call(client, "POST", "/api/v0/database/tables", {})
+        assert_refused(status, body)
+        engine = app.extensions["citu"].pipeline.runner.engine
+        with pytest.raises(StepFailed, match=re.escape(REFUSED_TEXT)):
+            await engine._business_pool({}, "ddl_generation")
 
         await install_training(app)
         script(fake_llm)

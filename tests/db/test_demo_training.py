@@ -62,7 +62,7 @@ async def test_training_items_cover_ddl_documentation_and_pairs(business_db_url)
 
 
 async def test_loading_twice_stores_and_embeds_nothing_new(services, fake_llm):
-    training = services.components["training"]
+    training = services.training
     first = await train_demo(training, services.business_db)
     total = first["ddl"] + first["documentation"] + first["sql"]
     assert first["new"] == total and first["sql"] == len(PAIRS)
@@ -78,9 +78,9 @@ async def test_loading_twice_stores_and_embeds_nothing_new(services, fake_llm):
 
 
 async def test_a_curated_question_retrieves_its_own_pair(services):
-    await train_demo(services.components["training"], services.business_db)
+    await train_demo(services.training, services.business_db)
     pair = PAIRS[3]
-    context = await services.components["retriever"].retrieve(pair.question)
+    context = await services.retriever.retrieve(pair.question)
     best = context.question_sql[0]
     assert (best["question"], best["sql"]) == (pair.question, pair.sql)
     # The stored document is the pair's JSON (question and SQL), so it is the best match.
@@ -108,7 +108,7 @@ async def test_start_on_the_demo_loads_its_training_data(demo_start_settings, em
         services = app.extensions["citu"]
         # The demo is read through citu's reader role, on the demo database.
         assert services.business_db_url.rsplit("/", 1)[1] == demo_start_settings.demo_database_name
-        counts = await services.components["training"].counts()
+        counts = await services.training.counts()
     assert counts["sql"] == len(PAIRS) and counts["ddl"] == len(DEMO_TABLES)
 
 
@@ -116,7 +116,7 @@ async def test_start_on_the_demo_without_embeddings_still_starts(demo_start_sett
     demo_start_settings.embedding_base_url = None
     app = create_app(demo_start_settings)
     async with app.test_app():
-        counts = await app.extensions["citu"].components["training"].counts()
+        counts = await app.extensions["citu"].training.counts()
     assert counts["sql"] == 0
 
 
@@ -174,6 +174,6 @@ async def test_a_hanging_embedding_endpoint_does_not_hold_the_start(
     started = time.monotonic()
     app = create_app(demo_start_settings)
     async with app.test_app():
-        counts = await app.extensions["citu"].components["training"].counts()
+        counts = await app.extensions["citu"].training.counts()
     assert counts["sql"] == 0
     assert time.monotonic() - started < 20  # the demo database itself takes a few seconds

@@ -32,6 +32,6 @@ async def test_background_watcher_alerts_once_per_cooldown(settings: Settings):
 
 async def test_check_round_samples_the_pools(app, services):
     services.ops.prometheus.pool_connections.clear()
-    await services.ops.check(services)
+    await services.ops.check()
     text = (await (await app.test_client().get("/metrics")).get_data()).decode()
     assert 'citu_pool_connections{pool="database",state="max"} 10.0' in text

@@ -32,7 +32,7 @@ async def test_switching_on_stops_a_running_pipeline_run_and_says_so(client, fak
     status = await _status(client, task_id)
     assert status["status"] == "failed" and status["error_message"] == READ_ONLY_TEXT
     assert status["step_status"]["qa_generation"] == "failed"
-    assert services.components["pipeline"].runner.running() == []
+    assert services.pipeline.runner.running() == []
     # Turning it off stops nothing and says nothing about it.
     response = await client.post("/api/v0/maintenance/readonly", json={"enabled": False})
     assert "stopped" not in (await response.get_json())["data"]
@@ -48,7 +48,7 @@ async def test_a_run_stops_when_another_worker_turns_the_switch_on(
 
 
 async def test_vector_store_writes_are_refused_at_once_in_read_only_mode(services, redis):
-    training = services.components["training"]
+    training = services.training
     await training.add_documentation("营业额是日营收的合计")
     before = await training.total()
     # Another worker turns it on: this worker's request cache must not let a write through.
@@ -67,7 +67,7 @@ async def test_vector_store_writes_are_refused_at_once_in_read_only_mode(service
 
 async def test_a_pipeline_step_does_not_start_in_read_only_mode(client, fake_llm, services, redis):
     task_id = await _ready_task(client)
-    engine = services.components["pipeline"].runner.engine
+    engine = services.pipeline.runner.engine
     await MaintenanceSwitch(redis).set(True, "another worker")
     with pytest.raises(ReadOnlyMode):
         await engine.run(task_id, RunOptions())

@@ -74,7 +74,7 @@ async def test_second_execute_is_refused_while_running(client, fake_llm, service
     response = await client.delete(f"{BASE}/tasks", json={"task_ids": [task_id], "confirm": True})
     data = (await response.get_json())["data"]
     assert data["failed_tasks"][0]["error"] == "任务正在执行中，无法删除"
-    assert services.components["pipeline"].paths.task_dir(task_id).is_dir()
+    assert services.pipeline.paths.task_dir(task_id).is_dir()
 
 
 async def test_cancel_stops_the_run_and_marks_it_failed(client, fake_llm, services):
@@ -90,10 +90,10 @@ async def test_cancel_stops_the_run_and_marks_it_failed(client, fake_llm, servic
     assert status["error_message"] == CANCELLED_TEXT
     assert status["step_status"]["ddl_generation"] == "completed"
     assert status["step_status"]["qa_generation"] == "failed"
-    assert services.components["pipeline"].runner.running() == []
-    log_text = (
-        services.components["pipeline"].paths.task_dir(task_id) / "data_pipeline.log"
-    ).read_text(encoding="utf-8")
+    assert services.pipeline.runner.running() == []
+    log_text = (services.pipeline.paths.task_dir(task_id) / "data_pipeline.log").read_text(
+        encoding="utf-8"
+    )
     assert "执行被中止" in log_text
     # The lock is free again: the task can run once more.
     script_pipeline(fake_llm)
@@ -115,7 +115,7 @@ async def _not_running(client, task_id: str) -> bool:
 async def test_cancel_flag_reaches_a_run_of_another_worker(client, fake_llm, services):
     """A cancel written to the database (by any worker) stops the run within a poll."""
     task_id = await _hanging_run(client, fake_llm)
-    await services.components["pipeline"].store.request_cancel(task_id)
+    await services.pipeline.store.request_cancel(task_id)
     await _wait(lambda: _not_running(client, task_id))
     assert (await _status(client, task_id))["error_message"] == CANCELLED_TEXT
 
@@ -125,7 +125,7 @@ async def test_shutdown_cancels_and_records_running_tasks(settings, fake_llm):
     async with app.test_app():
         client = app.test_client()
         task_id = await _hanging_run(client, fake_llm)
-        store = app.extensions["citu"].components["pipeline"].store
+        store = app.extensions["citu"].pipeline.store
     # After shutdown (aclose awaited), the run is recorded as interrupted.
     conn = await asyncpg.connect(settings.database_url)
     try:
@@ -188,7 +188,7 @@ async def _kill_run_locks(database_url: str) -> None:
 
 async def test_a_living_worker_sweeps_up_a_dead_workers_run(client, fake_llm, settings, services):
     """The periodic sweep fails a run whose worker died, without any restart."""
-    runner = services.components["pipeline"].runner
+    runner = services.pipeline.runner
     task_id = await _hanging_run(client, fake_llm)
     runner.recovery_interval = 0.2
     sweeper = asyncio.create_task(runner._sweep())
@@ -207,7 +207,7 @@ async def test_a_living_worker_sweeps_up_a_dead_workers_run(client, fake_llm, se
 
 
 async def test_running_tasks_per_process_are_bounded(client, fake_llm, services):
-    runner = services.components["pipeline"].runner
+    runner = services.pipeline.runner
     runner.max_running = 1
     await _hanging_run(client, fake_llm)
     other = await _ready_task(client)

@@ -20,7 +20,7 @@ def settings(settings):
 
 @pytest.fixture
 def pipeline(services):
-    return services.components["pipeline"]
+    return services.pipeline
 
 
 async def make_task(pipeline, tables: list[str], **parameters) -> tuple[str, Path]:

@@ -23,7 +23,7 @@ def settings(settings):
 
 @pytest.fixture
 def pipeline(services):
-    return services.components["pipeline"]
+    return services.pipeline
 
 
 async def embedding_rows(settings) -> list[dict]:
@@ -154,7 +154,7 @@ async def test_training_load_without_files_fails(pipeline):
 
 
 async def seed_vectors(services) -> None:
-    training = services.components["training"]
+    training = services.training
     await training.add_ddl("create table t1 (id int)")
     await training.add_documentation('## 文档\n说明, 含逗号和"引号"\n第二行')
     await training.add_question_sql("有多少公司？", "SELECT COUNT(*) FROM bss_company;")

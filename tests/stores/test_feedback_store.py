@@ -22,7 +22,7 @@ async def vector_count(store: FeedbackStore) -> int:
 
 
 async def test_concurrent_promotions_train_each_row_once(services):
-    store, training = services.components["feedback"], services.components["training"]
+    store, training = services.feedback, services.training
     ids = await add_rows(store, 6)
     first, second = await asyncio.gather(
         store.promote_to_training(ids, training), store.promote_to_training(ids, training)
@@ -33,7 +33,7 @@ async def test_concurrent_promotions_train_each_row_once(services):
 
 
 async def test_row_edited_between_embedding_and_commit_is_not_marked(services):
-    store, training = services.components["feedback"], services.components["training"]
+    store, training = services.feedback, services.training
     edited, kept = await add_rows(store, 2)
 
     class EditWhileEmbedding:
@@ -54,7 +54,7 @@ async def test_row_edited_between_embedding_and_commit_is_not_marked(services):
 
 
 async def test_content_already_in_the_vector_store_is_marked_without_embedding(services, fake_llm):
-    store, training = services.components["feedback"], services.components["training"]
+    store, training = services.feedback, services.training
     (feedback_id,) = await add_rows(store, 1)
     row = (await store.query(FeedbackFilter(), page=1, page_size=1))[0][0]
     await training.add_question_sql(row["question"], row["sql"])
@@ -67,7 +67,7 @@ async def test_content_already_in_the_vector_store_is_marked_without_embedding(s
 
 
 async def test_negative_feedback_goes_to_error_sql(services):
-    store, training = services.components["feedback"], services.components["training"]
+    store, training = services.feedback, services.training
     ids = await add_rows(store, 2, thumbs_up=False)
     result = await store.promote_to_training(ids, training)
     assert result.negative == ids and result.positive == []
@@ -81,13 +81,13 @@ async def test_negative_feedback_goes_to_error_sql(services):
 
 @pytest.mark.parametrize("fields", [{}, {"create_time": datetime(2025, 1, 1)}])
 async def test_update_refuses_fields_outside_the_whitelist(services, fields):
-    store = services.components["feedback"]
+    store = services.feedback
     (feedback_id,) = await add_rows(store, 1)
     with pytest.raises(ValueError):
         await store.update(feedback_id, fields)
 
 
 async def test_query_rejects_a_sort_column_outside_the_whitelist(services):
-    store = services.components["feedback"]
+    store = services.feedback
     with pytest.raises(ValueError):
         await store.query(FeedbackFilter(), page=1, page_size=1, sort_by="question")

@@ -58,7 +58,7 @@ async def test_keys_are_not_counted_on_every_write(services, redis, settings):
 
 
 async def test_second_query_embedding_comes_from_the_cache(services, redis, fake_llm):
-    embedder = services.components["embedder"]
+    embedder = services.embedder
     first = await embedder.embed_query("各服务区的营业收入")
     calls = len(fake_llm.embedding_requests)
     second = await embedder.embed_query("各服务区的营业收入")
@@ -68,7 +68,7 @@ async def test_second_query_embedding_comes_from_the_cache(services, redis, fake
 
 
 async def test_retrieval_uses_the_cache(services, fake_llm):
-    retriever = services.components["retriever"]
+    retriever = services.retriever
     await retriever.retrieve("哪个服务区车流量最大")
     calls = len(fake_llm.embedding_requests)
     await retriever.retrieve("哪个服务区车流量最大")

@@ -166,7 +166,7 @@ async def test_the_catalog_read_is_cached(business_db_url, settings):
 
 async def test_sql_prompt_falls_back_to_the_live_schema(client, fake_llm, services):
     """Nothing trained: the SQL prompt still carries the tables, ranked for the question."""
-    assert (await services.components["training"].counts())["ddl"] == 0
+    assert (await services.training.counts())["ddl"] == 0
     script(fake_llm)
     response = await client.post("/api/v0/ask_agent", json={"question": "收入前三的服务区是哪些"})
     assert response.status_code == 200
@@ -178,7 +178,7 @@ async def test_sql_prompt_falls_back_to_the_live_schema(client, fake_llm, servic
 
 
 async def test_trained_ddl_is_used_instead_of_the_live_schema(client, fake_llm, services):
-    await services.components["training"].add_ddl("CREATE TABLE bss_x (a int); -- 训练过的表")
+    await services.training.add_ddl("CREATE TABLE bss_x (a int); -- 训练过的表")
     script(fake_llm)
     await client.post("/api/v0/ask_agent", json={"question": "收入前三的服务区是哪些"})
     system = fake_llm.requests[kinds(fake_llm).index("sql")]["messages"][0]["content"]

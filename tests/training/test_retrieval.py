@@ -26,12 +26,12 @@ QUESTIONS = [
 
 @pytest.fixture
 def training(services):
-    return services.components["training"]
+    return services.training
 
 
 @pytest.fixture
 def retriever(services) -> Retriever:
-    return services.components["retriever"]
+    return services.retriever
 
 
 async def fill(training):

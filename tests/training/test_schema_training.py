@@ -18,7 +18,7 @@ from citu.training.schema_training import UnknownTables, train_schema
 
 
 async def test_tables_are_stored_once(services, fake_llm):
-    training = services.components["training"]
+    training = services.training
     first = await train_schema(training, services.business_db, ["bss_company", "bss_branch"])
     assert (first.tables, first.ddl_new, first.documentation_new) == (2, 2, 2)
     embedded = len(fake_llm.embedding_requests)
@@ -35,13 +35,13 @@ async def test_tables_are_stored_once(services, fake_llm):
 
 
 async def test_every_readable_table_by_default(services):
-    result = await train_schema(services.components["training"], services.business_db)
+    result = await train_schema(services.training, services.business_db)
     # Other tests of the session may have added tables to the shared business database.
     assert result.tables >= len(DEMO_TABLES) and result.ddl_new == result.tables
     ddl = "\n".join(
         r["content"]
         for r in (
-            await services.components["training"].store.query(
+            await services.training.store.query(
                 kind="ddl", keyword=None, sort_by="id", descending=False, limit=1000, offset=0
             )
         )[0]
@@ -51,11 +51,9 @@ async def test_every_readable_table_by_default(services):
 
 async def test_unknown_tables_are_named(services):
     with pytest.raises(UnknownTables) as caught:
-        await train_schema(
-            services.components["training"], services.business_db, ["bss_company", "no_such"]
-        )
+        await train_schema(services.training, services.business_db, ["bss_company", "no_such"])
     assert caught.value.names == ["no_such"]
-    assert (await services.components["training"].counts())["ddl"] == 0
+    assert (await services.training.counts())["ddl"] == 0
 
 
 def cli_env(tmp_path: Path, **values: str) -> dict[str, str]:

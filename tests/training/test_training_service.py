@@ -15,7 +15,7 @@ SQL = "SELECT count(*) AS 服务区数量 FROM bss_service_area"
 
 @pytest.fixture
 def training(services):
-    return services.components["training"]
+    return services.training
 
 
 async def rows(services):

@@ -34,7 +34,7 @@ async def test_setup_creates_the_hnsw_index(services):
 
 
 async def test_search_can_use_the_index(services):
-    store = services.components["training"].store
+    store = services.training.store
     async with services.db.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL enable_seqscan = off")
         lines = await conn.fetch(
@@ -72,7 +72,7 @@ async def test_dimension_mismatch_is_a_clear_error_at_setup(citu_db_url):
 
 
 async def test_listing_skips_malformed_documents(services):
-    store: VectorStore = services.components["training"].store
+    store: VectorStore = services.training.store
     vector = [0.0] * 1023 + [1.0]
     await insert(services.db, "sql", "good-sql", '{"question": "q", "sql": "SELECT 1"}', vector)
     await insert(services.db, "sql", "bad-sql", "{'question': 'q'", vector)

@@ -10,8 +10,7 @@ from quart import Blueprint, Response, request
 from quart_schema import validate_querystring, validate_request
 
 from citu import responses as r
-from citu.agents.ask_service import AskRequest, AskService
-from citu.agents.direct_ask import DirectAsk
+from citu.agents.ask_service import AskRequest
 from citu.apidoc import RequestModel, document_stream, envelope, responds
 from citu.apidoc import agents as docs
 from citu.errors import BadRequest
@@ -71,14 +70,6 @@ class RunSqlIn(RequestModel):
     """One read-only SELECT; checked, run with a timeout, rows capped."""
 
 
-def _ask_service() -> AskService:
-    return services().components["ask_service"]
-
-
-def _direct() -> DirectAsk:
-    return services().components["direct_ask"]
-
-
 def _require_question(question: str | None) -> str:
     if not question:
         raise BadRequest("缺少必需参数：question", missing_params=["question"])
@@ -90,7 +81,7 @@ def _require_question(question: str | None) -> str:
 @validate_request(AskAgentIn)
 async def ask_agent(data: AskAgentIn):
     """Answer a question with the LangGraph agent (database query or chat), in a conversation."""
-    outcome = await _ask_service().ask(AskRequest(**data.model_dump()))
+    outcome = await services().ask.ask(AskRequest(**data.model_dump()))
     return r.reply(ask_agent_envelope(outcome, services().settings))
 
 
@@ -110,7 +101,7 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
         continue_conversation=(query_args.continue_conversation or "").lower() == "true",
         routing_mode=query_args.routing_mode,
     )
-    return sse_response(ask_stream_frames(_ask_service().stream(request), services().settings))
+    return sse_response(ask_stream_frames(services().ask.stream(request), services().settings))
 
 
 @bp.get("/api/v0/agent_health")
@@ -120,7 +111,7 @@ async def ask_agent_stream(query_args: AskAgentStreamQuery):
 )
 async def agent_health():
     """Agent health with a full test question; the result is cached for a few seconds."""
-    return r.reply(await _ask_service().health())
+    return r.reply(await services().ask.health())
 
 
 @bp.post("/api/v0/ask")
@@ -132,7 +123,8 @@ async def ask(data: AskIn):
     user_id = data.user_id or services().settings.default_anonymous_user
     return r.reply(
         direct_envelope(
-            await _direct().ask(question, user_id, data.conversation_id), services().settings
+            await services().direct_ask.ask(question, user_id, data.conversation_id),
+            services().settings,
         )
     )
 
@@ -145,7 +137,9 @@ async def ask_cached(data: AskIn):
     question = _require_question(data.question)
     user_id = data.user_id or services().settings.default_anonymous_user
     return r.reply(
-        direct_envelope(await _direct().ask_cached(question, user_id), services().settings)
+        direct_envelope(
+            await services().direct_ask.ask_cached(question, user_id), services().settings
+        )
     )
 
 
@@ -176,4 +170,6 @@ async def citu_run_sql(data: RunSqlIn):
     """Run one read-only SQL query on the business database (checked, timed out, row-capped)."""
     if not data.sql:
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
-    return r.reply(direct_envelope(await _direct().run_sql(data.sql), services().settings))
+    return r.reply(
+        direct_envelope(await services().direct_ask.run_sql(data.sql), services().settings)
+    )

@@ -13,7 +13,7 @@ from quart_schema import document_request, validate_querystring
 from citu import responses as r
 from citu.apidoc import RequestModel, responds
 from citu.apidoc import cache as docs
-from citu.blueprints.conversation import LimitQuery, answer_redis_outages, json_body, store
+from citu.blueprints.conversation import LimitQuery, answer_redis_outages, json_body
 from citu.security import require_admin
 from citu.services import services
 from citu.stores import cache_views
@@ -74,7 +74,9 @@ async def embedding_cache_cleanup():
 @fails_with("获取问答缓存统计失败，请稍后重试")
 async def qa_cache_stats():
     """Whether the answer cache is on, its size and TTL."""
-    return r.reply(r.success_response("获取问答缓存统计成功", await store().qa_cache.stats()))
+    return r.reply(
+        r.success_response("获取问答缓存统计成功", await services().conversations.qa_cache.stats())
+    )
 
 
 @bp.get("/api/v0/qa_cache_list")
@@ -85,7 +87,7 @@ async def qa_cache_list(query_args: LimitQuery):
     """The newest cached answers (``limit`` 1..500, default 50); empty while the cache is off."""
     limit = query_args.limit
     limit = 50 if limit is None or limit <= 0 else min(limit, 500)
-    items = await store().qa_cache.listing(limit)
+    items = await services().conversations.qa_cache.listing(limit)
     data = {
         "cache_list": items,
         "total_returned": len(items),
@@ -101,7 +103,7 @@ async def qa_cache_list(query_args: LimitQuery):
 @fails_with("清空问答缓存失败，请稍后重试")
 async def qa_cache_cleanup():
     """Delete every cached answer (also while the cache is off)."""
-    deleted = await store().qa_cache.clear()
+    deleted = await services().conversations.qa_cache.clear()
     data = {"deleted_count": deleted, "cleared": deleted > 0, "cleanup_time": r.now_iso()}
     return r.reply(r.success_response("问答缓存清理完成", data))
 
@@ -110,7 +112,7 @@ async def qa_cache_cleanup():
 
 
 async def qa_entries() -> tuple[list, int]:
-    conversations = store()
+    conversations = services().conversations
     return await conversations.qa_cache.entries(), conversations.settings.question_answer_ttl
 
 
@@ -128,7 +130,7 @@ async def cache_overview():
 @fails_with("获取缓存概览失败，请稍后重试")
 async def cache_overview_full():
     """Answer cache, embedding cache and conversation statistics in one answer."""
-    conversations = store()
+    conversations = services().conversations
     keys = await conversations.qa_cache.keys()
     data = {
         "conversation_aware_cache": {
@@ -184,7 +186,7 @@ async def cache_preview_cleanup():
 async def cache_cleanup():
     """Delete the cached answers older than the time condition."""
     condition, cutoff = cache_views.parse_time_condition(await json_body(force=True))
-    conversations = store()
+    conversations = services().conversations
     ttl = conversations.settings.question_answer_ttl
     data = await cache_views.cleanup(conversations.qa_cache, condition, cutoff, ttl)
     text = f"缓存清理完成，删除了 0 个会话和 {data['conversations_removed']} 个对话"

@@ -21,7 +21,7 @@ from citu.apidoc import conversation as docs
 from citu.errors import REDIS_DOWN, BadRequest
 from citu.security import require_admin
 from citu.services import services
-from citu.stores.conversations import ConversationStore, conversation_title
+from citu.stores.conversations import conversation_title
 from citu.web.bodies import json_object
 from citu.web.failures import fails_with
 
@@ -109,12 +109,6 @@ def answer_redis_outages(blueprint: Blueprint) -> None:
 answer_redis_outages(bp)
 
 
-def store() -> ConversationStore:
-    svc = services()
-    svc.require_redis()
-    return svc.components["conversations"]
-
-
 async def json_body(*, force: bool = False) -> dict[str, Any]:
     """The JSON object body; ``null``/``[]``/empty JSON values count as ``{}``. ``force`` reads
     any Content-Type and an empty body as ``{}`` (the old ``get_json(force=True)`` routes)."""
@@ -137,7 +131,7 @@ async def json_body(*, force: bool = False) -> dict[str, Any]:
 async def list_user_conversations(user_id: str, query_args: LimitQuery):
     """A user's conversations, newest first, each titled by its first retained question."""
     conversations = []
-    for item in await store().get_conversations(user_id, query_args.limit):
+    for item in await services().conversations.get_conversations(user_id, query_args.limit):
         meta = item["meta"]
         conversations.append({**meta, "conversation_title": conversation_title(item["messages"])})
     data = {"user_id": user_id, "conversations": conversations, "total_count": len(conversations)}
@@ -150,7 +144,7 @@ async def list_user_conversations(user_id: str, query_args: LimitQuery):
 @fails_with("获取用户对话数据失败，请稍后重试")
 async def list_user_conversations_full(user_id: str, query_args: FullConversationsQuery):
     """A user's conversations with their messages (newest ``message_limit`` of each)."""
-    items = await store().get_conversations(
+    items = await services().conversations.get_conversations(
         user_id, query_args.conversation_limit, query_args.message_limit
     )
     conversations = [
@@ -180,7 +174,9 @@ async def list_user_conversations_full(user_id: str, query_args: FullConversatio
 @fails_with("获取对话消息失败")
 async def get_conversation_messages(conversation_id: str, query_args: LimitQuery):
     """A conversation's meta and messages (chronological; ``limit`` keeps the newest)."""
-    meta, messages = await store().read_conversation(conversation_id, query_args.limit)
+    meta, messages = await services().conversations.read_conversation(
+        conversation_id, query_args.limit
+    )
     data = {
         "conversation_id": conversation_id,
         "conversation_meta": meta,
@@ -196,7 +192,7 @@ async def get_conversation_messages(conversation_id: str, query_args: LimitQuery
 @fails_with("获取对话上下文失败")
 async def get_conversation_context(conversation_id: str, query_args: ContextQuery):
     """The context the agent would see: the last ``count`` exchanges as ``User:``/``Assistant:``."""
-    conversations = store()
+    conversations = services().conversations
     count = query_args.count
     if count is None:
         count = conversations.settings.conversation_context_count
@@ -210,7 +206,7 @@ async def get_conversation_context(conversation_id: str, query_args: ContextQuer
 @fails_with("获取统计信息失败，请稍后重试")
 async def conversation_stats():
     """Counts of users, conversations and cached answers, and Redis memory and clients."""
-    return r.reply(r.success_response("获取统计信息成功", await store().stats()))
+    return r.reply(r.success_response("获取统计信息成功", await services().conversations.stats()))
 
 
 @bp.post("/api/v0/conversation_cleanup")
@@ -231,7 +227,7 @@ async def cleanup_conversations():
     if not provided:
         hint = "请提供以下参数组合之一: user_id | conversation_id/thread_id | clear_all_agent_data | cleanup_invalid_refs"
         return _bad_request_with("参数错误：必须指定操作模式", {"error": hint})
-    conversations = store()
+    conversations = services().conversations
     mode = provided[0]
     if mode == "user_id":
         result = await conversations.delete_user_conversations(body["user_id"])
@@ -295,7 +291,7 @@ async def enforce_conversation_limits():
         dry_run = True  # only an explicit false deletes: the old `{}` or null deleted at once
     elif not isinstance(dry_run, bool):
         raise BadRequest("dry_run 必须是布尔值", invalid_params=["dry_run"])
-    result = await store().enforce_limits(
+    result = await services().conversations.enforce_limits(
         user_id=user_id or None,
         max_conversations=limits["user_max_conversations"],
         max_length=limits["conversation_max_length"],

@@ -16,11 +16,12 @@ from quart_schema import document_request
 from citu import responses as r
 from citu.apidoc import database as docs
 from citu.apidoc import responds
-from citu.blueprints.pipeline import json_body, pipeline
+from citu.blueprints.pipeline import json_body
 from citu.errors import BadRequest, NotFound
 from citu.pipeline import schemas
 from citu.pipeline.service import database_name
 from citu.security import require_admin
+from citu.services import services
 from citu.web.failures import fails_with, passes_through
 
 log = logging.getLogger("citu.database.api")
@@ -46,7 +47,7 @@ def _check_name_lengths(field: str, names: list[str]) -> None:
 async def database_tables():
     """Tables of the business database (or of ``db_connection``), optionally filtered."""
     body = await json_body()
-    svc = pipeline()
+    svc = services().pipeline
     dsn = svc.check_dsn(body.get("db_connection"))
     schema = body.get("schema")
     if schema is not None and not isinstance(schema, str):
@@ -93,7 +94,7 @@ async def table_ddl():
         context = body.get("business_context") or ""
         if not isinstance(context, str):
             raise BadRequest("business_context必须是字符串", invalid_params=["business_context"])
-        svc = pipeline()
+        svc = services().pipeline
         dsn = svc.check_dsn(body.get("db_connection"))
         data = await svc.table_ddl(dsn, table, context, output)
     except NotFound as error:

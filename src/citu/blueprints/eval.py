@@ -12,7 +12,6 @@ from quart_schema import validate_querystring, validate_request
 from citu.apidoc import RequestModel, responds
 from citu.apidoc import eval as docs
 from citu.eval.golden import GoldenQuestion
-from citu.eval.run_service import EvalService
 from citu.eval.set_sources import MAX_QUESTIONS
 from citu.responses import reply, success_response
 from citu.security import require_admin
@@ -55,17 +54,13 @@ class EvalReportQuery(RequestModel):
     """``json``: the report inside the envelope; ``html``: a self-contained page."""
 
 
-def _eval() -> EvalService:
-    return services().components["eval"]
-
-
 @bp.post("/api/v0/eval/runs")
 @responds(docs.EvalRunData, status=202, errors=(404, 409))
 @require_admin
 @validate_request(EvalRunIn)
 async def start_eval_run(data: EvalRunIn):
     """Start an evaluation run in the background (202); one run per set at a time (409)."""
-    run = await _eval().start_run(
+    run = await services().eval.start_run(
         target=data.target,
         concurrency=data.concurrency,
         set_name=data.set_name,
@@ -79,7 +74,7 @@ async def start_eval_run(data: EvalRunIn):
 @validate_querystring(EvalRunsQuery)
 async def list_eval_runs(query_args: EvalRunsQuery):
     """Evaluation runs, newest first, with their progress and summary."""
-    total, runs = await _eval().list_runs(
+    total, runs = await services().eval.list_runs(
         limit=query_args.limit,
         offset=query_args.offset,
         set_name=query_args.set_name,
@@ -93,7 +88,7 @@ async def list_eval_runs(query_args: EvalRunsQuery):
 @responds(docs.EvalRunData)
 async def get_eval_run(run_id: str):
     """One run: status, progress and, once finished, the report's summary."""
-    return reply(success_response("查询成功", await _eval().run(run_id)))
+    return reply(success_response("查询成功", await services().eval.run(run_id)))
 
 
 @bp.post("/api/v0/eval/runs/<run_id>/cancel")
@@ -101,7 +96,7 @@ async def get_eval_run(run_id: str):
 @require_admin
 async def cancel_eval_run(run_id: str):
     """Ask a running run to stop; it ends ``cancelled`` (409 when it is not running)."""
-    await _eval().cancel(run_id)
+    await services().eval.cancel(run_id)
     return reply(success_response("已请求取消评测", {"run_id": run_id}))
 
 
@@ -112,9 +107,9 @@ async def get_eval_report(run_id: str, query_args: EvalReportQuery):
     """The run's report: JSON in the envelope, or with ``format=html`` a self-contained page
     (``text/html``). 409 while the run has no report yet."""
     if query_args.format == "html":
-        page = await _eval().report_html(run_id)
+        page = await services().eval.report_html(run_id)
         response = Response(page, content_type="text/html; charset=utf-8")
         response.headers["Content-Security-Policy"] = REPORT_PAGE_POLICY
         return response
-    report = await _eval().report(run_id)
+    report = await services().eval.report(run_id)
     return reply(success_response("查询成功", {"run_id": run_id, "report": report}))

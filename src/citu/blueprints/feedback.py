@@ -100,10 +100,6 @@ class FeedbackUpdateIn(RequestModel):
     """Mark as promoted to training data, or not."""
 
 
-def _store() -> FeedbackStore:
-    return services().components["feedback"]
-
-
 def format_timestamp(value: datetime | None) -> str | None:
     return value.isoformat(timespec="microseconds") if value is not None else None
 
@@ -151,7 +147,7 @@ async def query_feedback(data: FeedbackQueryIn):
         raise BadRequest("每页大小必须在1-100之间", invalid_params=["page_size"])
     if (data.page - 1) * data.page_size > MAX_OFFSET:
         raise BadRequest("页码超出范围", invalid_params=["page"])
-    store = _store()
+    store = services().feedback
     filters = FeedbackFilter(
         is_thumb_up=data.is_thumb_up,
         is_in_training_data=data.is_in_training_data,
@@ -192,7 +188,9 @@ async def add_feedback(data: FeedbackIn):
             raise BadRequest(f"缺少必需参数：{name}", missing_params=[name])
     if data.is_thumb_up is None:
         raise BadRequest("缺少必需参数：is_thumb_up", missing_params=["is_thumb_up"])
-    feedback_id = await _store().add(data.question, data.sql, data.is_thumb_up, data.user_id)
+    feedback_id = await services().feedback.add(
+        data.question, data.sql, data.is_thumb_up, data.user_id
+    )
     return reply(success_response("反馈记录创建成功", {"feedback_id": feedback_id}))
 
 
@@ -202,7 +200,7 @@ async def add_feedback(data: FeedbackIn):
 @fails_with("删除反馈记录失败，请稍后重试")
 async def delete_feedback(feedback_id: int):
     """Delete one feedback record (vectors already trained from it stay)."""
-    if not await _store().delete(feedback_id):
+    if not await services().feedback.delete(feedback_id):
         raise NotFound(f"反馈记录不存在 (ID: {feedback_id})")
     return reply(success_response("反馈记录删除成功", {"deleted_id": feedback_id}))
 
@@ -226,7 +224,7 @@ async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
     ]
     if invalid:
         raise BadRequest(f"字段值不能为空：{', '.join(invalid)}", invalid_params=invalid)
-    if not await _store().update(feedback_id, fields):
+    if not await services().feedback.update(feedback_id, fields):
         raise NotFound(f"反馈记录不存在或无变化 (ID: {feedback_id})")
     return reply(
         success_response(
@@ -243,7 +241,7 @@ async def update_feedback(feedback_id: int, data: FeedbackUpdateIn):
 async def add_to_training(data: FeedbackIdsIn):
     """Promote feedback into the vector store (up → sql, down → error_sql) and mark it trained."""
     ids = parse_feedback_ids(data.feedback_ids)
-    promotion = await _store().promote_to_training(ids, services().components["training"])
+    promotion = await services().feedback.promote_to_training(ids, services().training)
     if not promotion.found:
         raise NotFound("未找到任何有效的反馈记录")
     positive, negative = len(promotion.positive), len(promotion.negative)
@@ -271,7 +269,7 @@ async def add_to_training(data: FeedbackIdsIn):
 @fails_with("获取统计信息失败，请稍后重试")
 async def feedback_stats():
     """Counts of all, positive, negative, trained and untrained feedback, with rates."""
-    stats = await _store().stats()
+    stats = await services().feedback.stats()
     denominator = max(stats.total, 1)
     data = {
         "total_feedback": stats.total,

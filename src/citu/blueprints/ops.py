@@ -40,8 +40,7 @@ async def get_metrics():
 @document_stream("text/plain", "Prometheus text exposition format.")
 async def prometheus_metrics():
     """Prometheus exposition: requests, LLM/embedding calls, pools, pipeline tasks."""
-    svc = services()
-    text, content_type = await svc.ops.prometheus.exposition(svc)
+    text, content_type = await services().ops.exposition()
     return Response(text, status=200, content_type=content_type)
 
 
@@ -71,8 +70,7 @@ async def set_read_only(data: ReadOnlyIn):
 
 async def _stop_writers(svc: Services) -> dict[str, object]:
     """What turning read-only mode on stopped: pipeline runs, auto-training, write routes."""
-    pipeline = svc.components.get("pipeline")
-    tasks = await pipeline.stop_for_read_only() if pipeline is not None else []
+    tasks = await svc.pipeline.stop_for_read_only()
     return {
         "pipeline_tasks": tasks,
         "auto_training": svc.settings.ask_auto_train,

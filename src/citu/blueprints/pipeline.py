@@ -34,7 +34,6 @@ from citu.pipeline.requests import (
     parse_restore,
     parse_task_query,
 )
-from citu.pipeline.service import PipelineService
 from citu.pipeline.vectors import RestoreFailed
 from citu.redaction import mask_task_config
 from citu.security import require_admin
@@ -47,10 +46,6 @@ log = logging.getLogger("citu.pipeline.api")
 bp = Blueprint("pipeline", __name__)
 
 OVERWRITE_MODES = ("backup", "replace", "skip")
-
-
-def pipeline() -> PipelineService:
-    return services().components["pipeline"]
 
 
 async def json_body(*, other_types: OtherTypes = "parse") -> dict[str, Any]:
@@ -69,7 +64,7 @@ async def json_body(*, other_types: OtherTypes = "parse") -> dict[str, Any]:
 @fails_with("创建任务失败，请稍后重试")
 async def create_task():
     """Create a pipeline task (then upload its table list and execute it)."""
-    data = await pipeline().create_task(await json_body())
+    data = await services().pipeline.create_task(await json_body())
     return r.reply(r.success_response("任务创建成功，请上传表清单文件后再执行任务", data), 201)
 
 
@@ -81,7 +76,7 @@ async def create_task():
 async def execute_task(task_id: str):
     """Start the complete workflow or one step in the background (202)."""
     options = parse_execute(await json_body())
-    await pipeline().execute(task_id, options)
+    await services().pipeline.execute(task_id, options)
     data = {
         "task_id": task_id,
         "execution_mode": options.mode,
@@ -97,7 +92,7 @@ async def execute_task(task_id: str):
 @fails_with("取消任务失败，请稍后重试")
 async def cancel_task(task_id: str):
     """Cancel a running task (citu addition); the run stops and the task is marked failed."""
-    if not await pipeline().cancel(task_id):
+    if not await services().pipeline.cancel(task_id):
         raise BadRequest(f"任务未在执行中: {task_id}")
     return r.reply(r.success_response("已请求取消任务", {"task_id": task_id}))
 
@@ -107,7 +102,7 @@ async def cancel_task(task_id: str):
 @fails_with("获取任务状态失败，请稍后重试")
 async def get_task(task_id: str):
     """Task status with every step's state."""
-    data = await pipeline().task_status(task_id)
+    data = await services().pipeline.task_status(task_id)
     return r.reply(r.success_response("获取任务状态成功", data))
 
 
@@ -124,7 +119,7 @@ async def list_tasks():
     if offset > MAX_OFFSET:  # must fit PostgreSQL's bigint
         raise BadRequest(f"offset不能超过{MAX_OFFSET}", invalid_params=["offset"])
     limit = min(limit, 100)
-    tasks = await pipeline().list_tasks(limit, offset, args.get("status") or None)
+    tasks = await services().pipeline.list_tasks(limit, offset, args.get("status") or None)
     data = {"tasks": tasks, "total": len(tasks), "limit": limit, "offset": offset}
     return r.reply(r.success_response("获取任务列表成功", data))
 
@@ -144,7 +139,9 @@ def _int_arg(name: str, default: int) -> int:
 @fails_with("查询任务列表失败，请稍后重试")
 async def query_tasks():
     """Search tasks by status, name, creator, database and time ranges, paginated."""
-    data = await pipeline().query_tasks(parse_task_query(await json_body(other_types="empty")))
+    data = await services().pipeline.query_tasks(
+        parse_task_query(await json_body(other_types="empty"))
+    )
     return r.reply(r.success_response("查询任务列表成功", data))
 
 
@@ -157,7 +154,9 @@ async def delete_tasks():
     """Delete task directories (and optionally their rows), one or many; never a running task."""
     body = await json_body() if request.is_json else None
     req = parse_delete(delete_params(request.args, body))
-    result = await pipeline().delete_tasks(req.task_ids, req.delete_records, req.continue_on_error)
+    result = await services().pipeline.delete_tasks(
+        req.task_ids, req.delete_records, req.continue_on_error
+    )
     deleted, failed = result["deleted_tasks"], result["failed_tasks"]
     data = {
         **result,
@@ -187,7 +186,7 @@ async def task_logs(task_id: str):
         limit = 100
     if limit < 1:
         raise BadRequest("limit必须大于0", invalid_params=["limit"])
-    data = await pipeline().tail_logs(task_id, min(limit, 1000), request.args.get("level"))
+    data = await services().pipeline.tail_logs(task_id, min(limit, 1000), request.args.get("level"))
     return r.reply(r.success_response("获取任务日志成功", data))
 
 
@@ -197,8 +196,8 @@ async def task_logs(task_id: str):
 @fails_with("查询任务日志失败，请稍后重试")
 async def query_task_logs(task_id: str):
     """Filter, sort and page the task's log entries (reads the file, changes nothing)."""
-    await pipeline().require_task(task_id)
-    data = await pipeline().query_logs(task_id, parse_log_query(await json_body()))
+    await services().pipeline.require_task(task_id)
+    data = await services().pipeline.query_logs(task_id, parse_log_query(await json_body()))
     if not data["log_file_info"].get("exists"):
         # The old route's own logging always created the file, so clients read these four.
         data["log_file_info"].update(
@@ -215,7 +214,7 @@ async def query_task_logs(task_id: str):
 @fails_with("获取任务文件列表失败，请稍后重试")
 async def list_task_files(task_id: str):
     """Top-level files of the task directory, newest first."""
-    data = await pipeline().list_files(task_id)
+    data = await services().pipeline.list_files(task_id)
     return r.reply(r.success_response("获取任务文件列表成功", data))
 
 
@@ -224,7 +223,7 @@ async def list_task_files(task_id: str):
 @fails_with("下载文件失败，请稍后重试")
 async def download_task_file(task_id: str, file_name: str):
     """Download one file of the task directory (attachment)."""
-    path = pipeline().download_path(task_id, file_name)
+    path = services().pipeline.download_path(task_id, file_name)
     mimetype = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
     if file_name.endswith(".md"):
         mimetype = "text/markdown"
@@ -260,11 +259,11 @@ async def _uploaded_file(missing_text: str) -> tuple[str, bytes]:
 @fails_with("处理上传请求失败，请稍后重试")
 async def upload_table_list(task_id: str):
     """Upload table_list.txt (multipart field ``file``; .txt, UTF-8 or GBK, ≤ 2 MB)."""
-    await pipeline().require_task(task_id)
+    await services().pipeline.require_task(task_id)
     filename, raw = await _uploaded_file("请选择要上传的表清单文件")
     if not filename.lower().endswith(".txt"):
         raise BadRequest("不支持的文件类型，仅支持: .txt")
-    data = await pipeline().upload_table_list(task_id, raw)
+    data = await services().pipeline.upload_table_list(task_id, raw)
     return r.reply(r.success_response("表清单文件上传成功", data))
 
 
@@ -274,7 +273,7 @@ async def upload_table_list(task_id: str):
 async def table_list_info(task_id: str):
     """Whether the task has a table list, and its table names."""
     validate_task_id(task_id)
-    info = await pipeline().table_list_info(task_id)
+    info = await services().pipeline.table_list_info(task_id)
     data = {"task_id": task_id, "has_file": info["exists"], **info}
     return r.reply(r.success_response("获取表清单文件信息成功", data))
 
@@ -286,12 +285,12 @@ async def table_list_info(task_id: str):
 @fails_with("创建表清单文件失败，请稍后重试")
 async def create_table_list(task_id: str):
     """Write table_list.txt from ``tables`` (a comma string or an array)."""
-    await pipeline().require_task(task_id)
+    await services().pipeline.require_task(task_id)
     body = await json_body()
     tables = body.get("tables")
     if not tables:
         raise BadRequest("缺少必需参数：tables", missing_params=["tables"])
-    data = await pipeline().create_table_list(task_id, tables)
+    data = await services().pipeline.create_table_list(task_id, tables)
     return r.reply(r.success_response(f"表清单已成功创建，包含 {data['table_count']} 个表", data))
 
 
@@ -302,7 +301,7 @@ async def create_table_list(task_id: str):
 @fails_with("处理上传请求失败，请稍后重试")
 async def upload_task_file(task_id: str):
     """Upload a .ddl/.md/.txt/.json/.sql/.csv file into the task directory."""
-    await pipeline().require_task(task_id)
+    await services().pipeline.require_task(task_id)
     filename, raw = await _uploaded_file("请选择要上传的文件")
     form = await request.form
     mode = form.get("overwrite_mode", "backup")
@@ -311,7 +310,7 @@ async def upload_task_file(task_id: str):
             f"无效的overwrite_mode参数: {mode}，支持的值: {list(OVERWRITE_MODES)}",
             invalid_params=["overwrite_mode"],
         )
-    data = await pipeline().upload_file(task_id, filename, raw, mode)
+    data = await services().pipeline.upload_file(task_id, filename, raw, mode)
     text = data.get("message") if data.get("skipped") else "文件上传成功"
     return r.reply(r.success_response(text, data))
 
@@ -338,7 +337,7 @@ async def backup_vectors():
     if not flag(body, "backup_vector_tables", True):
         data = {"backup_performed": False, "truncate_performed": False}
         return r.reply(r.success_response("Vector表备份完成", data))
-    data = await pipeline().backup_vectors(task_id)
+    data = await services().pipeline.backup_vectors(task_id)
     return r.reply(r.success_response("Vector表备份完成", data))
 
 
@@ -352,7 +351,7 @@ async def list_vector_backups():
     if task_id is not None:
         validate_task_id(task_id)
     global_only = request.args.get("global_only", "").lower() == "true"
-    locations = await pipeline().list_backups(task_id, global_only)
+    locations = await services().pipeline.list_backups(task_id, global_only)
     sets = sum(len(loc["backups"]) for loc in locations)
     data = {
         "backup_locations": locations,
@@ -381,7 +380,7 @@ async def restore_vectors():
     """Restore the vector tables from a backup set, in one transaction."""
     request_ = parse_restore(await json_body())
     try:
-        data = await pipeline().restore_vectors(request_)
+        data = await services().pipeline.restore_vectors(request_)
     except RestoreFailed as error:
         body = r.internal_error_response("Vector表恢复失败，所有更改已回滚")
         body["data"]["restore_results"] = error.results

@@ -1,6 +1,6 @@
 """ReAct agent routes: ask (plain and SSE), thread status, conversations and checkpoints
 (agents spec §3.3–3.6, §3.10–3.17). The agent and its memory are built once at start
-(``services().components["react_agent"]``); handlers only validate, call it and shape replies.
+(``services().react``); handlers only validate, call it and shape replies.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from quart_schema import document_querystring, document_request
 from citu import failures, inputs
 from citu import responses as r
 from citu.agents.react import schemas
-from citu.agents.react.agent import AgentUnavailable, ReactAgent, ThreadBusy, new_thread_id
+from citu.agents.react.agent import AgentUnavailable, ThreadBusy, new_thread_id
 from citu.apidoc import document_stream, responds
 from citu.apidoc import react as docs
 from citu.errors import BadRequest, BodyNotJson, BodyNotObject
@@ -39,17 +39,6 @@ def _failure_text(error: BaseException) -> str:
     """citu's own text for an unexpected failure; the detail (redacted) goes to the log."""
     log.error("ReAct route failed: %s", error, exc_info=error)
     return failures.public_text(error)
-
-
-def _agent() -> ReactAgent | None:
-    return services().components.get("react_agent")
-
-
-def _require_agent() -> ReactAgent:
-    agent = _agent()
-    if agent is None:
-        raise RuntimeError("React Agent 未初始化")
-    return agent
 
 
 # ---- request validation (spec §3.3 validate_request_data) --------------------------------
@@ -143,7 +132,7 @@ async def ask_react_agent():
         return _plain_error(400, "参数验证失败", "; ".join(errors))
     thread_id = thread_id or new_thread_id(user_id)
     try:
-        events = await _require_agent().start_turn(question, user_id, thread_id)
+        events = await services().react.start_turn(question, user_id, thread_id)
     except AgentUnavailable:
         return _plain_error(503, "服务未就绪", "React Agent 初始化失败")
     except OperationalError:
@@ -206,7 +195,7 @@ async def ask_react_agent_stream():
         return sse_refusal(f"参数验证失败: {'; '.join(errors)}", failures.INVALID_REQUEST)
     thread_id = thread_id or new_thread_id(user_id)
     try:
-        events = await _require_agent().start_turn(question, user_id, thread_id)
+        events = await services().react.start_turn(question, user_id, thread_id)
     except AgentUnavailable:
         return sse_refusal("流式 React Agent 初始化失败", failures.AGENT_UNAVAILABLE)
     except OperationalError:
@@ -220,9 +209,7 @@ async def ask_react_agent_stream():
 
 
 async def _status(thread_id: str) -> Response:
-    agent = _agent()
-    if agent is None:
-        return r.reply(r.failed("Agent实例未初始化", 500))
+    agent = services().react
     try:
         status = await agent.views.status(thread_id)
     except Exception as error:  # noqa: BLE001 - the old route reported every failure so
@@ -268,7 +255,7 @@ async def user_conversations(user_id: str):
     """A user's newest ReAct conversations (threads that hold messages)."""
     limit = _limit()
     try:
-        items = await _require_agent().views.user_conversations(user_id, limit)
+        items = await services().react.views.user_conversations(user_id, limit)
     except Exception as error:  # noqa: BLE001 - spec: 500 with the reason
         return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
     data = {"user_id": user_id, "limit": limit, "total_count": len(items), "conversations": items}
@@ -281,7 +268,7 @@ async def user_conversations(user_id: str):
 async def conversation_history(thread_id: str):
     """The messages of one conversation, from its newest checkpoint."""
     try:
-        data = await _require_agent().views.history(thread_id, _include_tools())
+        data = await services().react.views.history(thread_id, _include_tools())
     except Exception as error:  # noqa: BLE001
         return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
@@ -296,7 +283,7 @@ async def direct_user_conversations(user_id: str):
     """A user's newest conversations, lighter items (title, counts, times)."""
     limit = _limit()
     try:
-        items = await _require_agent().views.direct_user_conversations(user_id, limit)
+        items = await services().react.views.direct_user_conversations(user_id, limit)
     except Exception as error:  # noqa: BLE001
         return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
     data = {"user_id": user_id, "conversations": items, "total_count": len(items), "limit": limit}
@@ -330,7 +317,7 @@ async def conversation_detail(thread_id: str):
             r.bad_request_response(f"Thread ID {thread_id} does not belong to user {owner}")
         )
     try:
-        data = await _require_agent().views.detail(thread_id, include_tools)
+        data = await services().react.views.detail(thread_id, include_tools)
     except Exception as error:  # noqa: BLE001
         return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
@@ -350,7 +337,7 @@ async def conversation_detail(thread_id: str):
 async def conversation_compare(thread_id: str):
     """Full mode against simple mode of one conversation, with the first messages of each."""
     try:
-        views = _require_agent().views
+        views = services().react.views
         full = await views.detail(thread_id, True)
         simple = await views.detail(thread_id, False)
     except Exception as error:  # noqa: BLE001
@@ -403,7 +390,7 @@ async def conversation_summary(thread_id: str):
         )
     include_tools = _include_tools()
     try:
-        detail = await _require_agent().views.detail(thread_id, include_tools)
+        detail = await services().react.views.detail(thread_id, include_tools)
     except Exception as error:  # noqa: BLE001
         return r.reply(r.internal_error_response(f"获取对话摘要失败: {_failure_text(error)}"))
     if detail is None:
@@ -464,7 +451,7 @@ async def checkpoint_cleanup():
     except (BodyNotJson, BodyNotObject, ValueError) as error:
         return r.reply(r.bad_request_response(str(error)))
     try:
-        result = await _require_agent().views.cleanup(
+        result = await services().react.views.cleanup(
             keep, thread_id=thread_id, user_id=user_id, dry_run=dry_run
         )
     except OperationalError:
@@ -485,7 +472,7 @@ async def checkpoint_stats():
     """Checkpoint counts per thread, for one user or for everyone."""
     user_id = request.args.get("user_id") or None
     try:
-        data = await _require_agent().views.stats(user_id)
+        data = await services().react.views.stats(user_id)
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001

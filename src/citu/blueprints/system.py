@@ -35,7 +35,7 @@ async def health():
         _pool_ok(svc.db),
         _pool_ok(svc.business_db),
         svc.redis_ok(),
-        svc.components["endpoint_probe"].all(),
+        svc.endpoint_probe.all(),
     )
     endpoints = checks[3]
     components = {
@@ -49,10 +49,9 @@ async def health():
     role = role_health(svc.business_role, svc.settings)
     if role is not None:
         down.append("business_database_role")
-    react_agent = svc.components.get("react_agent")
     body = {
         "status": "degraded" if down else "healthy",
-        "react_agent_initialized": react_agent is not None,
+        "react_agent_initialized": svc.react is not None,
         "timestamp": r.now_iso(),
         "services": {
             "redis": components["redis"],
@@ -120,7 +119,7 @@ async def test_redis():
 async def _postgres_checkpoint_counts() -> dict[str, int]:
     """Checkpoints per user in the ReAct agent's PostgreSQL memory (where the old service's
     Redis keys went); empty when the agent is not running or its database is away."""
-    agent = services().components.get("react_agent")
+    agent = services().react
     if agent is None:
         return {}
     try:

@@ -24,17 +24,13 @@ from citu.errors import BadRequest
 from citu.security import require_admin
 from citu.services import services
 from citu.training.models import KINDS, TrainingItem, parse_item
-from citu.training.service import ItemResult, TrainingService
+from citu.training.service import ItemResult
 from citu.web.failures import fails_with
 
 log = logging.getLogger("citu.training")
 bp = Blueprint("training", __name__)
 
 _PARTIAL = "Some items failed: body code 500, success false, with each item's result."
-
-
-def _training() -> TrainingService:
-    return services().components["training"]
 
 
 def _batch_reply(data: dict[str, Any], ok: int, failed: int, what: str) -> Response:
@@ -81,7 +77,7 @@ def item_result_json(result: ItemResult, entry: TrainingItem | str, raw: Any) ->
 @fails_with("获取统计信息失败，请稍后重试", reason=True)
 async def training_stats() -> Response:
     """Counts of stored training data per type, with percentages."""
-    counts = await _training().counts()
+    counts = await services().training.counts()
     total = sum(counts.values())
     data = {
         "total_count": total,
@@ -126,7 +122,7 @@ async def query_training_data(data: QueryIn) -> Response:
         raise BadRequest("每页大小必须在1-100之间", missing_params=["page_size"])
     if data.search_keyword and len(data.search_keyword) > 100:
         raise BadRequest("搜索关键词最大长度为100字符", missing_params=["search_keyword"])
-    training = _training()
+    training = services().training
     records, total = await training.store.query(
         kind=data.training_data_type or None,
         keyword=data.search_keyword or None,
@@ -211,7 +207,7 @@ async def create_training_data(data: CreateIn) -> Response:
     raws = data.data if isinstance(data.data, list) else [data.data]
     if len(raws) > limit:
         raise BadRequest(f"批量操作最大支持{limit}条记录", invalid_params=["data"])
-    training = _training()
+    training = services().training
     entries = await training.parse_many(raws)
     results = await training.train_batch(entries)
     items = [
@@ -261,7 +257,7 @@ async def delete_training_data(data: DeleteIn) -> Response:
         raise BadRequest("删除操作需要确认，请设置confirm为true", invalid_params=["confirm"])
     if len(data.ids) > limit:
         raise BadRequest(f"批量删除最大支持{limit}条记录", invalid_params=["ids"])
-    training = _training()
+    training = services().training
     outcome = await training.delete_many(data.ids)
     deleted = [i for i, ok in zip(data.ids, outcome, strict=True) if ok]
     failed = [i for i, ok in zip(data.ids, outcome, strict=True) if not ok]
@@ -306,7 +302,7 @@ async def update_training_data(data: UpdateIn) -> Response:
         raise BadRequest("缺少必需参数：id", missing_params=["id"])
     if not data.training_data_type:
         raise BadRequest("缺少必需参数：training_data_type", missing_params=["training_data_type"])
-    training = _training()
+    training = services().training
     stored = await training.replace(str(data.id), data.model_dump())
     body = {
         "original_id": str(data.id),
@@ -343,7 +339,7 @@ async def train_question_sql(data: QuestionSqlIn) -> Response:
     """Store a question/SQL example; without question the LLM writes one."""
     if not isinstance(data.sql, str) or not data.sql.strip():
         raise BadRequest("缺少必需参数：sql", missing_params=["sql"])
-    training = _training()
+    training = services().training
     payload = {"training_data_type": "sql", "question": data.question, "sql": data.sql}
     item = await training.with_question(await training.parse(payload))
     [stored] = await training.add_items([item])
@@ -370,7 +366,7 @@ async def train_error_question_sql(data: QuestionSqlIn) -> Response:
     ]
     if missing:
         raise BadRequest("question和sql参数都是必需的", missing_params=missing)
-    training = _training()
+    training = services().training
     [stored] = await training.add_items(
         [parse_item({"training_data_type": "error_sql", **data.model_dump()})]
     )

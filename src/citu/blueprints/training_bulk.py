@@ -17,7 +17,7 @@ from quart_schema.pydantic import File
 from citu import responses as r
 from citu.apidoc import ErrorData, RequestModel, envelope, responds
 from citu.apidoc import training as docs
-from citu.blueprints.training import _training, item_result_json
+from citu.blueprints.training import item_result_json
 from citu.errors import BadRequest
 from citu.security import require_admin
 from citu.services import services
@@ -64,7 +64,7 @@ async def upload_training_file() -> Response:
     file_type = form.get("file_type")
     if not file_type:
         return r.reply(r.bad_request_response("缺少必需参数：file_type"), 200)
-    training = _training()
+    training = services().training
     max_bytes = services().settings.training_upload_max_bytes
     content = upload.read(max_bytes + 1)  # a spooled in-memory buffer of at most 500 KB
     try:
@@ -147,7 +147,9 @@ async def combine_training_data(data: CombineIn) -> Response:
             invalid_params=["keep_strategy"],
         )
     dry_run = bool(data.dry_run)  # anything truthy, even "false", only previews (the safe side)
-    report = await _training().combine(names, dry_run=dry_run, keep_strategy=data.keep_strategy)
+    report = await services().training.combine(
+        names, dry_run=dry_run, keep_strategy=data.keep_strategy
+    )
     summary = report["summary"]
     before, after = summary["total_records_before"], summary["total_records_after"]
     removed = before - after

@@ -14,7 +14,7 @@ async def _init_db(with_demo: bool) -> None:
     import asyncpg
 
     from citu.db.schema import apply_schema, ensure_demo_database
-    from citu.services import resolve_database_urls
+    from citu.db.urls import resolve_database_urls
 
     settings = Settings()
     database_url, business_url = await resolve_database_urls(settings)

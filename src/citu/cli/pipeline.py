@@ -22,7 +22,7 @@ async def _pipeline_run(args: argparse.Namespace) -> int:
     services = Services(settings)
     await services.start()
     try:
-        pipeline = services.components["pipeline"]
+        pipeline = services.pipeline
         task_id = args.task_id
         if task_id:
             await pipeline.require_task(task_id)

@@ -70,10 +70,10 @@ def _with_citu_database(args: argparse.Namespace) -> BuiltSet:
 
 
 async def _build_from_citu_database(args: argparse.Namespace, settings: Settings) -> BuiltSet:
+    from citu.db.urls import resolve_database_urls
     from citu.eval.builders import from_task
     from citu.pipeline.files import TaskPaths
     from citu.pipeline.tasks import TaskStore
-    from citu.services import resolve_database_urls
 
     database_url, business_url = await resolve_database_urls(settings)
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)

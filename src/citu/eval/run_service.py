@@ -15,7 +15,7 @@ from citu.eval.runs import ClientFactory, EvalRuns, RunRequest
 from citu.eval.store import EvalStore
 
 if TYPE_CHECKING:
-    from citu.services import Services
+    import asyncpg
 
 HtmlRenderer = Callable[[dict[str, Any]], str]
 
@@ -120,10 +120,9 @@ def in_process_clients() -> ClientFactory:
     return build
 
 
-async def build_eval(services: Services) -> EvalService:
+async def build_eval(db: asyncpg.Pool, data_dir: Path) -> EvalService:
     """The ``eval`` component: its store on citu's pool, runs that recover crashed ones first."""
-    assert services.db is not None
-    store = EvalStore(services.db)
+    store = EvalStore(db)
     runs = EvalRuns(store, in_process_clients())
     await runs.start()
-    return EvalService(store, runs, set_sources.sets_dir(services.settings.data_dir))
+    return EvalService(store, runs, set_sources.sets_dir(data_dir))

@@ -1,7 +1,8 @@
 """Operations: request metrics, Prometheus, alerts and the maintenance read-only switch.
 
-``Ops`` is one worker's share of it, built with ``Services`` (it holds no connection until
-``start``); ``install_ops`` adds the app-wide request hooks that feed it and enforce the switch.
+``Ops`` is one worker's share of it, built with the service's clients (it holds no connection
+until ``start``); ``install_ops`` adds the app-wide request hooks that feed it and enforce the
+switch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 import psutil
@@ -19,12 +19,14 @@ from quart import Quart, Response, request
 from citu.ops.alerts import AlertEvaluator, dispatch, notifiers_from
 from citu.ops.maintenance import MaintenanceSwitch, is_write_request, maintenance_response
 from citu.ops.metrics import RequestMetrics
-from citu.ops.prometheus import UNMATCHED_ROUTE, ModelCallTransport, PrometheusMetrics
+from citu.ops.prometheus import (
+    UNMATCHED_ROUTE,
+    ModelCallTransport,
+    PoolSources,
+    PrometheusMetrics,
+)
 from citu.responses import reply
 from citu.settings import Settings
-
-if TYPE_CHECKING:
-    from citu.services import Services
 
 log = logging.getLogger("citu.ops")
 
@@ -39,33 +41,39 @@ class Ops:
         self.notifiers = notifiers_from(settings)
         self.maintenance = MaintenanceSwitch(None, settings.maintenance_cache_seconds)
         self._watcher: asyncio.Task[None] | None = None
+        self._pools = PoolSources(db=None, business_db=lambda: None, redis=None)
 
     def http_transport(self, inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
-        """The transport for ``Services.http``: times LLM and embedding calls made by ``inner``."""
+        """The shared HTTP client's transport: times LLM and embedding calls made by ``inner``."""
         return ModelCallTransport(inner, self.prometheus.observe_model_call)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.record(seconds, status)
         self.prometheus.observe_request(method, route, status, seconds)
 
-    async def start(self, svc: Services) -> None:
-        self.maintenance.redis = svc.redis
+    async def start(self, pools: PoolSources) -> None:
+        self._pools = pools
+        self.maintenance.redis = pools.redis
         psutil.cpu_percent(interval=None)  # the first reading only sets the baseline
-        self._watcher = asyncio.create_task(self._watch(svc), name="citu-ops-watch")
+        self._watcher = asyncio.create_task(self._watch(), name="citu-ops-watch")
 
-    async def check(self, svc: Services, now: float | None = None) -> None:
+    async def check(self, now: float | None = None) -> None:
         """One round of the watcher: sample memory and pools, evaluate, notify."""
         now = time.monotonic() if now is None else now
         self.alerts.observe_memory(now, psutil.virtual_memory().percent)
-        self.prometheus.sample_pools(svc)
+        self.prometheus.sample_pools(self._pools)
         for alert in self.alerts.evaluate(now):
             await dispatch(alert, self.notifiers)
 
-    async def _watch(self, svc: Services) -> None:
+    async def exposition(self) -> tuple[bytes, str]:
+        """The Prometheus text for GET /metrics, with the pools sampled now."""
+        return await self.prometheus.exposition(self._pools)
+
+    async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.settings.alert_check_interval)
             try:
-                await self.check(svc)
+                await self.check()
             except Exception:  # noqa: BLE001 - the watcher must outlive one bad round
                 log.exception("ops check failed")
 
@@ -77,11 +85,8 @@ class Ops:
         self.prometheus.close()
 
 
-def install_ops(app: Quart) -> None:
+def install_ops(app: Quart, ops: Ops) -> None:
     """App-wide hooks: time every request, and refuse writes while read-only mode is on."""
-
-    def ops() -> Ops:
-        return app.extensions["citu"].ops
 
     @app.before_request
     async def _start_timer() -> None:
@@ -92,7 +97,7 @@ def install_ops(app: Quart) -> None:
         rule = request.url_rule
         if rule is None or not is_write_request(request.method, rule.rule):
             return None
-        if not (await ops().maintenance.current()).enabled:
+        if not (await ops.maintenance.current()).enabled:
             return None
         return reply(maintenance_response(), 503)
 
@@ -102,5 +107,5 @@ def install_ops(app: Quart) -> None:
         if started is not None:
             route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
             seconds = time.perf_counter() - started
-            ops().observe_request(request.method, route, response.status_code, seconds)
+            ops.observe_request(request.method, route, response.status_code, seconds)
         return response

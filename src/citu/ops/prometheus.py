@@ -12,7 +12,8 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -26,9 +27,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
-
-if TYPE_CHECKING:
-    from citu.services import Services
+from redis.asyncio import Redis
 
 log = logging.getLogger("citu.ops")
 
@@ -38,6 +37,16 @@ UNMATCHED_ROUTE = "<unmatched>"  # 404s: raw paths would give every scanner its 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 ModelCallObserver = Callable[[str, float, str | None], None]
+
+
+@dataclass(frozen=True)
+class PoolSources:
+    """The pools the gauges sample. The business pool is read at each sample: it is opened
+    late, or again, when the business database was down."""
+
+    db: asyncpg.Pool | None  # citu's database; the pipeline task counts are read there too
+    business_db: Callable[[], asyncpg.Pool | None]
+    redis: Redis | None
 
 
 def multiprocess_dir() -> str | None:
@@ -98,25 +107,25 @@ class PrometheusMetrics:
         if error is not None:
             self.model_errors.labels(kind, error).inc()
 
-    def sample_pools(self, svc: Services) -> None:
-        for name, pool in (("database", svc.db), ("business_database", svc.business_db)):
+    def sample_pools(self, pools: PoolSources) -> None:
+        for name, pool in (("database", pools.db), ("business_database", pools.business_db())):
             if pool is None:
                 continue
             size, idle = pool.get_size(), pool.get_idle_size()
             self.pool_connections.labels(name, "in_use").set(size - idle)
             self.pool_connections.labels(name, "idle").set(idle)
             self.pool_connections.labels(name, "max").set(pool.get_max_size())
-        if svc.redis is not None:
-            in_use, idle = redis_pool_usage(svc.redis.connection_pool)
+        if pools.redis is not None:
+            in_use, idle = redis_pool_usage(pools.redis.connection_pool)
             self.pool_connections.labels("redis", "in_use").set(in_use)
             self.pool_connections.labels("redis", "idle").set(idle)
 
     # ---- exposition --------------------------------------------------------------------
 
-    async def exposition(self, svc: Services) -> tuple[bytes, str]:
+    async def exposition(self, pools: PoolSources) -> tuple[bytes, str]:
         """The text format for GET /metrics."""
-        self.sample_pools(svc)
-        pipeline = PipelineTasksCollector(await pipeline_task_counts(svc.db))
+        self.sample_pools(pools)
+        pipeline = PipelineTasksCollector(await pipeline_task_counts(pools.db))
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
@@ -195,7 +204,7 @@ def model_call_kind(path: str) -> str | None:
 
 
 class ModelCallTransport(httpx.AsyncBaseTransport):
-    """Times every LLM and embedding call made through ``Services.http``.
+    """Times every LLM and embedding call made through the service's shared HTTP client.
 
     Sits under the OpenAI SDK, so it sees each attempt (retries included) of every client built
     on that HTTP client, streamed answers until their last chunk, and failures of both kinds:

@@ -18,7 +18,9 @@ from typing import Any
 
 import asyncpg
 
+from citu.db.business import BusinessRoleRefused
 from citu.db.pools import open_business_pool
+from citu.errors import ServiceUnavailable
 from citu.logging.setup import redact
 from citu.pipeline.context import StepContext
 from citu.pipeline.files import (
@@ -99,7 +101,7 @@ class PipelineEngine:
         settings: Settings,
         llm: PipelineLlm,
         default_business_url: str | None,
-        default_business_pool: asyncpg.Pool | None,
+        business_db: Callable[[], asyncpg.Pool],
         vector_pool: asyncpg.Pool | None,
         trainer: Callable[[], Any],
         write_gate: Callable[[], Awaitable[None]] | None = None,
@@ -111,9 +113,9 @@ class PipelineEngine:
         self.settings = settings
         self.llm = llm
         self.default_business_url = default_business_url
-        self.default_business_pool = default_business_pool
+        self.business_db = business_db  # the service's pool, or raises ServiceUnavailable
         self.vector_pool = vector_pool
-        self.trainer = trainer  # looked up per run: the training component may start later
+        self.trainer = trainer  # looked up per run
         self.write_gate = write_gate  # raises ReadOnlyMode: no step starts in read-only mode
 
     async def run(self, task_id: str, options: RunOptions) -> dict[str, Any]:
@@ -245,11 +247,22 @@ class PipelineEngine:
             sql_guard=self.sql_guard,
         )
 
+    def _shared_business_pool(self, step: str) -> asyncpg.Pool | None:
+        """The service's business pool; None while it is away (this run connects on its own)."""
+        try:
+            return self.business_db()
+        except BusinessRoleRefused as error:  # a role that may write is refused here too
+            raise StepFailed(step, str(error)) from error
+        except ServiceUnavailable:
+            return None
+
     async def _business_pool(self, task: dict[str, Any], step: str) -> tuple[asyncpg.Pool, bool]:
         """The pool for the task's business database and whether this run must close it."""
         dsn = task.get("business_dsn") or self.default_business_url
-        if dsn == self.default_business_url and self.default_business_pool is not None:
-            return self.default_business_pool, False
+        if dsn == self.default_business_url:
+            shared = self._shared_business_pool(step)
+            if shared is not None:
+                return shared, False
         if not dsn:
             raise StepFailed(step, "未配置业务数据库连接")
         try:

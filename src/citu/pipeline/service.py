@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ import asyncpg
 
 from citu import failures
 from citu.db.pools import open_business_pool
-from citu.errors import BadRequest, NotFound, ServiceUnavailable
+from citu.errors import BadRequest, NotFound
 from citu.pipeline.engine import PipelineEngine, RunOptions
 from citu.pipeline.files import TaskPaths, format_deleted_size, is_valid_task_id
 from citu.pipeline.llm import PipelineLlm
@@ -38,7 +39,10 @@ from citu.pipeline.tasks import TaskStore
 from citu.settings import Settings, redact_url
 
 if TYPE_CHECKING:
-    from citu.services import Services
+    from langchain_core.language_models import BaseChatModel
+
+    from citu.sql.guard import SqlGuard
+    from citu.training.service import TrainingService
 
 __all__ = ["PipelineService", "build_pipeline", "database_name"]
 
@@ -61,7 +65,7 @@ class PipelineService(TaskFilesPart, TaskLogsPart, DatabaseInspectionPart, Vecto
         runner: PipelineRunner,
         llm: PipelineLlm,
         default_business_url: str | None,
-        default_business_pool: asyncpg.Pool | None,
+        business_db: Callable[[], asyncpg.Pool],
         vector_pool: asyncpg.Pool | None,
     ) -> None:
         self.settings = settings
@@ -70,7 +74,7 @@ class PipelineService(TaskFilesPart, TaskLogsPart, DatabaseInspectionPart, Vecto
         self.runner = runner
         self.llm = llm
         self.default_business_url = default_business_url
-        self.default_business_pool = default_business_pool
+        self.business_db = business_db  # the service's pool, or raises ServiceUnavailable
         self.vector_pool = vector_pool
 
     async def aclose(self) -> None:
@@ -100,9 +104,7 @@ class PipelineService(TaskFilesPart, TaskLogsPart, DatabaseInspectionPart, Vecto
 
     async def _business(self, dsn: str | None) -> tuple[asyncpg.Pool, bool]:
         if dsn is None:
-            if self.default_business_pool is None:
-                raise ServiceUnavailable("业务数据库不可用：请检查 CITU_BUSINESS_DB_URL")
-            return self.default_business_pool, False
+            return self.business_db(), False
         async with asyncio.timeout(CONNECT_TIMEOUT):  # a client-chosen host may never answer
             return await open_business_pool(dsn, self.settings), True
 
@@ -286,26 +288,40 @@ def _now() -> str:
     return datetime.now().isoformat()
 
 
-async def build_pipeline(services: Services) -> PipelineService:
-    """The pipeline component of a running service; crashed runs are failed here."""
-    settings = services.settings
-    store = TaskStore(services.db)
+async def build_pipeline(
+    *,
+    settings: Settings,
+    db: asyncpg.Pool,
+    llm: BaseChatModel | None,
+    business_url: str | None,
+    business_db: Callable[[], asyncpg.Pool],
+    training: TrainingService,
+    write_gate: Callable[[], Awaitable[None]],
+    read_only: Callable[[], Awaitable[bool]],
+    sql_guard: SqlGuard,
+) -> PipelineService:
+    """The pipeline component of a running service; crashed runs are failed here.
+
+    ``business_db`` is the service's business pool, or raises ServiceUnavailable while it is
+    away: asked at each use, so the routes recover when the database comes back.
+    """
+    store = TaskStore(db)
     paths = TaskPaths(settings.data_dir)
     await asyncio.to_thread(paths.root.mkdir, parents=True, exist_ok=True)
-    llm = PipelineLlm(
-        services.llm, settings.pipeline_llm_attempts, settings.pipeline_llm_retry_delay
+    pipeline_llm = PipelineLlm(
+        llm, settings.pipeline_llm_attempts, settings.pipeline_llm_retry_delay
     )
     engine = PipelineEngine(
         store=store,
         paths=paths,
         settings=settings,
-        llm=llm,
-        default_business_url=services.business_db_url,
-        default_business_pool=services.business_db,
-        vector_pool=services.db,
-        trainer=lambda: services.components.get("training"),
-        write_gate=services.ops.maintenance.ensure_writable,
-        sql_guard=services.sql_guard,
+        llm=pipeline_llm,
+        default_business_url=business_url,
+        business_db=business_db,
+        vector_pool=db,
+        trainer=lambda: training,
+        write_gate=write_gate,
+        sql_guard=sql_guard,
     )
     runner = PipelineRunner(
         store,
@@ -313,7 +329,7 @@ async def build_pipeline(services: Services) -> PipelineService:
         poll_seconds=settings.pipeline_cancel_poll_seconds,
         recovery_interval=settings.pipeline_recovery_interval_seconds,
         max_running=settings.pipeline_max_running_tasks,
-        read_only=services.ops.maintenance.is_read_only,
+        read_only=read_only,
     )
     await runner.start()
     return PipelineService(
@@ -321,8 +337,8 @@ async def build_pipeline(services: Services) -> PipelineService:
         store=store,
         paths=paths,
         runner=runner,
-        llm=llm,
-        default_business_url=services.business_db_url,
-        default_business_pool=services.business_db,
-        vector_pool=services.db,
+        llm=pipeline_llm,
+        default_business_url=business_url,
+        business_db=business_db,
+        vector_pool=db,
     )

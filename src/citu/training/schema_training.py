@@ -75,8 +75,8 @@ async def offline_training(settings: Settings) -> AsyncIterator[tuple[TrainingSe
     database (embedded unless configured, schema applied) and the embedding endpoint only."""
     from citu.db.pools import open_citu_pool
     from citu.db.schema import apply_schema
+    from citu.db.urls import resolve_database_urls
     from citu.llm.clients import build_embeddings
-    from citu.services import resolve_database_urls
     from citu.training.embedder import Embedder
     from citu.training.service import TrainingService
 
