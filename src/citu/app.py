@@ -118,6 +118,7 @@ def _register_blueprints(app: Quart) -> None:
         react,
         system,
         training,
+        ui,
     )
 
     for blueprint in (
@@ -130,6 +131,7 @@ def _register_blueprints(app: Quart) -> None:
         agents.bp,
         react.bp,
         docs.bp,
+        ui.bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -1,0 +1,44 @@
+"""``/ui``: the browser console, plain HTML, CSS and JavaScript modules shipped in the package.
+
+Nothing is built and nothing comes from another host: the page and every file it loads are
+served from ``citu/ui/static``. Only the files listed there are served, by name.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from quart import Blueprint, Response, send_from_directory
+from quart_schema import hide
+from werkzeug.exceptions import NotFound
+
+bp = Blueprint("ui", __name__)
+
+# Types of the files the console is made of; anything else in the folder stays unserved.
+_SERVED_SUFFIXES = frozenset({".html", ".css", ".js", ".svg"})
+
+
+def static_dir() -> Path:
+    """The folder of the console's files inside the installed package."""
+    return Path(str(resources.files("citu.ui") / "static"))
+
+
+@bp.get("/ui")
+@hide
+async def console() -> Response:
+    """The console page."""
+    response = await send_from_directory(str(static_dir()), "index.html")
+    response.cache_control.no_cache = True  # always the page of the running version
+    return response
+
+
+@bp.get("/ui/static/<name>")
+@hide
+async def console_file(name: str) -> Response:
+    """One file of the console (flat folder: a name with a slash never matches this route)."""
+    if Path(name).suffix not in _SERVED_SUFFIXES or name.startswith("."):
+        raise NotFound()
+    response = await send_from_directory(str(static_dir()), name)
+    response.cache_control.no_cache = True  # revalidated: a new version shows at once
+    return response
