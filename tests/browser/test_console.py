@@ -213,3 +213,27 @@ async def test_training_data_with_the_admin_key(admin_key, browser):
     # The refused call's 401 is in the browser's network log, not an error of the page.
     errors = [e for e in await browser.console_errors() if "401" not in e["message"]]
     assert errors == []
+
+
+async def test_conversations_show_what_a_user_asked(browser):
+    question = "收入最高的前三个服务区是哪些？"
+    await browser.open("/ui")
+    await browser.fill("#ask-user", "alice")
+    await _ask(browser, question)
+    assert (
+        await browser.run("return document.getElementById('continue-conversation').disabled")
+        is False
+    )
+
+    await browser.click("#tab-conversations")
+    await browser.fill("#conversations-form [name=user_id]", "alice")
+    await browser.click("#conversations-form button[type=submit]")
+    await browser.wait_for("return document.querySelector('#conversation-list li button')")
+    await browser.click("#conversation-list li button")
+    texts = await browser.wait_for(
+        "const m = [...document.querySelectorAll('#conversation-messages .message')];"
+        " return m.length >= 2 && m.map((e) => e.className + ':' + e.children[1].textContent);"
+    )
+    assert texts[0] == f"message user:{question}"
+    assert texts[1].startswith("message assistant:")
+    assert await browser.console_errors() == []

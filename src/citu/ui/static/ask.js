@@ -9,6 +9,8 @@ import { pagedTable } from "./table.js";
 export function setUpAsk(root) {
   const form = root.querySelector("#ask-form");
   const button = form.querySelector("button[type=submit]");
+  const carryOn = form.continue_conversation;
+  let lastConversation = null;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const question = form.question.value.trim();
@@ -16,8 +18,10 @@ export function setUpAsk(root) {
     const userId = form.user_id.value.trim() || "guest";
     button.disabled = true;
     button.textContent = t("asking");
+    const conversationId = carryOn.checked ? lastConversation : null;
     try {
-      await ask(root, question, userId);
+      lastConversation = (await ask(root, question, userId, conversationId)) || lastConversation;
+      carryOn.disabled = !lastConversation;
     } finally {
       button.disabled = false;
       button.textContent = t("ask");
@@ -25,13 +29,17 @@ export function setUpAsk(root) {
   });
 }
 
-async function ask(root, question, userId) {
+// Streams one answer into the page; resolves with its conversation id.
+async function ask(root, question, userId, conversationId) {
   const progress = root.querySelector("#ask-progress");
   const answer = root.querySelector("#ask-answer");
   progress.replaceChildren();
   answer.replaceChildren();
   answer.dataset.state = "running";
-  const path = `/api/v0/ask_agent_stream?${query({ question, user_id: userId })}`;
+  const params = { question, user_id: userId, conversation_id: conversationId };
+  const path = `/api/v0/ask_agent_stream?${query(params)}`;
+  let answered = null;
+  let completed = false;
   try {
     for await (const frame of streamFrames(path)) {
       const data = frame.data || {};
@@ -40,15 +48,19 @@ async function ask(root, question, userId) {
         progress.append(h("li", { class: "step" }, h("strong", {}, data.display_name || data.node), details ? ` ${details}` : ""));
       } else if (data.type === "completed") {
         showAnswer(answer, data, question, userId);
+        answered = data.conversation_id;
+        completed = true;
       } else if (data.type === "error") {
         throw new Error(data.error || frame.message);
       }
     }
+    if (!completed) throw new Error(t("streamEnded"));
     answer.dataset.state = "done";
   } catch (error) {
     answer.dataset.state = "failed";
     showError(answer, error, t);
   }
+  return answered;
 }
 
 function showAnswer(answer, data, question, userId) {

@@ -24,6 +24,7 @@ function setUpSettings() {
   const lang = document.getElementById("lang");
   lang.value = currentLang();
   lang.addEventListener("change", () => setLang(lang.value));
+  document.getElementById("settings-form").addEventListener("submit", (event) => event.preventDefault());
   const key = document.getElementById("admin-key");
   key.value = adminKey();
   key.addEventListener("change", () => setAdminKey(key.value.trim()));
