@@ -100,6 +100,14 @@ def _outside_the_subset() -> dict[str, object]:
             **bar,
             "encoding": {**bar["encoding"], "y": {"field": "营收", "expr": "1"}},
         },
+        "an aggregate": {
+            **bar,
+            "encoding": {**bar["encoding"], "y": {"field": "营收", "aggregate": "sum"}},
+        },
+        "fold of a missing column": {
+            **bar,
+            "transform": [{"fold": ["营收", "利润"], "as": ["series", "value"]}],
+        },
         "not a spec": "alert(1)",
     }
 

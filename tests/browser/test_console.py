@@ -128,6 +128,11 @@ async def test_demo_answer_draws_its_chart(browser):
 async def test_a_pipeline_run_shows_its_steps_finishing(browser):
     await browser.open("/ui")
     await browser.click("#tab-pipeline")
+    await browser.click("#list-tables")
+    listed = await browser.wait_for(
+        "return document.querySelector('#pipeline-form [name=tables]').value"
+    )
+    assert {f"public.{name}" for name in DEMO_TABLES} <= set(listed.split(", "))
     await browser.fill("#pipeline-form [name=task_name]", "浏览器测试")
     await browser.fill("#pipeline-form [name=business_context]", "高速公路服务区管理系统")
     await browser.fill("#pipeline-form [name=tables]", ", ".join(DEMO_TABLES))

@@ -25,7 +25,9 @@ import {
 
 const MARKS = new Set(["line", "bar", "arc", "point", "text"]);
 const CHANNELS = new Set(["x", "y", "theta", "color", "xOffset", "text"]);
-const CHANNEL_KEYS = new Set(["field", "type", "sort", "title"]);
+// Keys a channel may carry: what it draws, plus presentation hints that are ignored. Keys that
+// change the data (aggregate, bin, timeUnit, scale…) are outside the subset.
+const CHANNEL_KEYS = new Set(["field", "type", "sort", "title", "axis", "legend"]);
 const TYPES = new Set(["temporal", "nominal", "quantitative", "ordinal"]);
 
 export class UnsupportedChart extends Error {}
@@ -67,6 +69,8 @@ function applyTransforms(values, transforms) {
     throw new UnsupportedChart("transform");
   }
   const [keyName, valueName] = names;
+  const columns = new Set(values.flatMap((row) => Object.keys(row)));
+  if (values.length && fold.some((name) => !columns.has(name))) throw new UnsupportedChart("fold field");
   const folded = [];
   for (const row of values) {
     const base = { ...row };

@@ -33,6 +33,14 @@ export function setUpPipeline(root) {
     }
   });
   root.querySelector("#task-refresh").addEventListener("click", () => loadTasks(list, follow));
+  root.querySelector("#list-tables").addEventListener("click", async () => {
+    try {
+      const body = await call("/api/v0/database/tables", { method: "POST", json: {} });
+      form.tables.value = (body.data.tables || []).join(", ");
+    } catch (error) {
+      showError(detail, error, t);
+    }
+  });
   return () => loadTasks(list, follow);
 }
 
