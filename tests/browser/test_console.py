@@ -173,6 +173,28 @@ async def test_health_shows_each_component(browser):
 
 
 @pytest.fixture
+def model_unreachable(settings) -> None:
+    settings.llm_base_url = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+
+
+async def test_health_shows_what_is_down(model_unreachable, browser):
+    await browser.open("/ui")
+    await browser.click("#tab-health")
+    status = await browser.wait_for(
+        "const s = document.getElementById('health-status'); return s && s.textContent;"
+    )
+    down = await browser.run(
+        "return [...document.querySelectorAll('#health-table tbody tr.down')]"
+        ".map((tr) => tr.firstChild.textContent);"
+    )
+    assert status == "degraded"
+    assert "llm" in down and "database" not in down
+    assert await browser.run(
+        "return document.querySelectorAll('#health-table .problems li').length"
+    )
+
+
+@pytest.fixture
 def admin_key(settings) -> str:
     settings.admin_api_key = "console-test-key"
     return settings.admin_api_key
