@@ -91,6 +91,13 @@ class Browser:
         element = await asyncio.to_thread(self.driver.find_element, By.CSS_SELECTOR, selector)
         await asyncio.to_thread(element.click)
 
+    async def choose_file(self, selector: str, path: Path) -> None:
+        """Puts a file in an ``<input type=file>``, as a person picking it would."""
+        from selenium.webdriver.common.by import By
+
+        element = await asyncio.to_thread(self.driver.find_element, By.CSS_SELECTOR, selector)
+        await asyncio.to_thread(element.send_keys, str(path))
+
     async def screenshot(self, selector: str, name: str) -> Path:
         from selenium.webdriver.common.by import By
 

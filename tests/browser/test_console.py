@@ -5,6 +5,7 @@ a pipeline run to the end, reads health, works with the admin key, and logs no e
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -200,7 +201,7 @@ def admin_key(settings) -> str:
     return settings.admin_api_key
 
 
-async def test_training_data_with_the_admin_key(admin_key, browser):
+async def test_training_data_with_the_admin_key(admin_key, browser, tmp_path):
     question = "浏览器测试问题：服务区数量？"
     sql = "SELECT COUNT(*) AS 服务区数量 FROM bss_service_area;"
     await browser.open("/ui")
@@ -236,6 +237,26 @@ async def test_training_data_with_the_admin_key(admin_key, browser):
     await browser.click("#training-results tbody tr button.danger")
     await browser.wait_for(
         "return document.querySelectorAll('#training-results tbody tr').length === 0"
+    )
+
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps([{"question": question, "sql": sql}], ensure_ascii=False))
+    await browser.choose_file("#training-upload [name=file]", pairs)
+    await browser.run(
+        "document.querySelector('#training-upload [name=file_type]').value = 'sql_pair_json';"
+    )
+    await browser.click("#training-upload button[type=submit]")
+    uploaded = await browser.wait_for(
+        "return document.getElementById('training-status').textContent.startsWith('已上传')"
+        " && document.getElementById('training-status').textContent"
+    )
+    assert "pairs.json" in uploaded
+    await browser.click("#training-search button[type=submit]")
+    await browser.wait_for(
+        "return [...document.querySelectorAll('#training-results tbody tr td:nth-child(2)')]"
+        ".map((td) => td.textContent).join('|') === arguments[0]",
+        30.0,
+        question,
     )
     # The refused call's 401 is in the browser's network log, not an error of the page.
     errors = [e for e in await browser.console_errors() if "401" not in e["message"]]
