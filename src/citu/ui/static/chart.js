@@ -89,7 +89,9 @@ export function renderChart(container, spec, { noChartText = "no chart" } = {}) 
     const draw = { line: drawLine, bar: drawBar, arc: drawArc, point: drawPoint, text: drawKpi }[mark];
     svg = draw(rows, enc);
   } catch (error) {
-    if (!(error instanceof UnsupportedChart)) throw error;
+    // A spec outside the subset is expected; anything else is a bug of this renderer, logged
+    // (the browser tests fail on it) but never allowed to take the answer's table down with it.
+    if (!(error instanceof UnsupportedChart)) console.error("chart.js:", error);
     svg = null;
   }
   if (!svg) {
