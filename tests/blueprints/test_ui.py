@@ -21,6 +21,8 @@ class _Urls(HTMLParser):
 async def test_console_page_and_its_files(client):
     response = await client.get("/ui")
     assert response.status_code == 200 and response.mimetype == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy
     page = (await response.get_data()).decode()
     parser = _Urls()
     parser.feed(page)

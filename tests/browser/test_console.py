@@ -53,6 +53,18 @@ async def test_first_paint_is_fast_and_everything_is_local(browser):
     assert await browser.console_errors() == []
 
 
+async def test_the_page_refuses_other_hosts_and_inline_scripts(browser):
+    await browser.open("/ui")
+    blocked = await browser.run_async(
+        "const done = arguments[arguments.length - 1], seen = [];"
+        "document.addEventListener('securitypolicyviolation', (e) => seen.push(e.violatedDirective));"
+        "document.body.insertAdjacentHTML('beforeend',"
+        ' \'<img src="http://192.0.2.1/x.png"><img src=x onerror="window.ran = 1">\');'
+        "setTimeout(() => done({seen, ran: window.ran === 1}), 500);"
+    )
+    assert "img-src" in blocked["seen"] and blocked["ran"] is False, blocked
+
+
 async def _choose_language(browser, lang: str) -> None:
     await browser.run(
         "const s = document.getElementById('lang'); s.value = arguments[0];"

@@ -18,6 +18,14 @@ bp = Blueprint("ui", __name__)
 # Types of the files the console is made of; anything else in the folder stays unserved.
 _SERVED_SUFFIXES = frozenset({".html", ".css", ".js", ".svg"})
 
+# The browser itself refuses anything from another host, inline scripts and framing: a value
+# from the database that slipped into the page as markup could not run or call out.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
 
 def static_dir() -> Path:
     """The folder of the console's files inside the installed package."""
@@ -30,6 +38,7 @@ async def console() -> Response:
     """The console page."""
     response = await send_from_directory(str(static_dir()), "index.html")
     response.cache_control.no_cache = True  # always the page of the running version
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response
 
 
