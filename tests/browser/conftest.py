@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one headless Chromium for the session, and citu served by
+"""Fixtures of the browser tests: one headless Chromium for these tests, and citu served by
 hypercorn on a loopback port with the fake model in demo mode and the demo's training data.
 
 Without Chromium and its driver every test here is skipped with the reason; CI installs them
@@ -24,7 +24,7 @@ NO_CHROMIUM = (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # quit once these tests are done, not at the session's end
 def chromium_driver() -> Iterator[Any]:
     paths = chromium_paths()
     if paths is None:
