@@ -1,0 +1,1 @@
+"""Evaluation harness: golden question sets, result-equivalence scoring, runs and reports."""
