@@ -523,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     fake_cmd.add_argument("--port", type=int, default=8765)
     fake_cmd.add_argument("--latency", type=float, default=0.0, help="seconds added per reply")
     fake_cmd.set_defaults(func=fake_llm)
+    from citu.eval.cli import add_eval_parser
+
+    add_eval_parser(commands)
     return parser
 
 

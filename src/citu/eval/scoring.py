@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -221,3 +221,40 @@ def _assign(
         yield from _assign(candidates, i + 1, chosen, used, budget)
         chosen.pop()
         used.discard(j)
+
+
+# ---- diffs for reports --------------------------------------------------------------------
+
+
+def _display_key(row: Row) -> tuple:
+    # Rounded for display only: numbers equal within the tolerance land on the same key.
+    return tuple(
+        ("n", float(f"{c[1]:.9g}")) if c[0] == _NUMBER else (str(c[0]), c[1])
+        for c in (canon(v) for v in row)
+    )
+
+
+def row_diff(gold: Sequence[Row], predicted: Sequence[Row], limit: int = 20) -> dict[str, Any]:
+    """Rows of one result missing from the other (as multisets, columns as they stand)."""
+    gold_keys = Counter(_display_key(row) for row in gold)
+    pred_keys = Counter(_display_key(row) for row in predicted)
+    missing_keys, unexpected_keys = gold_keys - pred_keys, pred_keys - gold_keys
+    missing = _pick(gold, missing_keys, limit)
+    unexpected = _pick(predicted, unexpected_keys, limit)
+    return {
+        "missing": missing,
+        "missing_count": sum(missing_keys.values()),
+        "unexpected": unexpected,
+        "unexpected_count": sum(unexpected_keys.values()),
+    }
+
+
+def _pick(rows: Sequence[Row], wanted: Counter, limit: int) -> list[list[Any]]:
+    left = Counter(wanted)
+    picked = []
+    for row in rows:
+        key = _display_key(row)
+        if left[key] > 0 and len(picked) < limit:
+            left[key] -= 1
+            picked.append(list(row))
+    return picked
