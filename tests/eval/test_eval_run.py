@@ -45,3 +45,119 @@ async def test_scripted_demo_run_scores_exactly(fake_llm, settings, tmp_path: Pa
     assert summary["correct"] == len(scripted.correct)
     assert summary["accuracy"] == round(len(scripted.correct) * 100 / len(DEMO), 2)
     assert f"{len(DEMO)}/{len(DEMO)}" in err.getvalue()
+
+
+async def test_baseline_comparison_reports_exactly_the_fixed_and_broken_questions(
+    fake_llm, settings, tmp_path: Path
+):
+    first, second = script(DEMO, "a"), script(DEMO, "b")
+    install_demo_mode(fake_llm, first.overrides)
+    assert await run_command(args(tmp_path / "a"), settings, stderr=io.StringIO()) == 0
+    fake_llm.reset()
+    install_demo_mode(fake_llm, second.overrides)
+    baseline = tmp_path / "a" / "report.json"
+    err = io.StringIO()
+    code = await run_command(
+        args(tmp_path / "b", baseline=baseline, max_drop=0.0, max_latency_rise=None),
+        settings,
+        stderr=err,
+    )
+    comparison = json.loads((tmp_path / "b" / "report.json").read_text("utf-8"))["comparison"]
+    assert comparison["fixed"] == sorted(second.correct - first.correct)
+    assert comparison["broken"] == sorted(first.correct - second.correct)
+    accuracy = comparison["deltas"]["accuracy"]
+    expected_delta = round((len(second.correct) - len(first.correct)) * 100 / len(DEMO), 3)
+    assert accuracy["delta"] == pytest.approx(expected_delta, abs=0.01)
+    # Variant b answers more questions right: no accuracy drop, the gate passes.
+    assert code == 0 and "regression" not in err.getvalue()
+
+    # The other way round accuracy drops, past a gate of 1 point: exit 1, with the reason.
+    err = io.StringIO()
+    fake_llm.reset()
+    install_demo_mode(fake_llm, first.overrides)
+    code = await run_command(
+        args(tmp_path / "c", baseline=tmp_path / "b" / "report.json", max_drop=1.0),
+        settings,
+        stderr=err,
+    )
+    assert code == 1 and "accuracy dropped" in err.getvalue()
+
+
+async def test_three_runs_give_identical_scores(fake_llm, settings, tmp_path: Path):
+    install_demo_mode(fake_llm, script(DEMO, "a").overrides)
+    scores = []
+    for run in range(3):
+        out = tmp_path / str(run)
+        assert await run_command(args(out), settings, stderr=io.StringIO()) == 0
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        summary = {k: v for k, v in report["summary"].items() if not k.startswith("latency")}
+        per_question = [(q["id"], q["status"], q["predicted_sql"]) for q in report["questions"]]
+        scores.append((summary, report["by_tag"], report["by_language"], per_question))
+    assert scores[0] == scores[1] == scores[2]
+
+
+async def test_model_calls_tokens_and_retrieval_are_recorded(fake_llm, settings, tmp_path: Path):
+    scripted = script(DEMO, "a")
+    install_demo_mode(fake_llm, scripted.overrides)
+    assert await run_command(args(tmp_path), settings, stderr=io.StringIO()) == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    questions = {q["id"]: q for q in report["questions"]}
+    one = questions[sorted(scripted.correct)[0]]
+    # Classification (unless the dictionary decides), SQL generation, summary: at least one
+    # call, each reported with the fake's usage.
+    assert one["model_calls"] >= 1 and one["tokens"] > 0
+    assert report["summary"]["model_calls_per_question"] > 0
+    assert report["summary"]["tokens_per_question"] > 0
+    assert sum(q["model_calls"] for q in questions.values()) == len(fake_llm.requests)
+    assert all(q["retrieval_hit"] in (True, False) for q in questions.values())
+
+
+async def test_url_mode_scores_like_in_process(fake_llm, app, tmp_path: Path):
+    import httpx
+
+    from citu.eval.clients import HttpClient
+    from citu.eval.runner import run_eval
+
+    scripted = script(DEMO, "a")
+    install_demo_mode(fake_llm, scripted.overrides)
+    transport = httpx.ASGITransport(app=app)
+    async with HttpClient("http://citu.test", transport=transport) as client:
+        report = await run_eval(DEMO, target="sql", client=client, concurrency=8)
+    assert report["mode"] == "url"
+    assert {q["id"]: q["status"] for q in report["questions"]} == scripted.statuses
+    assert report["summary"]["model_calls_per_question"] is None  # not visible over HTTP
+
+
+async def test_cancelled_run_skips_the_rest(fake_llm, app):
+    import asyncio
+
+    from citu.eval.clients import InProcessClient
+    from citu.eval.runner import run_eval
+
+    install_demo_mode(fake_llm, script(DEMO, "a").overrides)
+    cancel = asyncio.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done == 3:
+            cancel.set()
+
+    async with InProcessClient(app) as client:
+        report = await run_eval(
+            DEMO, target="sql", client=client, concurrency=1, on_progress=progress, cancel=cancel
+        )
+    assert report["cancelled"] is True
+    assert report["summary"]["asked"] == 3
+    assert report["summary"]["statuses"]["skipped"] == len(DEMO) - 3
+
+
+async def test_bad_inputs_exit_2(settings, tmp_path: Path):
+    err = io.StringIO()
+    assert (
+        await run_command(args(tmp_path, set=str(tmp_path / "none.jsonl")), settings, stderr=err)
+        == 2
+    )
+    assert "cannot read" in err.getvalue()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}', encoding="utf-8")
+    assert await run_command(args(tmp_path, baseline=bad), settings, stderr=err) == 2
+    assert "not a citu-eval/1 report" in err.getvalue()

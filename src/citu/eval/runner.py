@@ -55,10 +55,10 @@ async def run_eval(
         # A user per conversation: a user's oldest conversations are dropped past a limit.
         user_id = conversation_user(chain[0].id)
         for question in chain:
-            if cancel is not None and cancel.is_set():
-                records[question.id] = _record(question, "skipped")
-            else:
-                async with slots:
+            async with slots:  # checked once a slot is free: waiting runs may be cancelled
+                if cancel is not None and cancel.is_set():
+                    records[question.id] = _record(question, "skipped")
+                else:
                     records[question.id], conversation = await _evaluate(
                         question, route, client, conversation, user_id
                     )
