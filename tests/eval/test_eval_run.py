@@ -161,3 +161,28 @@ async def test_bad_inputs_exit_2(settings, tmp_path: Path):
     bad.write_text('{"format": "other"}', encoding="utf-8")
     assert await run_command(args(tmp_path, baseline=bad), settings, stderr=err) == 2
     assert "not a citu-eval/1 report" in err.getvalue()
+
+
+async def test_eval_statements_wait_for_a_busy_guard_instead_of_failing(app):
+    import asyncio
+
+    from citu.agents.sql_guard import _guard_queue
+    from citu.eval.clients import InProcessClient
+
+    queue = _guard_queue()
+    taken = 0
+    while queue.enter():  # every place of the guard's queue taken, as under a burst
+        taken += 1
+    try:
+        async with InProcessClient(app) as client:
+            waiting = asyncio.create_task(client.run_sql("SELECT COUNT(*) AS n FROM bss_company"))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            for _ in range(taken):
+                queue.leave()
+            taken = 0
+            outcome = await waiting
+    finally:
+        for _ in range(taken):
+            queue.leave()
+    assert outcome.status == "ok" and outcome.rows == [[3]]

@@ -21,6 +21,7 @@ from citu.settings import Settings
 
 ADMIN_KEY_VARIABLE = "CITU_ADMIN_API_KEY"  # sent to --url when its run-SQL route is protected
 BAR_WIDTH = 30
+STARTUP_SECONDS = 600.0
 
 
 def add_eval_parser(subparsers: Any) -> None:
@@ -99,7 +100,9 @@ async def _run_in_process(questions: list, settings: Settings, options: dict) ->
     from citu.app import create_app
 
     app = create_app(settings)
-    async with app.test_app(), InProcessClient(app) as client:
+    # A first start may load the demo training data through the embedding service: slow.
+    serving = app.test_app_class(app, startup_timeout=STARTUP_SECONDS)
+    async with serving, InProcessClient(app) as client:
         return await run_eval(questions, client=client, **options)
 
 

@@ -6,6 +6,7 @@ A client asks a question on a target route and runs SQL read-only; it never scor
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ import httpx
 
 from citu import failures
 from citu.agents.sql_generation import DB_REFUSED_TEXT
+from citu.agents.sql_guard import MSG_GUARD_BUSY
 from citu.agents.sql_runner import SqlExecutionError, UnsafeSqlError, run_read_only
+from citu.db.pools import BusinessQueryBusy
 from citu.eval import usage as model_usage
 from citu.eval.tables import sql_tables, tables_in_texts
 
@@ -25,6 +28,9 @@ MAX_EVAL_ROWS = 10_000  # rows fetched per result; more is reported as truncated
 # DB_REFUSED_TEXT.
 REFUSAL_PREFIX = "不允许的操作"
 ERROR_TEXT_CHARS = 200
+EVAL_SQL_SLOTS = 8  # the evaluation's own statements checked or running at a time
+BUSY_RETRIES = 200  # tries of a statement the busy guard or pool turned away
+BUSY_PAUSE_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class SqlOutcome:
     rows: list[list[Any]] = field(default_factory=list)
     truncated: bool = False
     error: str | None = None
+    busy: bool = False  # turned away for load, worth another try
 
 
 class EvalClient(Protocol):
@@ -136,6 +143,7 @@ class InProcessClient:
         self.services = app.extensions["citu"]
         self.http = app.test_client()
         self._uninstall = None
+        self._sql_slots = asyncio.Semaphore(EVAL_SQL_SLOTS)
 
     async def __aenter__(self) -> InProcessClient:
         if self.services.http is not None:
@@ -165,6 +173,18 @@ class InProcessClient:
         return answer
 
     async def run_sql(self, sql: str) -> SqlOutcome:
+        # The guard's queue and the business pool are the service's too: the evaluation's own
+        # statements take few of them, and wait (not fail) when the service under test is busy.
+        async with self._sql_slots:
+            for _ in range(BUSY_RETRIES):
+                outcome = await self._run_once(sql)
+                if outcome is not None:
+                    return outcome
+                await asyncio.sleep(BUSY_PAUSE_SECONDS)
+        return SqlOutcome("error", error=MSG_GUARD_BUSY)
+
+    async def _run_once(self, sql: str) -> SqlOutcome | None:
+        """The outcome, or None when the guard or the pool was too busy to take the statement."""
         services = self.services
         if services.business_db is None:
             return SqlOutcome("error", error=failures.DATABASE_UNAVAILABLE_TEXT)
@@ -176,7 +196,11 @@ class InProcessClient:
                 timeout_ms=services.settings.business_statement_timeout_ms,
                 guard=services.sql_guard,
             )
+        except BusinessQueryBusy:
+            return None
         except UnsafeSqlError as exc:
+            if exc.reason == MSG_GUARD_BUSY:
+                return None
             return SqlOutcome("refused", error=exc.reason)
         except SqlExecutionError as exc:
             # PostgreSQL's own text may quote data; the report carries citu's words.
@@ -234,6 +258,14 @@ class HttpClient:
         return answer
 
     async def run_sql(self, sql: str) -> SqlOutcome:
+        for _ in range(BUSY_RETRIES):
+            outcome = await self._run_once(sql)
+            if outcome.status != "error" or not outcome.busy:
+                return outcome
+            await asyncio.sleep(BUSY_PAUSE_SECONDS)
+        return outcome
+
+    async def _run_once(self, sql: str) -> SqlOutcome:
         try:
             response = await self.http.post("/api/v0/citu_run_sql", json={"sql": sql})
         except httpx.HTTPError as exc:
@@ -243,9 +275,14 @@ class HttpClient:
         if response.status_code == 200 and isinstance(data.get("query_result"), Mapping):
             return records_outcome(data["query_result"])
         text = str(data.get("response") or body.get("message") or "")[:ERROR_TEXT_CHARS]
+        busy = response.status_code == 503 or MSG_GUARD_BUSY in text
         if data.get("error_type") == failures.SQL_REFUSED and response.status_code == 422:
-            return SqlOutcome("refused", error=text)
-        return SqlOutcome("error", error=f"HTTP {response.status_code}: {text}")
+            return (
+                SqlOutcome("error", error=text, busy=True)
+                if busy
+                else SqlOutcome("refused", error=text)
+            )
+        return SqlOutcome("error", error=f"HTTP {response.status_code}: {text}", busy=busy)
 
     async def retrieved_tables(self, question: str) -> set[str] | None:
         return None  # the server does not expose what retrieval found

@@ -114,22 +114,20 @@ async def _evaluate(
     user_id: str,
 ) -> tuple[dict[str, Any], str | None]:
     """One question's record, and the conversation its follow-ups continue."""
-    try:
-        async with asyncio.timeout(QUESTION_TIMEOUT_SECONDS):
-            answer = await client.ask(target, question.question, conversation, user_id)
-    except TimeoutError:
-        answer = Answer(http_status=0, error=f"no answer in {QUESTION_TIMEOUT_SECONDS:g} s")
-    except Exception as exc:  # one broken question must not end the run
-        log.exception("question %s failed", question.id)
-        answer = Answer(http_status=0, error=f"client error: {type(exc).__name__}")
-    gold = await client.run_sql(question.sql)
+    gold_tables = sorted(sql_tables(question.sql))
+    # The gold result and the retrieval check do not depend on the answer: run them meanwhile.
+    answer, gold, retrieval_hit = await asyncio.gather(
+        _ask(question, target, client, conversation, user_id),
+        client.run_sql(question.sql),
+        _retrieval_hit(client, question, gold_tables),
+    )
     predicted = await client.run_sql(answer.sql) if answer.sql else None
     record = _record(question, _status(answer, gold, predicted))
     record.update(_answer_fields(answer))
     record["gold"] = _result_fields(gold)
     record["predicted"] = _result_fields(predicted) if predicted is not None else None
-    record["gold_tables"] = sorted(sql_tables(question.sql))
-    record["retrieval_hit"] = await _retrieval_hit(client, question, record["gold_tables"])
+    record["gold_tables"] = gold_tables
+    record["retrieval_hit"] = retrieval_hit
     if gold.status == "ok" and predicted is not None and predicted.status == "ok":
         verdict = compare_results(gold.rows, predicted.rows, ordered=record["ordered"])
         record["correct"] = verdict.equal
@@ -138,6 +136,23 @@ async def _evaluate(
         if not verdict.equal:
             record["diff"] = row_diff(gold.rows, predicted.rows)
     return record, answer.conversation_id or conversation
+
+
+async def _ask(
+    question: GoldenQuestion,
+    target: Target,
+    client: EvalClient,
+    conversation: str | None,
+    user_id: str,
+) -> Answer:
+    try:
+        async with asyncio.timeout(QUESTION_TIMEOUT_SECONDS):
+            return await client.ask(target, question.question, conversation, user_id)
+    except TimeoutError:
+        return Answer(http_status=0, error=f"no answer in {QUESTION_TIMEOUT_SECONDS:g} s")
+    except Exception as exc:  # one broken question must not end the run
+        log.exception("question %s failed", question.id)
+        return Answer(http_status=0, error=f"client error: {type(exc).__name__}")
 
 
 def _status(answer: Answer, gold: SqlOutcome, predicted: SqlOutcome | None) -> str:
