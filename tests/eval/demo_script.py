@@ -40,13 +40,38 @@ def script(questions: Sequence[GoldenQuestion], variant: str = "a") -> Script:
     kinds = list(WRONG)
     overrides: dict[str, str] = {}
     statuses: dict[str, str] = {}
+    wrong = 0
     for index, question in enumerate(sorted(questions, key=lambda q: q.id)):
         if index % every == 0:
             overrides[question.question] = question.sql
             statuses[question.id] = "correct"
             continue
-        sql, status = WRONG[kinds[index % len(kinds)]]
+        sql, status = WRONG[kinds[wrong % len(kinds)]]  # every way of being wrong, in turn
+        wrong += 1
         if sql is not None:
             overrides[question.question] = sql.format(gold=question.sql.rstrip("; "))
         statuses[question.id] = status
     return Script(overrides, statuses)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print a variant's overrides as JSON, for ``citu fake-llm --demo --demo-overrides``."""
+    import argparse
+    import json
+
+    from citu.eval.golden import load_set
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--variant", choices=sorted(EVERY), default="a")
+    parser.add_argument("--all-right", action="store_true", help="every question answered right")
+    args = parser.parse_args(argv)
+    questions = load_set("demo")
+    if args.all_right:
+        overrides = {q.question: q.sql for q in questions}
+    else:
+        overrides = script(questions, args.variant).overrides
+    print(json.dumps(overrides, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -186,3 +186,12 @@ async def test_eval_statements_wait_for_a_busy_guard_instead_of_failing(app):
         for _ in range(taken):
             queue.leave()
     assert outcome.status == "ok" and outcome.rows == [[3]]
+
+
+def test_the_script_uses_every_way_of_being_wrong():
+    for variant in ("a", "b"):
+        statuses = set(script(DEMO, variant).statuses.values())
+        assert statuses == {"correct", "wrong", "no_sql", "refused", "sql_error"}
+        overrides = script(DEMO, variant).overrides.values()
+        assert any("pg_sleep" in sql for sql in overrides)
+        assert any("service_area_name AS 名称" in sql for sql in overrides)
