@@ -116,6 +116,11 @@ def test_console_summary():
     assert "accuracy         20.00 %" in text
     assert "by language: en 0.0% (0/3), zh 50.0% (1/2)" in text
     assert "fixed 0 []; broken 0 []" in text
+    r["comparison"]["fixed"] = [f"q{i:02d}" for i in range(14)]
+    assert (
+        "fixed 14 [q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, … 2 more]"
+        in console_summary(r)
+    )
 
 
 def test_html_is_self_contained_and_lists_every_failure():

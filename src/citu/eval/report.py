@@ -159,10 +159,17 @@ def console_summary(report: dict[str, Any]) -> str:
     if comparison:
         delta = comparison["deltas"]["accuracy"]["delta"]
         lines.append(
-            f"  vs baseline: accuracy {delta:+g} points; fixed {len(comparison['fixed'])}"
-            f" {comparison['fixed']}; broken {len(comparison['broken'])} {comparison['broken']}"
+            f"  vs baseline: accuracy {delta:+g} points;"
+            f" fixed {len(comparison['fixed'])} {_ids(comparison['fixed'])};"
+            f" broken {len(comparison['broken'])} {_ids(comparison['broken'])}"
         )
     return "\n".join(lines)
+
+
+def _ids(ids: list[str], shown: int = 12) -> str:
+    """A list of ids for one console line (the reports have them all)."""
+    more = f", … {len(ids) - shown} more" if len(ids) > shown else ""
+    return "[" + ", ".join(ids[:shown]) + more + "]"
 
 
 def _pct(part: int, whole: int) -> float:
