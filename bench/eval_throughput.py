@@ -68,50 +68,36 @@ async def measure(args: argparse.Namespace, settings, fake: FakeOpenAI) -> dict:
     return {"report": report, "wall": wall, "cpu": cpu, "calls": calls, "ideal": ideal}
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.5, help="seconds per fake call")
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--target", choices=list(TARGETS), default="sql")
     parser.add_argument("--max-seconds", type=float, default=30.0)
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    from citu.db.embedded import start_embedded_server, with_database
-    from citu.embedded_redis import redis_server_binary
+
+def bench_settings(workdir: Path, admin_url: str, redis_port: int, fake: FakeOpenAI):
+    from citu.db.embedded import with_database
     from citu.settings import Settings
 
-    workdir = Path(tempfile.mkdtemp(prefix="citu-bench-eval-"))
-    run = Stack(workdir)
-    fake = FakeOpenAI(keep_alive=True)
-    try:
-        run.pg_root = workdir / "data" / "postgres"
-        admin_url = start_embedded_server(workdir / "data")
-        redis_port = free_port()
-        redis = redis_server_binary() or "redis-server"
-        run.spawn(
-            [redis, "--port", str(redis_port), "--save", "", "--appendonly", "no"], port=redis_port
-        )
-        fake.start()
-        install_demo_mode(fake, {q.question: q.sql for q in load_set("demo")})
-        settings = Settings(
-            _env_file=None,
-            database_url=with_database(admin_url, "citu"),
-            redis_url=f"redis://127.0.0.1:{redis_port}/1",
-            llm_base_url=fake.base_url,
-            llm_api_key="bench",
-            llm_max_retries=0,
-            embedding_base_url=fake.base_url,
-            embedding_api_key="bench",
-            data_dir=workdir / "data",
-            log_dir=workdir / "logs",
-            log_level="WARNING",
-        )
-        result = asyncio.run(measure(args, settings, fake))
-    finally:
-        fake.stop()
-        run.close()
+    return Settings(
+        _env_file=None,
+        database_url=with_database(admin_url, "citu"),
+        redis_url=f"redis://127.0.0.1:{redis_port}/1",
+        llm_base_url=fake.base_url,
+        llm_api_key="bench",
+        llm_max_retries=0,
+        embedding_base_url=fake.base_url,
+        embedding_api_key="bench",
+        data_dir=workdir / "data",
+        log_dir=workdir / "logs",
+        log_level="WARNING",
+    )
 
+
+def print_results(args: argparse.Namespace, result: dict) -> None:
     summary = result["report"]["summary"]
     print(machine_description())
     print(
@@ -127,9 +113,34 @@ def main() -> int:
     print(f"latency p50 {summary['latency_p50_ms']} ms, p95 {summary['latency_p95_ms']} ms")
     for q in result["report"]["questions"]:
         if not q["correct"]:  # the fake answers every question right: this is a harness defect
-            print(
-                f"not correct: {q['id']} {q['status']} {q['reason'] or q['error'] or q['gold']['error'] or ''}"
-            )
+            why = q["reason"] or q["error"] or q["gold"]["error"] or ""
+            print(f"not correct: {q['id']} {q['status']} {why}")
+
+
+def main() -> int:
+    args = parse_args()
+    from citu.db.embedded import start_embedded_server
+    from citu.embedded_redis import redis_server_binary
+
+    workdir = Path(tempfile.mkdtemp(prefix="citu-bench-eval-"))
+    run = Stack(workdir)
+    fake = FakeOpenAI(keep_alive=True)
+    try:
+        run.pg_root = workdir / "data" / "postgres"
+        admin_url = start_embedded_server(workdir / "data")
+        redis_port = free_port()
+        redis = redis_server_binary() or "redis-server"
+        run.spawn(
+            [redis, "--port", str(redis_port), "--save", "", "--appendonly", "no"], port=redis_port
+        )
+        fake.start()
+        install_demo_mode(fake, {q.question: q.sql for q in load_set("demo")})
+        settings = bench_settings(workdir, admin_url, redis_port, fake)
+        result = asyncio.run(measure(args, settings, fake))
+    finally:
+        fake.stop()
+        run.close()
+    print_results(args, result)
     if result["wall"] > args.max_seconds:
         print(f"FAIL: slower than {args.max_seconds:g} s", file=sys.stderr)
         return 1
