@@ -170,3 +170,31 @@ def test_usage_is_read_from_json_and_streamed_bodies():
     assert usage_in(stream) == usage
     assert usage_in(b"data: [DONE]\n\n") is None
     assert usage_in(b"not json") is None
+
+
+def test_numbers_are_shown_without_exponents():
+    from citu.eval.html_report import format_number
+
+    assert [format_number(v) for v in (1234567.891, 12, 0.5, 3525.1, -0.001, 100.0)] == [
+        "1234567.89",
+        "12",
+        "0.5",
+        "3525.1",
+        "0",
+        "100",
+    ]
+
+
+def test_counting_hook_is_installed_once_per_client():
+    import httpx
+
+    from citu.eval.usage import install
+
+    client = httpx.AsyncClient()
+    first, second = install(client), install(client)
+    assert len(client.event_hooks["response"]) == 1
+    first()
+    first()  # twice is once
+    assert len(client.event_hooks["response"]) == 1  # the second run still counts
+    second()
+    assert client.event_hooks["response"] == []

@@ -76,7 +76,7 @@ def _comparison(comparison: dict[str, Any] | None) -> str:
     rows = []
     for metric, d in comparison["deltas"].items():
         delta = d["delta"]
-        shown = "" if delta is None else f"{delta:+g}"
+        shown = "" if delta is None else ("+" if delta > 0 else "") + format_number(delta)
         rows.append(
             f"<tr><th>{escape(metric)}</th><td class=n>{_value(d['baseline'], '')}</td>"
             f"<td class=n>{_value(d['current'], '')}</td><td class=n>{shown}</td></tr>"
@@ -173,4 +173,12 @@ def _cell(value: Any) -> str:
 def _value(value: Any, unit: str) -> str:
     if value is None:
         return "n/a"
-    return f"{value:g} {unit}".strip() if isinstance(value, (int, float)) else escape(str(value))
+    if isinstance(value, (int, float)):
+        return f"{format_number(value)} {unit}".strip()
+    return escape(str(value))
+
+
+def format_number(value: float) -> str:
+    """At most two decimals, no exponent, no trailing zeros: 3525.1, 12, 1234567.5."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text

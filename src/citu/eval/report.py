@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from citu.eval.html_report import render_html
+from citu.eval.html_report import format_number, render_html
 
 __all__ = ["REPORT_FORMAT", "build_report", "compare", "console_summary", "gate", "render_html"]
 
@@ -141,7 +141,7 @@ def console_summary(report: dict[str, Any]) -> str:
     s = report["summary"]
     lines = [
         f"citu eval: set {report['set']} · target {report['target']} · {report['mode']}"
-        f" · {s['asked']}/{s['questions']} questions in {report['duration_s']:g} s",
+        f" · {s['asked']}/{s['questions']} questions in {format_number(report['duration_s'])} s",
         f"  accuracy        {s['accuracy']:6.2f} %  ({s['correct']} correct)",
         f"  valid SQL       {s['valid_sql_rate']:6.2f} %",
         f"  refused (guard) {s['refused_rate']:6.2f} %",
@@ -159,7 +159,7 @@ def console_summary(report: dict[str, Any]) -> str:
     if comparison:
         delta = comparison["deltas"]["accuracy"]["delta"]
         lines.append(
-            f"  vs baseline: accuracy {delta:+g} points;"
+            f"  vs baseline: accuracy {'+' if delta > 0 else ''}{format_number(delta)} points;"
             f" fixed {len(comparison['fixed'])} {_ids(comparison['fixed'])};"
             f" broken {len(comparison['broken'])} {_ids(comparison['broken'])}"
         )
@@ -190,4 +190,4 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 
 def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:g}"
+    return "n/a" if value is None else format_number(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -52,15 +53,29 @@ def counting() -> Iterator[ModelUsage]:
         _current.reset(token)
 
 
+# Runs counting on each client: the hook is added once (twice would count every call twice)
+# and removed when the last run using it ends.
+_installed: weakref.WeakKeyDictionary[httpx.AsyncClient, int] = weakref.WeakKeyDictionary()
+
+
 def install(client: httpx.AsyncClient) -> Callable[[], None]:
     """Add the counting hook to ``client``; returns the function that removes it."""
-    hooks = client.event_hooks
-    client.event_hooks = {**hooks, "response": [*hooks.get("response", []), _on_response]}
+    if not _installed.get(client):
+        hooks = client.event_hooks
+        client.event_hooks = {**hooks, "response": [*hooks.get("response", []), _on_response]}
+    _installed[client] = _installed.get(client, 0) + 1
+    removed = False
 
     def uninstall() -> None:
-        current = client.event_hooks
-        remaining = [h for h in current.get("response", []) if h is not _on_response]
-        client.event_hooks = {**current, "response": remaining}
+        nonlocal removed
+        if removed:
+            return
+        removed = True
+        _installed[client] -= 1
+        if _installed[client] == 0:
+            current = client.event_hooks
+            remaining = [h for h in current.get("response", []) if h is not _on_response]
+            client.event_hooks = {**current, "response": remaining}
 
     return uninstall
 
