@@ -195,3 +195,15 @@ def test_the_script_uses_every_way_of_being_wrong():
         overrides = script(DEMO, variant).overrides.values()
         assert any("pg_sleep" in sql for sql in overrides)
         assert any("service_area_name AS 名称" in sql for sql in overrides)
+
+
+def test_conversations_and_their_users():
+    from citu.eval.runner import conversation_user, conversations
+
+    chains = conversations(DEMO)
+    by_root = {chain[0].id: [q.id for q in chain] for chain in chains}
+    assert by_root["zh-039"] == ["zh-039", "zh-040"]
+    assert by_root["en-026"] == ["en-026", "en-027"]
+    assert sum(len(c) for c in chains) == len(DEMO)
+    user = conversation_user("abc123", "x:" * 40)
+    assert len(user) <= 50 and ":" not in user and user.startswith("eval_abc123_")

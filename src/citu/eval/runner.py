@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ log = logging.getLogger("citu.eval.runner")
 
 PREVIEW_ROWS = 20  # rows of each result kept in the report
 QUESTION_TIMEOUT_SECONDS = 300.0
-MAX_USER_SUFFIX = 40
+MAX_USER_SUFFIX = 36
 
 
 async def run_eval(
@@ -49,11 +50,12 @@ async def run_eval(
     slots = asyncio.Semaphore(concurrency)
     records: dict[str, dict[str, Any]] = {}
     progress = _Progress(len(questions), on_progress)
+    run_token = secrets.token_hex(3)  # two runs of one set never share a user
 
     async def run_chain(chain: list[GoldenQuestion]) -> None:
         conversation: str | None = None
         # A user per conversation: a user's oldest conversations are dropped past a limit.
-        user_id = conversation_user(chain[0].id)
+        user_id = conversation_user(run_token, chain[0].id)
         for question in chain:
             async with slots:  # checked once a slot is free: waiting runs may be cancelled
                 if cancel is not None and cancel.is_set():
@@ -90,10 +92,11 @@ def conversations(questions: Sequence[GoldenQuestion]) -> list[list[GoldenQuesti
     return list(chains.values())
 
 
-def conversation_user(root_id: str) -> str:
-    """The user id asking one conversation's questions (no colon: it separates conversation ids)."""
+def conversation_user(run_token: str, root_id: str) -> str:
+    """The user id asking one conversation's questions (no colon: it separates conversation ids;
+    at most 50 characters, the ReAct route's limit)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", root_id)[:MAX_USER_SUFFIX]
-    return f"eval_{safe}"
+    return f"eval_{run_token}_{safe}"
 
 
 class _Progress:
