@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from citu.agents.sql_runner import run_read_only
 from citu.db.demo import DEMO_TABLES
 from citu.db.demo_training import curated_pairs
+from citu.sql.runner import run_read_only
 
 PAGE_SIZE = 10  # rows per page of the console's result table
 
