@@ -5,7 +5,7 @@ classify_question ─DATABASE→ agent_sql_generation ─ok→ agent_sql_executi
 (a failed SQL generation goes straight to format_response).
 
 Nodes return partial state updates; ``execution_path`` accumulates. ``final_response`` keeps
-the old agent's result shape (agents spec §5.1), which the routes turn into envelopes.
+the old agent's result shapes (``ask_results.py``), which the routes turn into envelopes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
 from citu import failures
+from citu.agents.ask_results import final_response, progress_for
 from citu.agents.classifier import QuestionClassifier
 from citu.agents.llm_calls import LlmError, complete
 from citu.agents.llm_text import current_question, markdown_table, visible_text
@@ -293,127 +294,3 @@ class AskAgent:
             "final_response": final_response(state, path),
             "execution_path": ["format_response"],
         }
-
-
-def classification_info(state: AskState | dict[str, Any]) -> dict[str, Any]:
-    return {
-        "confidence": state.get("classification_confidence", 0.0),
-        "reason": state.get("classification_reason", ""),
-        "method": state.get("classification_method", ""),
-    }
-
-
-def final_response(state: AskState, path: list[str]) -> dict[str, Any]:
-    """The old agent's result shapes, case by case (agents spec §5.1, format_response)."""
-    info = classification_info(state)
-    question_type = state.get("question_type")
-    if state.get("error"):
-        return {
-            "success": False,
-            "error": state["error"],
-            "error_code": state.get("error_code") or 500,
-            "question_type": question_type,
-            "sql": state.get("sql"),
-            "execution_path": path,
-            "classification_info": info,
-        }
-    if question_type != "DATABASE":
-        return {
-            "success": True,
-            "response": state.get("chat_response") or "",
-            "type": "CHAT",
-            "execution_path": path,
-            "classification_info": info,
-        }
-    base = {"type": "DATABASE", "sql": state.get("sql"), "execution_path": path}
-    if not state.get("sql_generation_success") and state.get("user_prompt"):
-        return {
-            "success": False,
-            "response": state["user_prompt"],
-            **base,
-            "sql_generation_failed": True,
-            "validation_error_type": state.get("validation_error_type"),
-            "classification_info": info,
-            "sql_validation_info": {
-                "sql_generation_success": state.get("sql_generation_success", False),
-                "sql_validation_success": state.get("sql_validation_success", False),
-                "sql_repair_attempted": state.get("sql_repair_attempted", False),
-                "sql_repair_success": state.get("sql_repair_success", False),
-            },
-        }
-    if state.get("chat_response"):
-        return {
-            "success": True,
-            "response": state["chat_response"],
-            **base,
-            "query_result": state.get("query_result"),
-            "classification_info": info,
-        }
-    if state.get("summary"):
-        return {
-            "success": True,
-            "response": state["summary"],
-            **base,
-            "query_result": state.get("query_result"),
-            "summary": state["summary"],
-            "classification_info": info,
-        }
-    if state.get("query_result") is not None:
-        return {
-            "success": True,
-            **base,
-            "query_result": state["query_result"],
-            "classification_info": info,
-        }
-    return {"success": False, "error": "数据库查询未完成", **base, "classification_info": info}
-
-
-def progress_for(node: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    """Display texts of one graph step for the stream's progress frame (None: no frame)."""
-    if node == "classify_question":
-        return {
-            "display_name": "分析问题类型",
-            "details": f"问题类型: {state.get('question_type')} "
-            f"(置信度: {float(state.get('classification_confidence') or 0.0):.2f})",
-            "sub_status": f"使用{state.get('classification_method')}方法分类",
-        }
-    if node == "agent_sql_generation":
-        if state.get("sql_generation_success"):
-            sql = state.get("sql") or ""
-            preview = sql[:50] + ("..." if len(sql) > 50 else "")
-            return {
-                "display_name": "SQL生成成功",
-                "details": f"生成SQL: {preview}",
-                "sub_status": "验证通过，准备执行",
-            }
-        return {
-            "display_name": "SQL生成处理中",
-            "details": f"验证状态: {state.get('validation_error_type')}",
-            "sub_status": state.get("user_prompt"),
-        }
-    if node == "agent_sql_execution":
-        result = state.get("query_result")
-        if result is None:  # the old mapper crashed here; report the failure instead
-            return {
-                "display_name": "执行数据查询",
-                "details": state.get("error") or "查询执行失败",
-                "sub_status": "查询执行失败",
-            }
-        return {
-            "display_name": "执行数据查询",
-            "details": f"查询完成，返回 {result.get('row_count', 0)} 行数据",
-            "sub_status": "正在生成摘要" if state.get("summary") else "查询执行完成",
-        }
-    if node == "agent_chat":
-        return {
-            "display_name": "思考回答",
-            "details": "正在处理您的问题",
-            "sub_status": "使用智能对话模式",
-        }
-    if node == "format_response":
-        return {
-            "display_name": "格式化响应结果",
-            "details": "正在格式化响应结果",
-            "sub_status": "即将完成",
-        }
-    return None

@@ -123,21 +123,7 @@ class QuestionClassifier:
                 "rule_based_non_business",
             )
 
-        business_hits: list[str] = []
-        indicator_hits: list[str] = []
-        for category, words in self.words["strong_business_keywords"].items():
-            found = _hits(text, words)
-            if category == _INDICATOR_CATEGORY:
-                indicator_hits += found
-            else:
-                business_hits += [f"{category}:{k}" for k in found]
-        sql_hits = [p.pattern for p in self.sql_patterns if p.search(text)]
-        business = w["business_entity"] * len(business_hits) + w["sql_pattern"] * len(sql_hits)
-        indicator = w["system_indicator"] * len(indicator_hits)
-        if indicator and business:
-            business += w["combination_bonus"]
-        elif indicator:
-            business += 1
+        business, business_hits, sql_hits = self._business_score(text)
         intent_hits = _hits(text, self.words["query_intent_keywords"])
         intent = w["query_intent"] * len(intent_hits)
         chat_hits = _hits(text, self.words["chat_keywords"])
@@ -170,6 +156,27 @@ class QuestionClassifier:
             f"规则分类不确定 - 业务分:{business}, 意图分:{intent}, 聊天分:{chat}",
             "rule_based_uncertain",
         )
+
+    def _business_score(self, text: str) -> tuple[float, list[str], list[str]]:
+        """Score of business entities and SQL-like phrasing, with the entity and SQL hits;
+        a system indicator word adds a bonus beside entities, a point on its own."""
+        w = self.weights
+        business_hits: list[str] = []
+        indicator_hits: list[str] = []
+        for category, words in self.words["strong_business_keywords"].items():
+            found = _hits(text, words)
+            if category == _INDICATOR_CATEGORY:
+                indicator_hits += found
+            else:
+                business_hits += [f"{category}:{k}" for k in found]
+        sql_hits = [p.pattern for p in self.sql_patterns if p.search(text)]
+        business = w["business_entity"] * len(business_hits) + w["sql_pattern"] * len(sql_hits)
+        indicator = w["system_indicator"] * len(indicator_hits)
+        if indicator and business:
+            business += w["combination_bonus"]
+        elif indicator:
+            business += 1
+        return business, business_hits, sql_hits
 
     async def classify_with_llm(self, question: str) -> Classification:
         """Ask the LLM. LLM service errors propagate (the request answers 503/504)."""
