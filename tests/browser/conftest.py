@@ -44,7 +44,7 @@ async def console_app(settings, fake_llm) -> AsyncIterator[Any]:
     app = create_app(settings)
     async with served(app) as port:
         services = app.extensions["citu"]
-        await train_demo(services.components["training"], services.business_db)
+        await train_demo(services.training, services.business_db)
         app.config["test.port"] = port
         yield app
 

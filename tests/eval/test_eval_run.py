@@ -167,9 +167,9 @@ async def test_eval_statements_wait_for_a_busy_guard_instead_of_failing(app):
     import asyncio
 
     from citu.eval.clients import InProcessClient
-    from citu.sql.guard import _guard_queue
+    from citu.sql.guard_pool import guard_queue
 
-    queue = _guard_queue()
+    queue = guard_queue()
     taken = 0
     while queue.enter():  # every place of the guard's queue taken, as under a burst
         taken += 1

@@ -208,10 +208,7 @@ class InProcessClient:
         return records_outcome(result.to_records())
 
     async def retrieved_tables(self, question: str) -> set[str] | None:
-        retriever = self.services.components.get("sql_context")
-        if retriever is None:
-            return None
-        context = await retriever.retrieve(question)
+        context = await self.services.sql_context.retrieve(question)
         tables = tables_in_texts(context.ddl)
         for pair in context.question_sql:
             tables |= sql_tables(pair["sql"])
