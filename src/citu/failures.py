@@ -10,6 +10,7 @@ handlers redact it). ``pg_error_text`` does the same for a PostgreSQL SQLSTATE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import asyncpg
 import httpx
@@ -142,10 +143,18 @@ def _chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
+@runtime_checkable
+class OwnError(Protocol):
+    """What ``citu.errors.ApiError`` offers (seen by shape: that module imports this one)."""
+
+    status: int
+    error_type: str | None
+
+    def body(self) -> dict[str, Any]: ...
+
+
 def describe(error: BaseException) -> Failure:
     """The client-safe account of ``error`` (its cause chain decides the kind)."""
-    from citu.errors import ApiError  # citu.errors imports this module for the envelope
-
     chain = _chain(error)
     embeddings = any(_is_embeddings_call(e) for e in chain) or any(
         type(e).__name__ == "EmbeddingError" for e in chain
@@ -154,7 +163,7 @@ def describe(error: BaseException) -> Failure:
         failure = model_failure(item, embeddings=embeddings)
         if failure is not None:
             return failure
-    if isinstance(error, ApiError):
+    if isinstance(error, OwnError):
         # citu's own text; its kind is the one its JSON envelope carries.
         data = error.body().get("data")
         error_type = error.error_type or (
