@@ -362,7 +362,7 @@ async def test_react_agent_llm_fault_answers_clearly_then_recovers(settings, fak
         misbehave(fake_llm)
         ask = {"question": "你好", "user_id": "wang1"}
         status, body = await call(client, "POST", "/api/v0/ask_react_agent", ask)
-        if body["success"] is False:  # the ReAct envelope: reason in ``error`` (agents.md §3.3)
+        if body["success"] is False:  # the ReAct envelope: reason in ``error``
             assert status in (503, 504) and body["error"] and body["retry_suggested"], body
         thread = body.get("data", {}).get("conversation_id") if body.get("data") else None
 

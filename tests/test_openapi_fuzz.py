@@ -24,14 +24,14 @@ from citu.app import create_app
 from fakes.served import served
 
 EXAMPLES_PER_MODE = 4
-# Routes with their own wire shape (agents.md §3): not the {code, success, message, data} envelope.
+# Routes with their own wire shape (the ReAct routes): not the {code, success, message, data} envelope.
 NOT_ENVELOPED = {"/", "/health", "/api/test/redis", "/metrics"}
-# The plain {success, error | data, timestamp} shape of two ReAct routes (agents.md §3.13, §3.14).
+# The plain {success, error | data, timestamp} shape of two ReAct routes.
 PLAIN_SHAPE = {
     "/api/v0/react/direct/conversations/{thread_id}",
     "/api/v0/react/direct/conversations/{thread_id}/compare",
 }
-# internal_error_response bodies answered with HTTP 404 on purpose (agents.md §3.13, §3.15).
+# internal_error_response bodies answered with HTTP 404 on purpose.
 ERROR_BODY_QUIRKS = {
     "/api/v0/react/direct/conversations/{thread_id}",
     "/api/v0/react/direct/conversations/{thread_id}/summary",
@@ -77,7 +77,7 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
     data = body.get("data")
     if not body["success"]:
         # The helpers put the reason in data.response; the ReAct routes and ``failed()`` in
-        # ``error`` or the message itself (agents.md §1.2, §3.3).
+        # ``error`` or the message itself.
         response = data.get("response") if isinstance(data, dict) else None
         if not (response or body.get("error") or body["message"]):
             return "an error without a reason"
@@ -90,7 +90,7 @@ def envelope_problem(path: str, status: int, content_type: str, content: bytes) 
 
 
 def stream_problem(content: bytes) -> str | None:
-    """SSE answers (agents.md §1.3): at least one frame, every ``data:`` line a JSON object."""
+    """SSE answers: at least one frame, every ``data:`` line a JSON object."""
     frames = [
         line[5:].strip() for line in content.decode().splitlines() if line.startswith("data:")
     ]

@@ -1,4 +1,4 @@
-"""Every envelope helper: keys, codes, messages and the None-dropping rules of agents.md §1.2."""
+"""Every envelope helper: keys, codes, messages and the None-dropping rules of the old envelope."""
 
 from __future__ import annotations
 

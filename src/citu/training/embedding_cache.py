@@ -1,4 +1,4 @@
-"""Redis cache of question embeddings, in the old service's key layout (conversation.md §7.10).
+"""Redis cache of question embeddings, in the old service's key layout.
 
 Key ``embedding_cache:<first 16 hex of sha256(question)>:<model>:<dimension>``, value JSON
 ``{question, vector, model_name, dimension, created_at, version}``, SETEX with the configured

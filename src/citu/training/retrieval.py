@@ -1,5 +1,5 @@
 """Retrieval for the agents' prompts: similar question/SQL pairs, related DDL, documentation and
-wrong-SQL examples (training.md §6.2), with the old service's top-k and score thresholds.
+wrong-SQL examples, with the old service's top-k and score thresholds.
 
 The question is embedded once (through the Redis cache) and all collections are searched in
 one query; the old service embedded up to eight times per question.

@@ -1,5 +1,5 @@
 """Training files: validation (type, size, extension, encoding, content) and parsing into items,
-in memory (training.md §3.6). Messages are the old service's."""
+in memory. Messages are the old service's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- Data pipeline tasks and their steps (spec pipeline.md §3.1), readable by an existing deployment.
+-- Data pipeline tasks and their steps, in the old service's table layout, readable by an existing deployment.
 -- Additions over the old init_tables.sql: directory_exists/updated_at (the old routes read them),
 -- UNIQUE(task_id, step_name), and citu's own columns: business_dsn (the connection string with its
 -- password, never returned; parameters.db_connection holds the redacted form) and
