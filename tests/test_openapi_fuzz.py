@@ -45,7 +45,8 @@ NO_BODY = {
     "/api/v0/data_pipeline/tasks/{task_id}/cancel",
     "/api/v0/eval/runs/{run_id}/cancel",
 }
-QUART_SCHEMA_PAGES = {"openapi", "docs.swagger_ui", "docs.asset"}
+# Pages and their files (HTML, scripts, styles), not JSON routes: outside the OpenAPI document.
+QUART_SCHEMA_PAGES = {"openapi", "docs.swagger_ui", "docs.asset", "ui.console", "ui.console_file"}
 
 
 def envelope_problem(path: str, status: int, content_type: str, content: bytes) -> str | None:

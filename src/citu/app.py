@@ -122,6 +122,7 @@ def _register_blueprints(app: Quart) -> None:
         system,
         training,
         training_bulk,
+        ui,
     )
 
     for blueprint in (
@@ -138,6 +139,7 @@ def _register_blueprints(app: Quart) -> None:
         react.bp,
         docs.bp,
         eval.bp,
+        ui.bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from citu.agents.react.agent import ThreadBusy, api_data, new_thread_id
+from citu.agents.react.agent import ThreadBusy, new_thread_id
+from citu.agents.react.reporting import api_data
 
 THREAD = "amy:20250730101522123"
 

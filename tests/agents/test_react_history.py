@@ -12,7 +12,12 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from citu.agents.react.agent import new_thread_id
-from citu.agents.react.history import local_time, message_detail, thread_created_at, thread_status
+from citu.agents.react.message_shapes import (
+    local_time,
+    message_detail,
+    thread_created_at,
+    thread_status,
+)
 
 
 def call(name):

@@ -12,9 +12,9 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 import citu.agents.react as react_package
 from citu.agents.react import prompts
-from citu.agents.react.agent import display_name
-from citu.agents.react.history import thread_status
+from citu.agents.react.message_shapes import thread_status
 from citu.agents.react.registry import TOOL_NAMES, TOOLS, TOOLS_BY_NAME
+from citu.agents.react.reporting import display_name
 from citu.agents.react.tools import ReactSqlTools
 from citu.settings import Settings
 

@@ -252,6 +252,8 @@ async def test_direct_conversation_detail(threads):
     assert status == 400 and body["data"]["response"] == f"Thread ID {A} does not belong to user li"
     status, body = await get(threads, "/api/v0/react/direct/conversations/wang1:1")
     assert status == 404 and body["data"]["error_type"] == "resource_not_found"
+    # the old service answered this 404 with an internal-error body, which carried can_retry
+    assert body["data"]["can_retry"] is True
 
 
 async def test_ai_messages_that_called_tools_show_them_in_additional_kwargs(threads):
@@ -286,6 +288,8 @@ async def test_compare_and_summary(threads):
     assert len(body["data"]["full_mode"]["sample_messages"]) == 3
     status, body = await get(threads, "/api/v0/react/direct/conversations/wang1:1/compare")
     assert status == 404 and body["error"] == "无法获取对话数据进行比较"
+    # this route's failures keep the old plain shape: no envelope, so no data.can_retry
+    assert set(body) == {"success", "error", "timestamp"} and body["success"] is False
 
     status, body = await get(threads, f"/api/v0/react/direct/conversations/{A}/summary")
     assert status == 200
@@ -294,6 +298,9 @@ async def test_compare_and_summary(threads):
     assert data["first_message_preview"] == data["conversation_preview"] == "档口总数？"
     assert data["last_message_preview"] == "不客气。"
     assert data["api_metadata"]["endpoint"] == "get_conversation_summary"
+    status, body = await get(threads, "/api/v0/react/direct/conversations/wang1:1/summary")
+    assert status == 404 and body["data"]["response"] == "未找到对话 wang1:1"
+    assert body["data"]["can_retry"] is True
     status, body = await get(threads, "/api/v0/react/direct/conversations/bad/summary")
     assert status == 400 and body["data"]["error_type"] == "missing_required_params"
 

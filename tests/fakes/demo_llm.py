@@ -97,7 +97,9 @@ class DemoScript:
         if SQL_REPAIR in last_user:
             return _after(last_user, "SQL:").split("\n\n", 1)[0].strip()  # cannot fix it
         if CLASSIFY in system:
-            return self.classify(_line_after(last_user, "用户问题："))
+            # A follow-up arrives wrapped in its conversation: classify the current question.
+            asked = _after(last_user, "用户问题：").split("\n\n业务数据库的范围", 1)[0]
+            return self.classify(current_question(asked))
         if SUMMARY in system:
             return self.summary(system)
         if CHAT in system:

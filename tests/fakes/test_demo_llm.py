@@ -116,3 +116,18 @@ def test_comment_prompt_gets_comments_by_field_name():
     answer = json.loads(ask(DemoScript(), COMMENT_SYSTEM, comment_prompt(meta, "商城")))
     assert "orders" in answer["table_comment"]
     assert [f["name"] for f in answer["fields"]] == ["id", "amt"]
+
+
+def test_a_follow_up_is_classified_by_its_current_question():
+    classifier = QuestionClassifier(None)
+    script = DemoScript({"Which of them earned the most?": "SELECT 1 AS one;"})
+    system = "你是一个业务问题分类器，判断..."
+    wrapped = "\n[CONTEXT]\nUser: 荔枝几月上市\nAssistant: 七月\n\n[CURRENT]\nWhich of them earned the most?"
+    reply = ask(script, system, f"请判断...\n\n用户问题：{wrapped}\n\n业务数据库的范围：...")
+    assert classifier.parse_llm_reply(reply).question_type == "DATABASE"
+    plain = ask(
+        script,
+        system,
+        "请判断...\n\n用户问题：\n[CONTEXT]\nUser: 你好\n\n[CURRENT]\n荔枝几月上市\n\n业务数据库的范围：...",
+    )
+    assert classifier.parse_llm_reply(plain).question_type == "CHAT"

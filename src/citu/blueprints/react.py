@@ -299,6 +299,13 @@ def _bad_thread_format() -> Response:
     return r.reply(body, 400)
 
 
+def _conversation_not_found(thread_id: str) -> Response:
+    # The old service sent this 404 with an internal-error body, whose can_retry clients read.
+    body = r.not_found_response(f"未找到对话 {thread_id}")
+    body["data"]["can_retry"] = True
+    return r.reply(body)
+
+
 def _api_metadata(endpoint: str, **extra: Any) -> dict[str, Any]:
     return {"timestamp": r.now_iso(), "api_version": "v1", "endpoint": endpoint, **extra}
 
@@ -321,7 +328,7 @@ async def conversation_detail(thread_id: str):
     except Exception as error:  # noqa: BLE001
         return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
     if data is None:
-        return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
+        return _conversation_not_found(thread_id)
     data["api_metadata"] = _api_metadata(
         "get_conversation_detail",
         query_params={"include_tools": include_tools, "user_id": owner},
@@ -394,7 +401,7 @@ async def conversation_summary(thread_id: str):
     except Exception as error:  # noqa: BLE001
         return r.reply(r.internal_error_response(f"获取对话摘要失败: {_failure_text(error)}"))
     if detail is None:
-        return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
+        return _conversation_not_found(thread_id)
     messages = detail["messages"]
     first = next((m["content"] for m in messages if m["role"] == "human"), None)
     last = next(

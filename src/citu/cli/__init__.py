@@ -1,5 +1,5 @@
 """``citu`` command line: serve the API, stop its embedded servers, prepare databases, run the
-data pipeline.
+data pipeline, measure answer accuracy.
 
 Each sub-command lives in a module of this package with a ``register(commands)`` function that
 adds its parser; ``COMMANDS`` lists them in the order ``citu --help`` shows them. Adding a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from citu.cli import database, fake_llm, pipeline, serve, training
+from citu.cli import database, eval, fake_llm, pipeline, serve, training
 from citu.cli.serve import hypercorn_command, prepare_metrics_dir, supervise
 
 __all__ = ["build_parser", "hypercorn_command", "main", "prepare_metrics_dir", "supervise"]
@@ -23,6 +23,7 @@ COMMANDS = (
     database.register,  # init-db, db reader-role
     pipeline.register,  # pipeline run
     training.register,  # train-schema
+    eval.register,  # eval run, eval build
     fake_llm.register,  # fake-llm
 )
 

@@ -1,1 +1,1 @@
-"""The evaluation harness: golden question sets, runs against a target, scores and reports."""
+"""Evaluation harness: golden question sets, result-equivalence scoring, runs and reports."""

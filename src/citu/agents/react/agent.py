@@ -1,37 +1,33 @@
-"""The ReAct agent (agents spec §5.5): one compiled LangGraph graph with a PostgreSQL
-checkpointer, built once at start and shared by every request.
+"""The ReAct agent: one compiled LangGraph graph with a PostgreSQL checkpointer, built once at
+start and shared by every request.
 
 Graph: ``agent`` → (``prepare_tool_input`` → ``tools`` → ``update_state_after_tool`` → ``agent``)*
-→ ``format_final_response``. A turn runs as a background task that feeds a queue: the HTTP
-handler (plain or SSE) only reads the queue, so a client that disconnects does not cut the
-turn short and lose the answer. One turn at a time per thread (a lease in PostgreSQL, so it
-holds across workers); a second one is refused with ``ThreadBusy``.
+→ ``format_final_response``. The nodes are the methods below; a turn runs in the background
+(``turns.py``) and reports progress and its answer (``reporting.py``). One turn at a time per
+thread (a lease in PostgreSQL, so it holds across workers); a second one is refused with
+``ThreadBusy``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypedDict
 
 import asyncpg
-import httpx
-import openai
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.graph import END, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.prebuilt import ToolNode
-from psycopg import OperationalError
 
-from citu import failures
 from citu.agents.protocols import RetrieverLike
 from citu.agents.react import prompts
 from citu.agents.react.context import (
     history_for_sql,
     last_human_index,
+    last_tool_output,
     text_of,
     total_chars,
     trim_for_llm,
@@ -40,40 +36,21 @@ from citu.agents.react.history import ConversationViews
 from citu.agents.react.memory import ReactMemory
 from citu.agents.react.registry import GENERATE_SQL, RUN_SQL, TOOLS_BY_NAME, VALID_SQL
 from citu.agents.react.tools import ReactSqlTools
+from citu.agents.react.turns import (
+    TRANSIENT_ERRORS,
+    UNREADABLE_ANSWER,
+    Event,
+    Turn,
+    drain,
+    run_turn,
+)
 from citu.agents.sql_generation import SqlGenerator
-from citu.charts import add_chart
 from citu.conversation_ids import new_conversation_id
-from citu.llm.text import looks_like_sql, strip_thinking
+from citu.llm.text import strip_thinking
 from citu.settings import Settings
 from citu.sql.guard import SqlGuard
 
 log = logging.getLogger("citu.agents.react.agent")
-
-AGENT_VERSION = "custom_react_v1"
-
-NODE_NAMES = {
-    "__start__": "开始处理",
-    "trim_messages": "检查问题上下文",
-    "agent": "AI分析中",
-    "prepare_tool_input": "准备工具参数",
-    "tools": "执行操作",
-    "update_state_after_tool": "检查结果",
-    "format_final_response": "生成回答",
-    "__end__": "完成",
-}
-
-_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    openai.APIConnectionError,  # includes APITimeoutError
-    openai.InternalServerError,
-    openai.RateLimitError,
-    httpx.TransportError,
-    TimeoutError,
-    ConnectionError,
-)
-
-# langchain-openai raises these when an OpenAI-compatible API answers another JSON shape;
-# like a network failure, a retry may succeed and the user gets the apology, not the traceback.
-_UNREADABLE_ANSWER: tuple[type[BaseException], ...] = (TypeError, ValueError, KeyError)
 
 
 class ReactState(TypedDict):
@@ -174,7 +151,7 @@ class ReactAgent:
             head.append(SystemMessage(prompts.scope_prompt()))
         tail: list[BaseMessage] = []
         suggestion = prompts.suggestion_prompt(
-            state.get("suggested_next_step"), _last_tool_output(messages, VALID_SQL)
+            state.get("suggested_next_step"), last_tool_output(messages, VALID_SQL)
         )
         if suggestion:
             tail.append(SystemMessage(suggestion))
@@ -191,7 +168,7 @@ class ReactAgent:
                 await asyncio.sleep(self.settings.react_retry_base_delay * 2 ** (attempt - 1))
             try:
                 reply = await self._llm.ainvoke(llm_input)
-            except _TRANSIENT_ERRORS + _UNREADABLE_ANSWER as error:
+            except TRANSIENT_ERRORS + UNREADABLE_ANSWER as error:
                 log.warning("ReAct LLM call failed (attempt %d): %s", attempt + 1, error)
                 failure = error
                 continue
@@ -250,98 +227,12 @@ class ReactAgent:
         token = await self.memory.lock_thread(thread_id)
         if token is None:
             raise ThreadBusy(thread_id)
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        task = asyncio.create_task(self._run(queue, question, user_id, thread_id, token))
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        turn = Turn(question, user_id, thread_id, token)
+        task = asyncio.create_task(run_turn(self.graph, self.memory, self.settings, turn, queue))
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
-        return _drain(queue)
-
-    async def _run(
-        self,
-        queue: asyncio.Queue[dict[str, Any]],
-        question: str,
-        user_id: str,
-        thread_id: str,
-        token: str,
-    ) -> None:
-        config = {
-            "configurable": {"thread_id": thread_id},
-            "recursion_limit": self.settings.react_recursion_limit,
-        }
-        inputs = {
-            "messages": [HumanMessage(question)],
-            "user_id": user_id,
-            "thread_id": thread_id,
-            "suggested_next_step": None,
-        }
-        final = _error_event("处理失败：未获取到有效的执行结果", retry=False)
-        # A turn never outlives its lease, so a second turn can never run beside it.
-        deadline = asyncio.timeout(self.settings.react_turn_lease_seconds)
-        log.info("ReAct turn on %s started (user %s)", thread_id, user_id)
-        started = time.monotonic()
-        try:
-            async with deadline:
-                async for update in self.graph.astream(inputs, config, stream_mode="updates"):
-                    for node, value in update.items():
-                        _log_tool_results(thread_id, value)
-                        queue.put_nowait(progress_event(node, value))
-                state = (await self.graph.aget_state(config)).values
-            data = api_data(state["messages"], state.get("suggested_next_step"), thread_id)
-            add_chart(data, self.settings)
-            final = {"type": "completed", "api_data": data}
-            elapsed = time.monotonic() - started
-            log.info("ReAct turn on %s completed in %.2f s", thread_id, elapsed)
-        except asyncio.CancelledError:
-            final = _error_event(
-                "服务正在停止，请稍后重试", retry=True, error_type=failures.SERVICE_STOPPING
-            )
-            raise
-        except _TRANSIENT_ERRORS + (OperationalError,) as error:
-            if deadline.expired():
-                log.warning("ReAct turn on %s hit its time limit", thread_id)
-                final = _error_event(
-                    "处理超时，请稍后重试", retry=True, error_type=failures.TIMEOUT
-                )
-            else:
-                log.warning("ReAct turn on %s failed (transient): %s", thread_id, error)
-                kind = failures.describe(error).error_type
-                final = _error_event("服务暂时不可用，请稍后重试", retry=True, error_type=kind)
-        except Exception as error:  # noqa: BLE001 - the client gets citu's own text in-band
-            log.exception("ReAct turn on %s failed", thread_id)
-            # The upstream's text (a provider may quote the key) stays in the log.
-            failure = failures.describe(error)
-            final = _error_event(
-                failure.text, retry=failure.can_retry, error_type=failure.error_type
-            )
-        finally:
-            # Release before answering, so the client's next question finds the thread free.
-            try:
-                await self.memory.unlock_thread(thread_id, token)
-            except Exception:  # noqa: BLE001 - the lease expires on its own
-                log.exception("releasing the turn lock of %s failed", thread_id)
-            queue.put_nowait(final)
-
-
-async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    while True:
-        event = await queue.get()
-        yield event
-        if event["type"] != "progress":
-            return
-
-
-def _log_tool_results(thread_id: str, update: Any) -> None:
-    """One react_agent.log line per tool that answered, so a turn can be followed there."""
-    messages = update.get("messages", []) if isinstance(update, dict) else []
-    for message in messages:
-        if isinstance(message, ToolMessage):
-            log.info("ReAct turn on %s: tool %s called", thread_id, message.name)
-
-
-def _error_event(
-    text: str, *, retry: bool, error_type: str = failures.INTERNAL_ERROR
-) -> dict[str, Any]:
-    return {"type": "error", "error": text, "retry_suggested": retry, "error_type": error_type}
+        return drain(queue)
 
 
 def _wants_tools(state: ReactState) -> str:
@@ -350,123 +241,7 @@ def _wants_tools(state: ReactState) -> str:
 
 
 def _network_apology(messages: list[BaseMessage]) -> str:
-    result = _last_tool_output(messages[last_human_index(messages) :], RUN_SQL)
+    result = last_tool_output(messages[last_human_index(messages) :], RUN_SQL)
     if result is not None:
         return f"抱歉，由于网络连接问题，无法生成完整的文字总结。不过查询已成功执行，结果如下：\n\n{result}"
     return "抱歉，由于网络连接问题，无法完成此次请求。请稍后重试或检查网络连接。"
-
-
-def _last_tool_output(messages: list[BaseMessage], name: str) -> str | None:
-    for message in reversed(messages):
-        if isinstance(message, ToolMessage) and message.name == name:
-            return text_of(message)
-    return None
-
-
-# ---- what the API reports --------------------------------------------------------------------
-
-
-def detect_tool(update: Any) -> str | None:
-    """The tool a node update is about: the first call of an AI message, or a tool reply."""
-    if not isinstance(update, dict):
-        return None
-    messages = update.get("messages") or []
-    if not messages:
-        return None
-    last = messages[-1]
-    if isinstance(last, AIMessage) and last.tool_calls:
-        return last.tool_calls[0]["name"]
-    return getattr(last, "name", None) or None
-
-
-def display_name(node: str, tool: str | None) -> str:
-    label = prompts.TOOL_LABELS.get(tool or "")
-    if label and node == "agent":
-        return f"准备{label}"
-    if label and node == "tools":
-        return label
-    return NODE_NAMES.get(node, "处理中")
-
-
-def progress_event(node: str, update: Any) -> dict[str, Any]:
-    tool = detect_tool(update)
-    event = {"type": "progress", "node": node, "display_name": display_name(node, tool)}
-    if tool:
-        event["tool_name"] = tool
-    return event
-
-
-def api_data(
-    messages: list[BaseMessage], suggested_next_step: str | None, thread_id: str
-) -> dict[str, Any]:
-    """The answer of the turn that just ended (spec §5.5 ``api_data``)."""
-    turn = messages[last_human_index(messages) :]
-    response = text_of(messages[-1]) if messages else ""
-    sql_failure = _last_tool_output(turn, GENERATE_SQL)
-    if (
-        suggested_next_step == "answer_with_common_sense"
-        and sql_failure
-        and ("failed" in sql_failure.lower() or "失败" in sql_failure)
-    ):
-        reason = sql_failure.removeprefix("Database query failed. Reason:").strip()
-        response = f"{reason}\n\n{response}"
-    data: dict[str, Any] = {"response": response}
-    sql, records = _turn_sql_and_records(turn)
-    if sql:
-        data["sql"] = sql
-    if records:
-        data["records"] = records
-    data["react_agent_meta"] = agent_meta(messages, thread_id)
-    return data
-
-
-def _turn_sql_and_records(turn: list[BaseMessage]) -> tuple[str | None, dict[str, Any] | None]:
-    """The SQL that actually ran (last successful ``run_sql``) and its rows; falling back to
-    the last query ``generate_sql`` produced when nothing ran."""
-    for message in reversed(turn):
-        if isinstance(message, ToolMessage) and message.name == RUN_SQL and message.artifact:
-            artifact = message.artifact
-            records = None
-            if artifact.get("rows"):
-                records = {
-                    "columns": artifact["columns"],
-                    "rows": artifact["rows"],
-                    "total_row_count": artifact["total_row_count"],
-                    "is_limited": artifact["is_limited"],
-                }
-            return artifact["sql"], records
-    for message in reversed(turn):
-        if isinstance(message, ToolMessage) and message.name == GENERATE_SQL:
-            output = text_of(message).strip()
-            if looks_like_sql(output):
-                return output, None
-    return None, None
-
-
-def agent_meta(messages: list[BaseMessage], thread_id: str) -> dict[str, Any]:
-    """``react_agent_meta``: cumulative over the whole thread, as the old agent reported."""
-    tools_used: list[str] = []
-    context_injected = False
-    for message in messages:
-        names: list[str] = []
-        if isinstance(message, AIMessage):
-            for call in message.tool_calls:
-                names.append(call["name"])
-                if call["name"] == GENERATE_SQL and call["args"].get("history_messages"):
-                    context_injected = True
-        elif isinstance(message, ToolMessage) and message.name:
-            names.append(message.name)
-        tools_used += [name for name in names if name not in tools_used]
-    path = ["agent"] + (["prepare_tool_input", "tools"] if tools_used else [])
-    return {
-        "thread_id": thread_id,
-        "conversation_rounds": sum(isinstance(m, HumanMessage) for m in messages),
-        "tools_used": tools_used,
-        "execution_path": path + ["format_final_response"],
-        "total_messages": len(messages),
-        "sql_execution_count": sum(
-            isinstance(m, ToolMessage) and m.name == RUN_SQL for m in messages
-        ),
-        "context_injected": context_injected,
-        "agent_version": AGENT_VERSION,
-    }

@@ -50,6 +50,14 @@ def last_human_index(messages: Sequence[BaseMessage]) -> int:
     return 0
 
 
+def last_tool_output(messages: Sequence[BaseMessage], name: str) -> str | None:
+    """The text of the newest reply of tool ``name``; None when it never answered."""
+    for message in reversed(messages):
+        if isinstance(message, ToolMessage) and message.name == name:
+            return text_of(message)
+    return None
+
+
 def is_answer(message: BaseMessage) -> bool:
     """An AI message that talks to the user (text, no tool calls)."""
     return (

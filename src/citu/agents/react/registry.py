@@ -1,7 +1,7 @@
 """The ReAct agent's tools, declared once: every other list of tool names derives from here.
 
 The tool objects (``tools.py``), the progress labels and the system prompt (``prompts.py``),
-the thread-status labels (``history.py``) and the step chosen after each tool (``agent.py``)
+the thread-status labels (``message_shapes.py``) and the step chosen after each tool (``agent.py``)
 all read this table, so adding or renaming a tool is one entry, and a test fails when a
 module spells a tool's name itself.
 """

@@ -1,7 +1,8 @@
 """Request models that document the ReAct routes in ``/openapi.json``.
 
-The routes read their input by hand (the contract fixes each error's shape, agents.md §3.3 and
-§3.16), so these models only describe what a client may send.
+The routes read their input by hand, because the old contract fixes the shape of each input
+error (the ask routes answer ``{"code", "message", "success", "error"}``, the checkpoint
+cleanup route its own texts), so these models only describe what a client may send.
 """
 
 from __future__ import annotations
