@@ -14,13 +14,7 @@ MODULE_LIMIT = 400
 FUNCTION_LIMIT = 60
 
 # "path/relative/to/src/citu.py" or "path.py:function_name" -> why it stays over the limit.
-ALLOWED: dict[str, str] = {
-    "agents/react/agent.py": "split on the react branch; drop when it is merged",
-    "agents/react/agent.py:_run": "split on the react branch; drop when it is merged",
-    "agents/react/history.py": "split on the react branch; drop when it is merged",
-    "blueprints/react.py": "split after the react branch is merged (its routes change there)",
-    "blueprints/react.py:ask_react_agent": "split with blueprints/react.py",
-}
+ALLOWED: dict[str, str] = {}
 
 
 def oversized(path: Path, text: str) -> dict[str, int]:
