@@ -1,11 +1,13 @@
-"""ReAct agent routes: ask (plain and SSE), thread status, conversations and checkpoints
-(agents spec §3.3–3.6, §3.10–3.17). The agent and its memory are built once at start
-(``services().react``); handlers only validate, call it and shape replies.
+"""ReAct agent routes: ask (plain and SSE), thread status and checkpoints.
+
+The conversation reads are in ``react_conversations.py``. The agent and its memory are built
+once at start (``services().react``); handlers only validate, call it and shape replies.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from psycopg import OperationalError
@@ -35,13 +37,13 @@ _REACT_FAILURES = {status: docs.ReactFailure for status in (400, 409, 500, 503)}
 _STATUS_FAILURES = {status: docs.PlainFailure for status in (404, 500)}
 
 
-def _failure_text(error: BaseException) -> str:
+def failure_text(error: BaseException) -> str:
     """citu's own text for an unexpected failure; the detail (redacted) goes to the log."""
     log.error("ReAct route failed: %s", error, exc_info=error)
     return failures.public_text(error)
 
 
-# ---- request validation (spec §3.3 validate_request_data) --------------------------------
+# ---- request validation ----------------------------------------------
 
 
 def validate_chat(fields: dict[str, Any]) -> tuple[str, str, str | None, list[str]]:
@@ -109,11 +111,8 @@ def _plain_error(code: int, message: str, error: str, **extra: Any) -> Response:
 # ---- ask ---------------------------------------------------------------------------------
 
 
-@bp.post("/api/v0/ask_react_agent")
-@responds(docs.ReactAnswerData, other=_REACT_FAILURES)
-@document_request(schemas.ReactChatIn)
-async def ask_react_agent():
-    """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
+async def _chat_body() -> dict[str, Any] | Response:
+    """The ask's JSON body, or the 400 the old route gave for a broken or empty one."""
     try:
         body = await json_object(empty_body=False, as_empty="nothing")
     except BodyNotJson as error:
@@ -127,6 +126,17 @@ async def ask_react_agent():
         body = {}
     if not body:
         return _plain_error(400, "请求参数错误", "请求体不能为空")
+    return body
+
+
+@bp.post("/api/v0/ask_react_agent")
+@responds(docs.ReactAnswerData, other=_REACT_FAILURES)
+@document_request(schemas.ReactChatIn)
+async def ask_react_agent():
+    """Ask the ReAct agent; the thread's history is kept in the PostgreSQL checkpointer."""
+    body = await _chat_body()
+    if isinstance(body, Response):
+        return body
     question, user_id, thread_id, errors = validate_chat(body)
     if errors:
         return _plain_error(400, "参数验证失败", "; ".join(errors))
@@ -154,6 +164,13 @@ async def ask_react_agent():
             thread_id,
             user_id,
         )
+    return await _turn_reply(events, thread_id, user_id)
+
+
+async def _turn_reply(
+    events: AsyncIterator[dict[str, Any]], thread_id: str, user_id: str
+) -> Response:
+    """The answer envelope of a turn's ``completed`` event, or the failure of its ``error``."""
     async for event in events:
         if event["type"] == "completed":
             data = {
@@ -213,7 +230,7 @@ async def _status(thread_id: str) -> Response:
     try:
         status = await agent.views.status(thread_id)
     except Exception as error:  # noqa: BLE001 - the old route reported every failure so
-        return r.reply(r.failed(f"获取状态失败: {_failure_text(error)}", 500))
+        return r.reply(r.failed(f"获取状态失败: {failure_text(error)}", 500))
     if status is None:
         return r.reply(r.failed("未找到执行线程", 404))
     return r.reply(r.success({**status, "timestamp": r.now_iso()}, "获取状态成功"))
@@ -231,196 +248,6 @@ async def react_status(thread_id: str):
 async def react_direct_status(thread_id: str):
     """Same as ``/api/v0/react/status`` (the old route read Redis directly)."""
     return await _status(thread_id)
-
-
-# ---- conversations -------------------------------------------------------------------------
-
-
-def _limit() -> int:
-    try:
-        value = int(request.args.get("limit", 10))
-    except ValueError:
-        value = 10
-    return min(max(value, 1), 50)
-
-
-def _include_tools() -> bool:
-    return request.args.get("include_tools", "false").lower() == "true"
-
-
-@bp.get("/api/v0/react/users/<user_id>/conversations")
-@responds(docs.ReactUserConversationsData)
-@document_querystring(schemas.ConversationListQuery)
-async def user_conversations(user_id: str):
-    """A user's newest ReAct conversations (threads that hold messages)."""
-    limit = _limit()
-    try:
-        items = await services().react.views.user_conversations(user_id, limit)
-    except Exception as error:  # noqa: BLE001 - spec: 500 with the reason
-        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
-    data = {"user_id": user_id, "limit": limit, "total_count": len(items), "conversations": items}
-    return r.reply(r.success_response("获取用户对话列表成功", data))
-
-
-@bp.get("/api/v0/react/conversations/<thread_id>")
-@responds(docs.ReactHistoryData)
-@document_querystring(schemas.HistoryQuery)
-async def conversation_history(thread_id: str):
-    """The messages of one conversation, from its newest checkpoint."""
-    try:
-        data = await services().react.views.history(thread_id, _include_tools())
-    except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
-    if data is None:
-        return r.reply(r.not_found_response(f"未找到对话 {thread_id}"))
-    return r.reply(r.success_response("获取对话详情成功", data))
-
-
-@bp.get("/api/v0/react/direct/users/<user_id>/conversations")
-@responds(docs.DirectUserConversationsData)
-@document_querystring(schemas.ConversationListQuery)
-async def direct_user_conversations(user_id: str):
-    """A user's newest conversations, lighter items (title, counts, times)."""
-    limit = _limit()
-    try:
-        items = await services().react.views.direct_user_conversations(user_id, limit)
-    except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取用户对话列表失败: {_failure_text(error)}"))
-    data = {"user_id": user_id, "conversations": items, "total_count": len(items), "limit": limit}
-    return r.reply(r.success_response("获取用户对话列表成功", data))
-
-
-def _bad_thread_format() -> Response:
-    body = {
-        "success": False,
-        "error": "Invalid thread_id format. Expected format: user_id:timestamp",
-        "timestamp": r.now_iso(),
-    }
-    return r.reply(body, 400)
-
-
-def _conversation_not_found(thread_id: str) -> Response:
-    # The old service sent this 404 with an internal-error body, whose can_retry clients read.
-    body = r.not_found_response(f"未找到对话 {thread_id}")
-    body["data"]["can_retry"] = True
-    return r.reply(body)
-
-
-def _api_metadata(endpoint: str, **extra: Any) -> dict[str, Any]:
-    return {"timestamp": r.now_iso(), "api_version": "v1", "endpoint": endpoint, **extra}
-
-
-@bp.get("/api/v0/react/direct/conversations/<thread_id>")
-@responds(docs.ReactDetailData, other={400: docs.DetailBadRequest})
-@document_querystring(schemas.DetailQuery)
-async def conversation_detail(thread_id: str):
-    """One conversation: every message (``include_tools=true``) or questions and answers."""
-    if ":" not in thread_id:
-        return _bad_thread_format()
-    include_tools = _include_tools()
-    owner = request.args.get("user_id") or None
-    if owner is not None and thread_id.split(":", 1)[0] != owner:
-        return r.reply(
-            r.bad_request_response(f"Thread ID {thread_id} does not belong to user {owner}")
-        )
-    try:
-        data = await services().react.views.detail(thread_id, include_tools)
-    except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话详情失败: {_failure_text(error)}"))
-    if data is None:
-        return _conversation_not_found(thread_id)
-    data["api_metadata"] = _api_metadata(
-        "get_conversation_detail",
-        query_params={"include_tools": include_tools, "user_id": owner},
-    )
-    mode = "完整模式" if include_tools else "简化模式"
-    return r.reply(r.success_response(f"获取对话详情成功 ({mode})", data))
-
-
-@bp.get("/api/v0/react/direct/conversations/<thread_id>/compare")
-@responds(
-    docs.CompareOut, raw=True, other={404: docs.PlainShapeFailure, 500: docs.PlainShapeFailure}
-)
-async def conversation_compare(thread_id: str):
-    """Full mode against simple mode of one conversation, with the first messages of each."""
-    try:
-        views = services().react.views
-        full = await views.detail(thread_id, True)
-        simple = await views.detail(thread_id, False)
-    except Exception as error:  # noqa: BLE001
-        body = {"success": False, "error": _failure_text(error), "timestamp": r.now_iso()}
-        return r.reply(body, 500)
-    if full is None or simple is None:
-        body = {"success": False, "error": "无法获取对话数据进行比较", "timestamp": r.now_iso()}
-        return r.reply(body, 404)
-    difference = full["message_count"] - simple["message_count"]
-    data = {
-        "thread_id": thread_id,
-        "full_mode": _mode_sample(full),
-        "simple_mode": _mode_sample(simple),
-        "comparison_summary": {
-            "message_count_difference": difference,
-            "tools_filtered_out": full["stats"]["tool_messages"],
-            "ai_messages_with_tools": full["stats"]["messages_with_tools"],
-            "filtering_effectiveness": "有效" if difference > 0 else "无差异",
-        },
-        "metadata": {
-            "timestamp": r.now_iso(),
-            "note": "sample_messages 只显示前3条消息作为示例，完整消息请使用相应的详情API",
-        },
-    }
-    return r.reply({"success": True, "data": data, "timestamp": r.now_iso()}, 200)
-
-
-def _mode_sample(detail: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "message_count": detail["message_count"],
-        "stats": detail["stats"],
-        "sample_messages": detail["messages"][:3],
-    }
-
-
-def _preview(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text[:100] + "..." if len(text) > 100 else text
-
-
-@bp.get("/api/v0/react/direct/conversations/<thread_id>/summary")
-@responds(docs.ReactSummaryData)
-@document_querystring(schemas.HistoryQuery)
-async def conversation_summary(thread_id: str):
-    """Counts and first/last message previews of one conversation."""
-    if ":" not in thread_id:
-        return r.reply(
-            r.bad_request_response("Invalid thread_id format. Expected format: user_id:timestamp")
-        )
-    include_tools = _include_tools()
-    try:
-        detail = await services().react.views.detail(thread_id, include_tools)
-    except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取对话摘要失败: {_failure_text(error)}"))
-    if detail is None:
-        return _conversation_not_found(thread_id)
-    messages = detail["messages"]
-    first = next((m["content"] for m in messages if m["role"] == "human"), None)
-    last = next(
-        (m["content"] for m in reversed(messages) if m["role"] == "ai" and m["content"].strip()),
-        None,
-    )
-    data = {
-        "thread_id": thread_id,
-        "user_id": detail["user_id"],
-        "include_tools": include_tools,
-        "message_count": detail["message_count"],
-        "stats": detail["stats"],
-        "metadata": detail["metadata"],
-        "first_message_preview": _preview(first),
-        "last_message_preview": _preview(last),
-        "conversation_preview": _preview(first),
-        "api_metadata": _api_metadata("get_conversation_summary"),
-    }
-    return r.reply(r.success_response("获取对话摘要成功", data))
 
 
 # ---- checkpoints ---------------------------------------------------------------------------
@@ -464,7 +291,7 @@ async def checkpoint_cleanup():
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {_failure_text(error)}"))
+        return r.reply(r.internal_error_response(f"Checkpoint清理失败: {failure_text(error)}"))
     if not result["total_processed"]:
         return r.reply(r.success_response("未找到需要清理的checkpoint", result))
     verb = "将删除" if dry_run else "删除了"
@@ -483,7 +310,7 @@ async def checkpoint_stats():
     except OperationalError:
         return r.reply(r.internal_error_response("数据库连接失败，请检查PostgreSQL服务状态"))
     except Exception as error:  # noqa: BLE001
-        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {_failure_text(error)}"))
+        return r.reply(r.internal_error_response(f"获取checkpoint统计失败: {failure_text(error)}"))
     if user_id is not None:
         if not data["thread_count"]:
             return r.reply(r.not_found_response(f"用户 {user_id} 没有任何checkpoint"))

@@ -157,30 +157,40 @@ def _names(sample: list[str] | None, count: int) -> str:
 async def inspect_business_role(conn: asyncpg.Connection) -> RoleReport:
     """Everything ``conn``'s role could do besides reading; an empty report is a reader."""
     role = await conn.fetchval("SELECT current_user")
-    findings: list[RoleFinding] = []
-    add = findings.append
     attrs = await conn.fetchrow(_ATTRIBUTES)
-    if attrs is not None:
-        if attrs["rolsuper"]:
-            add(RoleFinding("superuser", "超级用户：可读写服务器文件、执行程序、修改任何数据"))
-        if attrs["rolcreaterole"]:
-            add(RoleFinding("createrole", "CREATEROLE：可创建角色并授予自身更多权限"))
-        if attrs["rolcreatedb"]:
-            add(RoleFinding("createdb", "CREATEDB：可创建数据库"))
-        if attrs["rolreplication"]:
-            add(RoleFinding("replication", "REPLICATION：可建立复制连接"))
-        if attrs["rolbypassrls"]:
-            add(RoleFinding("bypassrls", "BYPASSRLS：绕过行级安全策略"))
+    findings = _attribute_findings(attrs)
     if attrs is not None and attrs["rolsuper"]:
         # A superuser passes every check below; listing them adds nothing.
         return RoleReport(role, tuple(findings))
-    for row in await conn.fetch(_TABLE_WRITES):
-        add(
-            RoleFinding(
-                "write_privilege",
-                f"对表有 {row['priv']} 权限：{_names(row['sample'], row['n'])}",
-            )
+    findings += await _write_findings(conn)
+    findings += await _membership_findings(conn)
+    findings += await _escape_route_findings(conn)
+    return RoleReport(role, tuple(findings))
+
+
+def _attribute_findings(attrs: asyncpg.Record | None) -> list[RoleFinding]:
+    """The role attributes (superuser, CREATEROLE, ...) that make it more than a reader."""
+    if attrs is None:
+        return []
+    flags = [
+        ("rolsuper", "superuser", "超级用户：可读写服务器文件、执行程序、修改任何数据"),
+        ("rolcreaterole", "createrole", "CREATEROLE：可创建角色并授予自身更多权限"),
+        ("rolcreatedb", "createdb", "CREATEDB：可创建数据库"),
+        ("rolreplication", "replication", "REPLICATION：可建立复制连接"),
+        ("rolbypassrls", "bypassrls", "BYPASSRLS：绕过行级安全策略"),
+    ]
+    return [RoleFinding(code, detail) for column, code, detail in flags if attrs[column]]
+
+
+async def _write_findings(conn: asyncpg.Connection) -> list[RoleFinding]:
+    """Write, sequence, ownership and CREATE privileges on the business objects."""
+    findings = [
+        RoleFinding(
+            "write_privilege", f"对表有 {row['priv']} 权限：{_names(row['sample'], row['n'])}"
         )
+        for row in await conn.fetch(_TABLE_WRITES)
+    ]
+    add = findings.append
     sequences = await conn.fetchrow(_SEQUENCE_WRITES)
     if sequences["n"]:
         text = _names(sequences["sample"], sequences["n"])
@@ -194,32 +204,42 @@ async def inspect_business_role(conn: asyncpg.Connection) -> RoleReport:
         add(RoleFinding("create_schema", f"可在模式中创建对象（CREATE）：{', '.join(schemas)}"))
     if await conn.fetchval("SELECT has_database_privilege(current_database(), 'CREATE')"):
         add(RoleFinding("create_database_objects", "可在当前数据库中创建模式（CREATE）"))
-    for name in await conn.fetch(_MEMBERSHIPS, list(PRIVILEGED_BUILTIN_ROLES)):
-        rolname = name["rolname"]
-        add(
-            RoleFinding(f"member_{rolname}", f"{rolname} 成员：{PRIVILEGED_BUILTIN_ROLES[rolname]}")
+    return findings
+
+
+async def _membership_findings(conn: asyncpg.Connection) -> list[RoleFinding]:
+    """Memberships in privileged predefined roles or in a superuser role."""
+    findings = [
+        RoleFinding(
+            f"member_{row['rolname']}",
+            f"{row['rolname']} 成员：{PRIVILEGED_BUILTIN_ROLES[row['rolname']]}",
         )
+        for row in await conn.fetch(_MEMBERSHIPS, list(PRIVILEGED_BUILTIN_ROLES))
+    ]
     supers = await conn.fetchval(_SUPERUSER_MEMBERSHIPS)
     if supers:
-        add(RoleFinding("superuser_membership", f"可切换为超级用户角色：{', '.join(supers)}"))
+        findings.append(
+            RoleFinding("superuser_membership", f"可切换为超级用户角色：{', '.join(supers)}")
+        )
+    return findings
+
+
+async def _escape_route_findings(conn: asyncpg.Connection) -> list[RoleFinding]:
+    """Ways out of a read-only session: second connections and functions run as others."""
+    findings: list[RoleFinding] = []
+    add = findings.append
     if await conn.fetchval(_DBLINK):
         add(RoleFinding("dblink", "可执行 dblink 函数：可打开另一个可写连接"))
     servers = await conn.fetchval(_FOREIGN_SERVERS)
     if servers:
-        add(
-            RoleFinding(
-                "foreign_server", f"可使用外部服务器（postgres_fdw 等）：{', '.join(servers)}"
-            )
-        )
+        text = ", ".join(servers)
+        add(RoleFinding("foreign_server", f"可使用外部服务器（postgres_fdw 等）：{text}"))
     wrappers = await conn.fetchval(_FOREIGN_WRAPPERS)
     if wrappers:
-        add(
-            RoleFinding(
-                "foreign_data_wrapper", f"可用外部数据包装器创建外部服务器：{', '.join(wrappers)}"
-            )
-        )
+        text = ", ".join(wrappers)
+        add(RoleFinding("foreign_data_wrapper", f"可用外部数据包装器创建外部服务器：{text}"))
     definers = await conn.fetchrow(_DEFINER_FUNCTIONS)
     if definers["n"]:
         text = _names(definers["sample"], definers["n"])
         add(RoleFinding("security_definer", f"可执行以其他角色权限运行的函数：{text}"))
-    return RoleReport(role, tuple(findings))
+    return findings
