@@ -10,6 +10,11 @@ workers that never started serving.
 from __future__ import annotations
 
 import enum
+import logging
+
+import asyncpg
+
+log = logging.getLogger("citu.db.locks")
 
 
 @enum.unique
@@ -29,3 +34,42 @@ PIPELINE_RUN_CLASS = 7301
 # Evaluation runs lock (EVAL_RUN_CLASS, hashtext(run_id)), held for the whole run like the
 # pipeline's: a crashed worker's run is told from a live one by its free lock.
 EVAL_RUN_CLASS = 7302
+
+
+class RunLocks:
+    """Session locks ``(lock_class, hashtext(id))`` held on a pooled connection for a whole run.
+
+    A run holds its lock until it ends, so a crashed worker's run is told from a live one by
+    its free lock; the connection goes back to the pool when the lock is released.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, lock_class: int, what: str) -> None:
+        self.pool = pool
+        self.lock_class = lock_class
+        self.what = what  # for the log: "pipeline task", "eval run"
+
+    async def try_lock(self, run_id: str) -> asyncpg.pool.PoolConnectionProxy | None:
+        """A pooled connection holding the run's lock, or None when another holds it."""
+        conn = await self.pool.acquire()
+        try:
+            got = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", self.lock_class, run_id
+            )
+        except BaseException:
+            await self.pool.release(conn)
+            raise
+        if not got:
+            await self.pool.release(conn)
+            return None
+        return conn
+
+    async def unlock(self, conn: asyncpg.pool.PoolConnectionProxy, run_id: str) -> None:
+        try:
+            await conn.execute(
+                "SELECT pg_advisory_unlock($1, hashtext($2))", self.lock_class, run_id
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+            # A lost connection already released its session locks.
+            log.warning("releasing the lock of %s %s failed: %s", self.what, run_id, error)
+        finally:
+            await self.pool.release(conn)

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from citu.db.locks import EVAL_RUN_CLASS
+from citu.db.locks import EVAL_RUN_CLASS, RunLocks
 
 log = logging.getLogger("citu.eval.store")
 
@@ -96,6 +96,7 @@ def new_run_id() -> str:
 class EvalStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.locks = RunLocks(pool, EVAL_RUN_CLASS, "eval run")
 
     # ---- create / read -------------------------------------------------------------------
 
@@ -259,29 +260,10 @@ class EvalStore:
 
     async def try_lock(self, run_id: str) -> asyncpg.pool.PoolConnectionProxy | None:
         """A pooled connection holding the run's lock, or None when another holds it."""
-        conn = await self.pool.acquire()
-        try:
-            got = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))", EVAL_RUN_CLASS, run_id
-            )
-        except BaseException:
-            await self.pool.release(conn)
-            raise
-        if not got:
-            await self.pool.release(conn)
-            return None
-        return conn
+        return await self.locks.try_lock(run_id)
 
     async def unlock(self, conn: asyncpg.pool.PoolConnectionProxy, run_id: str) -> None:
-        try:
-            await conn.execute(
-                "SELECT pg_advisory_unlock($1, hashtext($2))", EVAL_RUN_CLASS, run_id
-            )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-            # A lost connection already released its session locks.
-            log.warning("releasing the lock of eval run %s failed: %s", run_id, error)
-        finally:
-            await self.pool.release(conn)
+        await self.locks.unlock(conn, run_id)
 
     async def recover_interrupted(self, set_name: str | None = None) -> list[str]:
         """Mark ``interrupted`` the running runs (of ``set_name``, or all) whose lock is free."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from citu.db.locks import PIPELINE_RUN_CLASS
+from citu.db.locks import PIPELINE_RUN_CLASS, RunLocks
 from citu.errors import BadRequest
 from citu.pipeline.steps import STEP_NAMES
 from citu.pipeline.task_rows import (
@@ -36,6 +36,7 @@ INTERRUPTED_TEXT = "任务执行中断：执行该任务的服务进程已停止
 class TaskStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+        self.locks = RunLocks(pool, PIPELINE_RUN_CLASS, "pipeline task")
 
     # ---- create / read -------------------------------------------------------------------
 
@@ -158,29 +159,10 @@ class TaskStore:
 
     async def try_lock(self, task_id: str) -> asyncpg.pool.PoolConnectionProxy | None:
         """A pooled connection holding the task's run lock, or None when another run holds it."""
-        conn = await self.pool.acquire()
-        try:
-            got = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1, hashtext($2))", PIPELINE_RUN_CLASS, task_id
-            )
-        except BaseException:
-            await self.pool.release(conn)
-            raise
-        if not got:
-            await self.pool.release(conn)
-            return None
-        return conn
+        return await self.locks.try_lock(task_id)
 
     async def unlock(self, conn: asyncpg.pool.PoolConnectionProxy, task_id: str) -> None:
-        try:
-            await conn.execute(
-                "SELECT pg_advisory_unlock($1, hashtext($2))", PIPELINE_RUN_CLASS, task_id
-            )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-            # A lost connection already released its session locks.
-            log.warning("releasing the run lock of %s failed: %s", task_id, error)
-        finally:
-            await self.pool.release(conn)
+        await self.locks.unlock(conn, task_id)
 
     async def is_running(self, task_id: str) -> bool:
         conn = await self.try_lock(task_id)
