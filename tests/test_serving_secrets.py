@@ -46,7 +46,14 @@ async def test_citu_serve_output_and_logs_hold_no_secret(
                 assert LLM_KEY not in response.text
                 assert response.json()["success"] is False
         finally:
-            await stop(proc)
+            # SIGTERM, not stop()'s SIGKILL: `citu serve` runs hypercorn in a process group of
+            # its own, which a killed `citu serve` would leave running.
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 60)
+                finally:
+                    await stop(proc)
     output = out.read_text(errors="replace") + err.read_text(errors="replace")
     logs = "\n".join(p.read_text(errors="replace") for p in settings.log_dir.glob("*.log*"))
     assert '"http://frontend.example/?password=***"' in output  # hypercorn's access line
